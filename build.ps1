@@ -1,0 +1,135 @@
+<#
+.SYNOPSIS
+    Builds, tests and runs DLS.
+.DESCRIPTION
+    build  compiles the solution and lays out the module in out/DLS (DLS.psd1, DLS.dll, help, formats,
+           SQLite for every platform, and the listener in out/DLS/listener).
+    test   builds, runs the xunit tests and the Pester tests (in a fresh pwsh against out/DLS), and ends
+           with one line 'N passed, N failed'. Exits non-zero when anything fails.
+    run    builds, initializes the default store if there is none, and runs the listener in the foreground
+           at http://127.0.0.1:48080 (Ctrl+C stops it).
+    clean  removes out/ and every bin/ and obj/.
+.EXAMPLE
+    dotnet tool restore && dotnet pwsh ./build.ps1 test
+#>
+[CmdletBinding()]
+param(
+    [Parameter(Position = 0)]
+    [ValidateSet('build', 'test', 'run', 'clean')]
+    [string] $Task = 'build',
+
+    [ValidateSet('Debug', 'Release')]
+    [string] $Configuration = 'Release',
+
+    # run: the store to serve (default: $env:DLS_STORE, else the platform default).
+    [string] $StorePath,
+
+    # run: where the listener listens.
+    [string] $Url = 'http://127.0.0.1:48080',
+
+    # test: only Pester files whose name matches (e.g. 'Listener').
+    [string] $PesterFilter = '*'
+)
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+$root = $PSScriptRoot
+$out = Join-Path $root 'out'
+$moduleOut = Join-Path $out 'DLS'
+$env:DOTNET_NOLOGO = '1'
+$env:DOTNET_CLI_TELEMETRY_OPTOUT = '1'
+
+function Invoke-Native([string] $what, [scriptblock] $command) {
+    & $command
+    if ($LASTEXITCODE -ne 0) { throw "$what failed (exit code $LASTEXITCODE)." }
+}
+
+function Invoke-Build {
+    Invoke-Native 'dotnet build' { dotnet build (Join-Path $root 'DLS.sln') -c $Configuration --nologo -v:q -clp:ErrorsOnly }
+    if (Test-Path $moduleOut) { Remove-Item -Recurse -Force $moduleOut }
+    Invoke-Native 'publish module' { dotnet publish (Join-Path $root 'module/DLS.Module.csproj') -c $Configuration --no-build -o $moduleOut --nologo -v:q }
+    Invoke-Native 'publish listener' { dotnet publish (Join-Path $root 'listener/Dls.Listener.csproj') -c $Configuration --no-build -o (Join-Path $moduleOut 'listener') --nologo -v:q }
+    # Help is generated in a child pwsh: a binary module cannot be unloaded from this one.
+    $helpFile = Join-Path $moduleOut 'en-US/DLS.dll-Help.xml'
+    Invoke-Native 'help' { dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $root 'tools/Build-Help.ps1') -ModulePath (Join-Path $moduleOut 'DLS.psd1') -DocsPath (Join-Path $root 'docs/cmdlets') -OutputPath $helpFile }
+    Write-Host "Module built: $moduleOut"
+}
+
+function Get-TrxCounts([string] $folder) {
+    $passed = 0; $failed = 0
+    foreach ($file in Get-ChildItem -Path $folder -Filter *.trx -Recurse -ErrorAction SilentlyContinue) {
+        [xml] $trx = Get-Content -Raw -LiteralPath $file.FullName
+        $counters = $trx.TestRun.ResultSummary.Counters
+        $passed += [int] $counters.passed
+        $failed += [int] $counters.failed + [int] $counters.error + [int] $counters.timeout + [int] $counters.aborted
+    }
+    [pscustomobject]@{ Passed = $passed; Failed = $failed }
+}
+
+function Invoke-Test {
+    Invoke-Build
+    $results = Join-Path $out 'test-results'
+    if (Test-Path $results) { Remove-Item -Recurse -Force $results }
+    $null = New-Item -ItemType Directory -Force $results
+    $env:DLS_MODULE_PATH = $moduleOut
+    $env:DLS_LISTENER_PATH = Join-Path $moduleOut 'listener/Dls.Listener.dll'
+
+    $xunitFailedToRun = $false
+    foreach ($project in Get-ChildItem (Join-Path $root 'tests') -Recurse -Filter *.Tests.csproj) {
+        $name = $project.BaseName
+        Write-Host "== xunit: $name"
+        dotnet test $project.FullName -c $Configuration --no-build --nologo `
+            --logger "trx;LogFileName=$name.trx" --logger 'console;verbosity=minimal' --results-directory $results
+        if ($LASTEXITCODE -ne 0 -and -not (Test-Path (Join-Path $results "$name.trx"))) { $xunitFailedToRun = $true }
+    }
+    $xunit = Get-TrxCounts $results
+
+    Write-Host '== Pester'
+    Invoke-Native 'Pester restore' { dotnet restore (Join-Path $root 'tests/pester/Pester.Restore.csproj') --nologo -v:q }
+    $pesterResult = Join-Path $results 'pester.json'
+    # The filter travels in the environment: pwsh on Unix would expand a bare '*' argument into file names.
+    $env:DLS_PESTER_FILTER = $PesterFilter
+    dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $root 'tests/pester/Invoke-Pester.ps1') -ModulePath $moduleOut -ResultPath $pesterResult
+    $pester = if (Test-Path $pesterResult) { Get-Content -Raw $pesterResult | ConvertFrom-Json } else { [pscustomobject]@{ Passed = 0; Failed = 1 } }
+
+    $passed = $xunit.Passed + $pester.Passed
+    $failed = $xunit.Failed + $pester.Failed + [int] $xunitFailedToRun
+    Write-Host ''
+    Write-Host "xunit: $($xunit.Passed) passed, $($xunit.Failed) failed; Pester: $($pester.Passed) passed, $($pester.Failed) failed"
+    Write-Host "$passed passed, $failed failed"
+    if ($failed -gt 0 -or $passed -eq 0) { exit 1 }
+}
+
+function Invoke-Run {
+    Invoke-Build
+    $store = if ($StorePath) { [System.IO.Path]::GetFullPath($StorePath) } else { $null }
+    $init = Join-Path $out 'run-init.ps1'
+    @'
+param($ModulePath, $StorePath)
+$ErrorActionPreference = 'Stop'
+Import-Module $ModulePath
+$splat = @{}
+if ($StorePath) { $splat.StorePath = $StorePath }
+$server = Initialize-DlsServer @splat
+"$($server.Uuid)`t$($server.StorePath)"
+'@ | Set-Content -LiteralPath $init
+    $line = dotnet pwsh -NoProfile -NonInteractive -File $init -ModulePath (Join-Path $moduleOut 'DLS.psd1') -StorePath $store
+    if ($LASTEXITCODE -ne 0) { throw "Initializing the store failed: $line" }
+    $uuid, $path = "$line".Trim() -split "`t"
+    Write-Host ''
+    Write-Host "DLS server UUID: $uuid"
+    Write-Host "Store:           $path"
+    Write-Host "Listening on:    $Url/   (Ctrl+C stops)"
+    Write-Host ''
+    dotnet (Join-Path $moduleOut 'listener/Dls.Listener.dll') --store $path --urls $Url
+    exit $LASTEXITCODE
+}
+
+switch ($Task) {
+    'build' { Invoke-Build }
+    'test' { Invoke-Test }
+    'run' { Invoke-Run }
+    'clean' {
+        Remove-Item -Recurse -Force -ErrorAction SilentlyContinue $out
+        Get-ChildItem $root -Recurse -Directory -Include bin, obj | Remove-Item -Recurse -Force
+    }
+}

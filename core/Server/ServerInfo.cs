@@ -1,0 +1,17 @@
+namespace Dls.Core.Server;
+
+/// <summary>The server's identity as the administrator sees it (no private key).</summary>
+public sealed record ServerInfo(
+    string Uuid,
+    string OrganizationId,
+    string StorePath,
+    string Version,
+    ServerRole Role,
+    string MainServerUrl,
+    string StandbyServerUrl,
+    string PublicKey,
+    DateTime CreatedAt)
+{
+    /// <summary>The server public key's SubjectPublicKeyInfo DER, as license keys carry it.</summary>
+    public byte[] PublicKeyDer() => Crypto.EcKeys.ParsePublicKey(PublicKey);
+}

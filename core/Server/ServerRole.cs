@@ -1,0 +1,7 @@
+namespace Dls.Core.Server;
+
+public enum ServerRole
+{
+    Main,
+    Standby,
+}

@@ -1,0 +1,41 @@
+using System.Runtime.InteropServices;
+
+namespace Dls.Core.Storage;
+
+/// <summary>Where the store lives when no path is given (SPEC §1).</summary>
+public static class StorePaths
+{
+    public const string EnvironmentVariable = "DLS_STORE";
+
+    public static string Default()
+    {
+        var fromEnvironment = Environment.GetEnvironmentVariable(EnvironmentVariable);
+        if (!string.IsNullOrWhiteSpace(fromEnvironment))
+        {
+            return Path.GetFullPath(fromEnvironment);
+        }
+
+        if (RuntimeInformation.IsOSPlatform(OSPlatform.Windows))
+        {
+            return Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.CommonApplicationData), "DLS", "dls.db");
+        }
+
+        var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        if (RuntimeInformation.IsOSPlatform(OSPlatform.OSX))
+        {
+            return Path.Combine(home, "Library", "Application Support", "dls", "dls.db");
+        }
+
+        var dataHome = Environment.GetEnvironmentVariable("XDG_DATA_HOME");
+        if (string.IsNullOrWhiteSpace(dataHome) || !Path.IsPathRooted(dataHome))
+        {
+            dataHome = Path.Combine(home, ".local", "share");
+        }
+
+        return Path.Combine(dataHome, "dls", "dls.db");
+    }
+
+    /// <summary>The given path made absolute, or the default when none is given.</summary>
+    public static string Resolve(string? path) =>
+        string.IsNullOrWhiteSpace(path) ? Default() : Path.GetFullPath(path);
+}

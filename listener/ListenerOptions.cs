@@ -1,0 +1,13 @@
+namespace Dls.Listener;
+
+/// <summary>Settings bound from the <c>Dls</c> configuration section (arguments, DLS_ environment, appsettings.json).</summary>
+public sealed class ListenerOptions
+{
+    public const string Section = "Dls";
+
+    /// <summary>The store file; empty means $env:DLS_STORE or the platform default.</summary>
+    public string? StorePath { get; set; }
+
+    /// <summary><c>text</c> (one line a message) or <c>json</c> (one JSON object a message).</summary>
+    public string LogFormat { get; set; } = "text";
+}

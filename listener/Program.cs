@@ -1,0 +1,87 @@
+using Dls.Core.Errors;
+using Dls.Core.Listeners;
+using Dls.Core.Server;
+using Dls.Core.Storage;
+using Dls.Listener;
+using Dls.Listener.Endpoints;
+using Dls.Listener.Hosting;
+
+// Composition only: options, services, endpoints. The rules live in core.
+var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+{
+    Args = args,
+    ContentRootPath = AppContext.BaseDirectory,
+});
+builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
+{
+    ["--store"] = "Dls:StorePath",
+    ["--log-format"] = "Dls:LogFormat",
+});
+var urls = builder.Configuration["urls"];
+if (string.IsNullOrEmpty(urls))
+{
+    urls = "http://127.0.0.1:48080";
+    builder.WebHost.UseUrls(urls);
+}
+
+var options = builder.Configuration.GetSection(ListenerOptions.Section).Get<ListenerOptions>() ?? new ListenerOptions();
+builder.Logging.ClearProviders();
+if (string.Equals(options.LogFormat, "json", StringComparison.OrdinalIgnoreCase))
+{
+    builder.Logging.AddJsonConsole(o => o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ");
+}
+else
+{
+    builder.Logging.AddSimpleConsole(o =>
+    {
+        o.SingleLine = true;
+        o.UseUtcTimestamp = true;
+        o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+    });
+}
+
+builder.WebHost.ConfigureKestrel(kestrel =>
+{
+    kestrel.AddServerHeader = false;
+    kestrel.Limits.MaxRequestBodySize = ListenerLimits.MaxRequestBodyBytes;
+    kestrel.Limits.MaxRequestHeadersTotalSize = 32 * 1024;
+    kestrel.Limits.MaxRequestLineSize = 8 * 1024;
+    kestrel.Limits.MaxConcurrentConnections = ListenerLimits.MaxConnections;
+    kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(15);
+    kestrel.Limits.KeepAliveTimeout = TimeSpan.FromMinutes(2);
+});
+
+DlsStore store;
+try
+{
+    store = DlsStore.Open(options.StorePath);
+    new ServerService(store, TimeProvider.System).Get();
+}
+catch (DlsException error)
+{
+    Console.Error.WriteLine($"dls-listener: {error.Message}");
+    return 2;
+}
+
+builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddSingleton(store);
+builder.Services.AddSingleton<ServerService>();
+builder.Services.AddSingleton<ListenerRegistry>();
+builder.Services.AddSingleton<ListenerStatusPage>();
+builder.Services.AddHostedService<ListenerRegistration>();
+builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(10));
+
+var app = builder.Build();
+app.MapHealth();
+app.MapHome();
+
+try
+{
+    await app.RunAsync();
+    return 0;
+}
+catch (IOException error) when (error.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException || error.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+{
+    Console.Error.WriteLine($"dls-listener: cannot listen on {urls}: {error.Message}");
+    return 3;
+}

@@ -1,0 +1,131 @@
+using System.Diagnostics;
+using System.Management.Automation;
+using System.Security;
+using Dls.Core.Errors;
+using Dls.Core.Listeners;
+using Dls.Core.Server;
+using Dls.Module.Hosting;
+
+namespace Dls.Module.Commands;
+
+[Cmdlet(VerbsLifecycle.Start, "DlsListener", SupportsShouldProcess = true)]
+[OutputType(typeof(ListenerInfo))]
+public sealed class StartDlsListenerCommand : DlsCmdlet
+{
+    public const string DefaultUrl = "http://127.0.0.1:48080/";
+
+    [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public string Url { get; set; } = DefaultUrl;
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? CertificatePath { get; set; }
+
+    [Parameter]
+    public SecureString? CertificatePassword { get; set; }
+
+    /// <summary>How long to wait for /healthz to answer.</summary>
+    [Parameter]
+    [ValidateRange(1, 600)]
+    public int TimeoutSeconds { get; set; } = 60;
+
+    protected override void Process()
+    {
+        var url = ListenerRegistry.NormalizeUrl(Url);
+        var uri = new Uri(url);
+        if (CertificatePath is not null && uri.Scheme != Uri.UriSchemeHttps)
+        {
+            throw new DlsException("ListenerUrlInvalid", DlsErrorKind.InvalidArgument, "-CertificatePath needs an https:// -Url.", Url);
+        }
+
+        var certificate = CertificatePath is null ? null : GetUnresolvedProviderPathFromPSPath(CertificatePath);
+        if (certificate is not null && !File.Exists(certificate))
+        {
+            throw new DlsException("CertificateNotFound", DlsErrorKind.NotFound, $"The certificate file '{certificate}' does not exist.", certificate);
+        }
+
+        var server = new ServerService(Store, Time).Get();
+        var registry = new ListenerRegistry(Store, Time);
+        var running = registry.List().FirstOrDefault(r => r.Url == url && ListenerProcess.FindAlive(r) is not null);
+        if (running is not null)
+        {
+            throw new DlsException(
+                "ListenerAlreadyRunning",
+                DlsErrorKind.ResourceUnavailable,
+                $"A listener of this store already runs at {url} (process {running.ProcessId}). Stop it with Stop-DlsListener -Url {url}.",
+                url);
+        }
+
+        ListenerProcess.EnsurePortFree(uri);
+        if (!ShouldProcess(url, $"Start a DLS listener for store '{Store.Path}'"))
+        {
+            return;
+        }
+
+        var logDirectory = Path.Combine(Path.GetDirectoryName(Store.Path)!, "logs");
+        Directory.CreateDirectory(logDirectory);
+        var logPath = Path.Combine(logDirectory, $"listener-{uri.Port}.log");
+        var logStart = File.Exists(logPath) ? new FileInfo(logPath).Length : 0;
+        var password = CertificatePassword is null ? null : new System.Net.NetworkCredential(string.Empty, CertificatePassword).Password;
+        using var process = ListenerProcess.Launch(Store.Path, url, certificate, password, logPath);
+        WriteVerbose($"Started listener process {process.Id}; logs go to '{logPath}'.");
+
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(TimeoutSeconds))
+        {
+            CancellationToken.ThrowIfCancellationRequested();
+            WriteProgress(new ProgressRecord(1, "Start-DlsListener", $"Waiting for {url}healthz") { SecondsRemaining = (int)(TimeoutSeconds - clock.Elapsed.TotalSeconds) });
+            if (process.HasExited)
+            {
+                throw new DlsException(
+                    "ListenerStartFailed",
+                    DlsErrorKind.ResourceUnavailable,
+                    $"The listener exited with code {process.ExitCode} before answering at {url}: {ReadLogTail(logPath, logStart)}",
+                    url);
+            }
+
+            var uuid = ListenerProcess.ProbeAsync(url, CancellationToken).GetAwaiter().GetResult();
+            if (uuid == server.Uuid)
+            {
+                var record = registry.List().FirstOrDefault(r => r.Url == url);
+                WriteProgress(new ProgressRecord(1, "Start-DlsListener", "Started") { RecordType = ProgressRecordType.Completed });
+                WriteObject(new ListenerInfo(url, record?.ProcessId ?? process.Id, ListenerStatus.Running, uuid, record?.StartedAt ?? DateTime.UtcNow, Store.Path));
+                return;
+            }
+
+            if (uuid is not null)
+            {
+                throw new DlsException(
+                    "ListenerPortInUse",
+                    DlsErrorKind.ResourceUnavailable,
+                    $"Port {uri.Port} answers for another DLS server ({uuid}).",
+                    url);
+            }
+
+            Thread.Sleep(200);
+        }
+
+        ListenerProcess.Stop(process, TimeSpan.FromSeconds(5));
+        throw new DlsException(
+            "ListenerStartTimeout",
+            DlsErrorKind.ResourceUnavailable,
+            $"The listener did not answer at {url}healthz within {TimeoutSeconds} s and was stopped: {ReadLogTail(logPath, logStart)}",
+            url);
+    }
+
+    private static string ReadLogTail(string logPath, long from)
+    {
+        try
+        {
+            using var stream = new FileStream(logPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            stream.Seek(Math.Max(from, stream.Length - 2000), SeekOrigin.Begin);
+            var text = new StreamReader(stream).ReadToEnd().Trim();
+            return text.Length == 0 ? "(no output)" : text;
+        }
+        catch (IOException)
+        {
+            return "(no log)";
+        }
+    }
+}

@@ -1,0 +1,104 @@
+using System.Management.Automation;
+using Dls.Core.Errors;
+using Dls.Core.Storage;
+
+namespace Dls.Module;
+
+/// <summary>
+/// What every DLS cmdlet shares: the <c>-StorePath</c> parameter and its resolution, the store,
+/// cancellation on Ctrl+C, and the one place where core errors become <see cref="ErrorRecord"/>s.
+/// </summary>
+public abstract class DlsCmdlet : PSCmdlet, IDisposable
+{
+    private readonly CancellationTokenSource _cancellation = new();
+    private DlsStore? _store;
+
+    /// <summary>
+    /// <para type="description">The path of the DLS store (an SQLite file). Defaults to $env:DLS_STORE, else the platform's data folder.</para>
+    /// </summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? StorePath { get; set; }
+
+    protected CancellationToken CancellationToken => _cancellation.Token;
+
+    protected TimeProvider Time => TimeProvider.System;
+
+    /// <summary>The store path made absolute against the current PowerShell location.</summary>
+    protected string ResolvedStorePath =>
+        StorePaths.Resolve(StorePath is null ? null : GetUnresolvedProviderPathFromPSPath(StorePath));
+
+    /// <summary>The existing store; a terminating <c>StoreNotFound</c> when there is none.</summary>
+    protected DlsStore Store => _store ??= DlsStore.Open(ResolvedStorePath);
+
+    public void Dispose()
+    {
+        _cancellation.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    protected sealed override void BeginProcessing() => Guard(Begin, terminating: true);
+
+    protected sealed override void ProcessRecord() => Guard(Process, terminating: false);
+
+    protected sealed override void EndProcessing() => Guard(End, terminating: true);
+
+    protected override void StopProcessing() => _cancellation.Cancel();
+
+    protected virtual void Begin()
+    {
+    }
+
+    protected abstract void Process();
+
+    protected virtual void End()
+    {
+    }
+
+    /// <summary>Reports a failure tied to one input; the pipeline goes on.</summary>
+    protected void WriteDlsError(DlsException error) => WriteError(ToErrorRecord(error));
+
+    protected static ErrorRecord ToErrorRecord(DlsException error)
+    {
+        var record = new ErrorRecord(error, error.ErrorId, CategoryOf(error.Kind), error.Target);
+        return record;
+    }
+
+    internal static ErrorCategory CategoryOf(DlsErrorKind kind) => kind switch
+    {
+        DlsErrorKind.InvalidArgument => ErrorCategory.InvalidArgument,
+        DlsErrorKind.InvalidData => ErrorCategory.InvalidData,
+        DlsErrorKind.NotFound => ErrorCategory.ObjectNotFound,
+        DlsErrorKind.AlreadyExists => ErrorCategory.ResourceExists,
+        DlsErrorKind.InvalidOperation => ErrorCategory.InvalidOperation,
+        DlsErrorKind.SecurityError => ErrorCategory.SecurityError,
+        DlsErrorKind.PermissionDenied => ErrorCategory.PermissionDenied,
+        DlsErrorKind.ResourceUnavailable => ErrorCategory.ResourceUnavailable,
+        DlsErrorKind.LimitsExceeded => ErrorCategory.LimitsExceeded,
+        _ => ErrorCategory.NotSpecified,
+    };
+
+    /// <summary>Errors that no further input can avoid: the store itself is missing or unusable.</summary>
+    private static bool IsStoreWide(DlsException error) =>
+        error.ErrorId is "StoreNotFound" or "StoreUnavailable" or "StoreTooNew" or "ServerNotInitialized";
+
+    private void Guard(Action step, bool terminating)
+    {
+        try
+        {
+            step();
+        }
+        catch (DlsException error) when (terminating || IsStoreWide(error))
+        {
+            ThrowTerminatingError(ToErrorRecord(error));
+        }
+        catch (DlsException error)
+        {
+            WriteDlsError(error);
+        }
+        catch (OperationCanceledException) when (_cancellation.IsCancellationRequested)
+        {
+            // Ctrl+C: PowerShell reports the stop itself.
+        }
+    }
+}

@@ -1,0 +1,203 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text;
+using Dls.Core.Server;
+using Dls.Core.Storage;
+
+namespace Dls.Listener.Tests;
+
+/// <summary>
+/// A real listener process on a free loopback port over a real store file, as Start-DlsListener runs it.
+/// The listener is the one build.ps1 lays out (DLS_LISTENER_PATH), else the one next to the sources.
+/// </summary>
+public sealed class ListenerHost : IAsyncDisposable
+{
+    private readonly StringBuilder _output = new();
+    private readonly Process _process;
+
+    private ListenerHost(string folder, string storePath, int port, Process process, ServerInfo server)
+    {
+        Folder = folder;
+        StorePath = storePath;
+        Port = port;
+        _process = process;
+        Server = server;
+        Url = $"http://127.0.0.1:{port}/";
+        Http = new HttpClient { BaseAddress = new Uri(Url), Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    public string Folder { get; }
+
+    public string StorePath { get; }
+
+    public int Port { get; }
+
+    public string Url { get; }
+
+    public ServerInfo Server { get; }
+
+    public HttpClient Http { get; }
+
+    public Process Process => _process;
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    public static async Task<ListenerHost> StartAsync(string organizationId = "216998")
+    {
+        var folder = Directory.CreateTempSubdirectory("dls-listener-test-").FullName;
+        var storePath = Path.Combine(folder, "dls.db");
+        var server = new ServerService(DlsStore.OpenOrCreate(storePath), TimeProvider.System).Initialize(organizationId, force: false);
+        var port = FreePort();
+        var process = Launch(storePath, $"http://127.0.0.1:{port}");
+        var host = new ListenerHost(folder, storePath, port, process, server);
+        process.OutputDataReceived += (_, e) => host.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => host.Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        await host.WaitHealthyAsync();
+        return host;
+    }
+
+    public static Process Launch(string storePath, string url)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(ListenerAssembly());
+        start.ArgumentList.Add("--store");
+        start.ArgumentList.Add(storePath);
+        start.ArgumentList.Add("--urls");
+        start.ArgumentList.Add(url);
+        return Process.Start(start)!;
+    }
+
+    public static string ListenerAssembly()
+    {
+        var configured = Environment.GetEnvironmentVariable("DLS_LISTENER_PATH");
+        if (!string.IsNullOrEmpty(configured) && File.Exists(configured))
+        {
+            return configured;
+        }
+
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "DLS.sln")))
+        {
+            directory = directory.Parent;
+        }
+
+        var candidates = directory is null ? [] : Directory.GetFiles(Path.Combine(directory.FullName, "listener", "bin"), "Dls.Listener.dll", SearchOption.AllDirectories);
+        return candidates.OrderByDescending(File.GetLastWriteTimeUtc).FirstOrDefault()
+            ?? throw new InvalidOperationException("The listener is not built: run ./build.ps1 build.");
+    }
+
+    public static int FreePort()
+    {
+        using var socket = new TcpListener(IPAddress.Loopback, 0);
+        socket.Start();
+        return ((IPEndPoint)socket.LocalEndpoint).Port;
+    }
+
+    /// <summary>Sends SIGTERM (a graceful stop) and waits for the exit code.</summary>
+    public async Task<int> TerminateAsync()
+    {
+        if (!_process.HasExited)
+        {
+            if (OperatingSystem.IsWindows())
+            {
+                _process.Kill();
+            }
+            else
+            {
+                _ = kill(_process.Id, 15);
+            }
+        }
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await _process.WaitForExitAsync(timeout.Token);
+        return _process.ExitCode;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Http.Dispose();
+        if (!_process.HasExited)
+        {
+            try
+            {
+                await TerminateAsync();
+            }
+            catch (OperationCanceledException)
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+        }
+
+        _process.Dispose();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        try
+        {
+            Directory.Delete(Folder, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private async Task WaitHealthyAsync()
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"The listener exited with {_process.ExitCode}: {Output}");
+            }
+
+            try
+            {
+                using var response = await Http.GetAsync("healthz");
+                if (response.IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"The listener did not answer /healthz: {Output}");
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            _output.AppendLine(line);
+        }
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int signal);
+}

@@ -1,0 +1,41 @@
+# Dot-sourced by every *.Tests.ps1: where the built module is, and helpers that act as a user would.
+$script:ModuleFolder = if ($env:DLS_MODULE_PATH) { $env:DLS_MODULE_PATH } else { Join-Path $PSScriptRoot '../../out/DLS' }
+$script:ModuleManifest = Join-Path $script:ModuleFolder 'DLS.psd1'
+
+function New-TestStorePath {
+    $folder = Join-Path ([System.IO.Path]::GetTempPath()) ("dls-pester-" + [guid]::NewGuid().ToString('N'))
+    Join-Path $folder 'dls.db'
+}
+
+function Get-FreePort {
+    $socket = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
+    $socket.Start()
+    try { $socket.LocalEndpoint.Port } finally { $socket.Stop() }
+}
+
+function Test-PortOpen([int] $Port) {
+    $client = [System.Net.Sockets.TcpClient]::new()
+    try { $client.Connect([System.Net.IPAddress]::Loopback, $Port); $true } catch { $false } finally { $client.Dispose() }
+}
+
+# Runs a script in a new pwsh process (a second administrator's session) that has imported the built
+# module, and returns its output converted from JSON. The script gets $StorePath and $Arg.
+function Invoke-FreshSession([string] $Script, [string] $StorePath, $Arg) {
+    $wrapper = @"
+`$ErrorActionPreference = 'Stop'
+Import-Module '$($script:ModuleManifest)'
+`$StorePath = '$StorePath'
+`$Arg = '$Arg'
+`$result = & { $Script }
+ConvertTo-Json -InputObject @(`$result) -Depth 5 -Compress -EnumsAsStrings
+"@
+    $encoded = [Convert]::ToBase64String([System.Text.Encoding]::Unicode.GetBytes($wrapper))
+    $pwshDll = Join-Path $PSHOME 'pwsh.dll'
+    $output = if ((Test-Path $pwshDll) -and [System.IO.Path]::GetFileNameWithoutExtension([Environment]::ProcessPath) -eq 'dotnet') {
+        & ([Environment]::ProcessPath) $pwshDll -NoProfile -NonInteractive -EncodedCommand $encoded 2>&1
+    } else {
+        & (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -EncodedCommand $encoded 2>&1
+    }
+    if ($LASTEXITCODE -ne 0) { throw "The fresh session failed: $($output -join "`n")" }
+    ($output | Select-Object -Last 1) | ConvertFrom-Json
+}
