@@ -112,7 +112,9 @@ if ($StorePath) { $splat.StorePath = $StorePath }
 $server = Initialize-DlsServer @splat
 "$($server.Uuid)`t$($server.StorePath)"
 '@ | Set-Content -LiteralPath $init
-    $line = dotnet pwsh -NoProfile -NonInteractive -File $init -ModulePath (Join-Path $moduleOut 'DLS.psd1') -StorePath $store
+    $initArgs = @('-ModulePath', (Join-Path $moduleOut 'DLS.psd1'))
+    if ($store) { $initArgs += @('-StorePath', $store) }
+    $line = dotnet pwsh -NoProfile -NonInteractive -File $init @initArgs
     if ($LASTEXITCODE -ne 0) { throw "Initializing the store failed: $line" }
     $uuid, $path = "$line".Trim() -split "`t"
     Write-Host ''
