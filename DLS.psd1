@@ -16,6 +16,9 @@
         'Start-DlsListener'
         'Get-DlsListener'
         'Stop-DlsListener'
+        'Backup-DlsStore'
+        'Restore-DlsStore'
+        'Get-DlsAuditLog'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

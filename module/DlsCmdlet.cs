@@ -55,6 +55,21 @@ public abstract class DlsCmdlet : PSCmdlet, IDisposable
     {
     }
 
+    /// <summary>
+    /// ShouldProcess for destructive cmdlets with <c>-Force</c>: -Force skips the ConfirmImpact High prompt
+    /// (unless -Confirm is given explicitly); -WhatIf still only reports.
+    /// </summary>
+    protected bool ShouldProcess(string target, string action, bool force)
+    {
+        var bound = MyInvocation.BoundParameters;
+        if (force && !bound.ContainsKey("Confirm") && !(bound.TryGetValue("WhatIf", out var whatIf) && whatIf is SwitchParameter { IsPresent: true }))
+        {
+            return true;
+        }
+
+        return ShouldProcess(target, action);
+    }
+
     /// <summary>Reports a failure tied to one input; the pipeline goes on.</summary>
     protected void WriteDlsError(DlsException error) => WriteError(ToErrorRecord(error));
 
