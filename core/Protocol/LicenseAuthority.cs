@@ -250,8 +250,9 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords)
             }
         }
 
-        var ordered = usable.Where(u => Ledger.HoldsActiveSeat(connection, transaction, u.Item, claim, now))
-            .Concat(usable.Where(u => !Ledger.HoldsActiveSeat(connection, transaction, u.Item, claim, now)));
+        var ordered = usable.Count < 2
+            ? usable
+            : usable.OrderByDescending(u => Ledger.HoldsActiveSeat(connection, transaction, u.Item, claim, now)).ToList();
         var quotaRefusals = new List<(ProtocolError Error, string ItemId)>();
         foreach (var (item, status) in ordered)
         {
