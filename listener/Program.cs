@@ -5,6 +5,7 @@ using Dls.Core.Storage;
 using Dls.Listener;
 using Dls.Listener.Endpoints;
 using Dls.Listener.Hosting;
+using Dls.Listener.Protocol;
 
 // Composition only: options, services, endpoints. The rules live in core.
 var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
@@ -49,6 +50,9 @@ builder.WebHost.ConfigureKestrel(kestrel =>
     kestrel.Limits.MaxConcurrentConnections = ListenerLimits.MaxConnections;
     kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(15);
     kestrel.Limits.KeepAliveTimeout = TimeSpan.FromMinutes(2);
+    // A client that trickles its body slower than this is cut off rather than holding a connection.
+    kestrel.Limits.MinRequestBodyDataRate = new Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate(240, TimeSpan.FromSeconds(5));
+    kestrel.Limits.Http2.MaxStreamsPerConnection = 100;
 });
 
 DlsStore store;
@@ -68,12 +72,19 @@ builder.Services.AddSingleton(store);
 builder.Services.AddSingleton<ServerService>();
 builder.Services.AddSingleton<ListenerRegistry>();
 builder.Services.AddSingleton<ListenerStatusPage>();
+builder.Services.AddSingleton<ProtocolService>();
+builder.Services.AddSingleton<IHomeSection, LicenseItemsSection>();
 builder.Services.AddHostedService<ListenerRegistration>();
 builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(10));
 
 var app = builder.Build();
+// Start the writer and load the signing key now, not on the first client's request.
+app.Services.GetRequiredService<ProtocolService>();
 app.MapHealth();
 app.MapHome();
+app.MapAuth();
+app.MapReports();
+app.MapOpenApi();
 
 try
 {

@@ -12,19 +12,32 @@ public static class QuotaMeter
 {
     public static QuotaMeasure Measure(SqliteConnection connection, SqliteTransaction? transaction, LicenseItem item, DateTimeOffset now)
     {
-        var used = item.Mode switch
-        {
-            LicenseMode.PerScan or LicenseMode.PerPage => Scalar(connection, transaction,
-                "SELECT coalesce(sum(count), 0) FROM usage_record WHERE item_id = $item;", item.ItemId, null),
-            LicenseMode.PerConcurrentDevice => Scalar(connection, transaction,
-                "SELECT count(DISTINCT client_uuid) FROM usage_record WHERE item_id = $item AND slice = $since;", item.ItemId, TimeSlice.StartOf(now)),
-            LicenseMode.PerConcurrentInstance => Scalar(connection, transaction,
-                "SELECT count(DISTINCT client_uuid || '/' || instance_id) FROM usage_record WHERE item_id = $item AND slice = $since;", item.ItemId, TimeSlice.StartOf(now)),
-            _ => Scalar(connection, transaction,
-                "SELECT count(DISTINCT client_uuid) FROM auth_event WHERE item_id = $item AND error_code = 0 AND time >= $since;", item.ItemId, now - ActiveWindow(item.Mode)),
-        };
         var tolerance = Tolerance(item);
-        var toleranceUsed = item.Mode is LicenseMode.PerConcurrentDevice or LicenseMode.PerConcurrentInstance ? 0 : Math.Max(0, used - item.Quantity);
+        long used;
+        long toleranceUsed;
+        if (Ledger.IsCountMode(item.Mode))
+        {
+            used = Ledger.Counter(connection, transaction, item.ItemId).Counted;
+            toleranceUsed = Math.Max(0, used - item.Quantity);
+        }
+        else if (Ledger.IsConcurrentMode(item.Mode))
+        {
+            // Devices or instances reported in the current slice; the tolerance is spent over the item's life.
+            using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = "SELECT coalesce((SELECT active FROM concurrent_slice WHERE item_id = $item AND slice = $slice), 0);";
+            command.Parameters.AddWithValue("$item", item.ItemId);
+            command.Parameters.AddWithValue("$slice", Timestamps.Format(TimeSlice.StartOf(now)));
+            used = Convert.ToInt64(command.ExecuteScalar());
+            toleranceUsed = Ledger.Counter(connection, transaction, item.ItemId).Overage;
+        }
+        else
+        {
+            // Devices, servers or domains whose seat has not lapsed.
+            used = Ledger.ActiveSeats(connection, transaction, item.ItemId, now);
+            toleranceUsed = Math.Max(0, used - item.Quantity);
+        }
+
         return new QuotaMeasure(item.ItemId, item.Mode, item.Quantity, used, tolerance, toleranceUsed);
     }
 
@@ -48,18 +61,4 @@ public static class QuotaMeter
     };
 
     private static long RoundHalfUp(decimal value) => (long)Math.Round(value, MidpointRounding.AwayFromZero);
-
-    private static long Scalar(SqliteConnection connection, SqliteTransaction? transaction, string sql, string itemId, DateTimeOffset? since)
-    {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
-        command.Parameters.AddWithValue("$item", itemId);
-        if (since is not null)
-        {
-            command.Parameters.AddWithValue("$since", Timestamps.Format(since.Value));
-        }
-
-        return Convert.ToInt64(command.ExecuteScalar());
-    }
 }

@@ -111,6 +111,17 @@ public sealed class ListenerHost : IAsyncDisposable
         return ((IPEndPoint)socket.LocalEndpoint).Port;
     }
 
+    /// <summary>The store the listener serves, opened by this test process.</summary>
+    public DlsStore OpenStore() => DlsStore.Open(StorePath);
+
+    /// <summary>Kills the process without warning (SIGKILL, as kill -9) and waits for it to be gone.</summary>
+    public async Task KillHardAsync()
+    {
+        _process.Kill();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await _process.WaitForExitAsync(timeout.Token);
+    }
+
     /// <summary>Sends SIGTERM (a graceful stop) and waits for the exit code.</summary>
     public async Task<int> TerminateAsync()
     {

@@ -1,0 +1,258 @@
+using Dls.Core.Licensing;
+using Dls.Core.Protocol;
+using Dls.Core.Usage;
+using Microsoft.Data.Sqlite;
+
+namespace Dls.Core.Accounting;
+
+/// <summary>Who asks for a seat, in the terms the modes count.</summary>
+/// <param name="RegistrableDomain">The request's domain folded by <see cref="Accounting.RegistrableDomain"/>, or null.</param>
+public sealed record SeatClaim(string ClientUuid, string? RegistrableDomain, string InstanceId, int InstanceCount);
+
+/// <summary>A seat taken or kept: until when it holds without further contact, and a warning when in tolerance.</summary>
+public sealed record SeatResult(DateTimeOffset? HeldUntil, string? Warning, ProtocolError? Error)
+{
+    public static SeatResult Refuse(int code, string message) => new(null, null, new ProtocolError(code, message));
+}
+
+/// <summary>
+/// The accounting of SPEC §3, the only place its rules live: who takes a seat, what a report counts, and
+/// (through <see cref="QuotaMeter"/>) what "used" means. Every method works inside the caller's transaction;
+/// the listener calls them from its single writer, so two requests never decide on the same count.
+/// </summary>
+public static class Ledger
+{
+    public static bool IsSeatMode(LicenseMode mode) => mode is LicenseMode.PerDeviceYearly or LicenseMode.PerDeviceQuarterly
+        or LicenseMode.PerDeviceMonthly or LicenseMode.PerDeviceDaily or LicenseMode.PerServer or LicenseMode.PerDomain;
+
+    public static bool IsConcurrentMode(LicenseMode mode) => mode is LicenseMode.PerConcurrentDevice or LicenseMode.PerConcurrentInstance;
+
+    public static bool IsCountMode(LicenseMode mode) => mode is LicenseMode.PerScan or LicenseMode.PerPage;
+
+    /// <summary>The key a seat of this item is held under for this claim (the device, or the domain).</summary>
+    public static string? SeatKey(LicenseItem item, SeatClaim claim) =>
+        item.Mode == LicenseMode.PerDomain ? claim.RegistrableDomain : claim.ClientUuid;
+
+    /// <summary>Whether the claim already holds an active seat on the item (such an item is preferred: no second seat is taken).</summary>
+    public static bool HoldsActiveSeat(SqliteConnection connection, SqliteTransaction transaction, LicenseItem item, SeatClaim claim, DateTimeOffset now)
+    {
+        if (!IsSeatMode(item.Mode) || SeatKey(item, claim) is not { } key)
+        {
+            return false;
+        }
+
+        using var command = Command(connection, transaction, "SELECT EXISTS (SELECT 1 FROM seat WHERE item_id = $item AND seat_key = $key AND active_until > $now);");
+        command.Parameters.AddWithValue("$item", item.ItemId);
+        command.Parameters.AddWithValue("$key", key);
+        command.Parameters.AddWithValue("$now", Timestamps.Format(now));
+        return Convert.ToInt64(command.ExecuteScalar()) == 1;
+    }
+
+    /// <summary>
+    /// Decides whether the item can serve the claim now (its dates and revocation are checked by the caller)
+    /// and, for seat modes, takes or refreshes the seat.
+    /// </summary>
+    public static SeatResult TryTake(SqliteConnection connection, SqliteTransaction transaction, LicenseItem item, SeatClaim claim, DateTimeOffset now)
+    {
+        if (IsSeatMode(item.Mode))
+        {
+            return TakeSeat(connection, transaction, item, claim, now);
+        }
+
+        var tolerance = QuotaMeter.Tolerance(item);
+        if (IsCountMode(item.Mode))
+        {
+            var counted = Counter(connection, transaction, item.ItemId).Counted;
+            return counted >= item.Quantity + tolerance
+                ? SeatResult.Refuse(ErrorCodes.CountQuotaUsedUp, $"Item {item.ItemId}: the {Unit(item.Mode)} quota is used up ({counted} counted of {item.Quantity} + {tolerance} tolerance).")
+                : new SeatResult(item.GraceEndsAt, counted >= item.Quantity ? $"Item {item.ItemId} is over its quantity ({counted} of {item.Quantity} {Unit(item.Mode)}); the tolerance is in use." : null, null);
+        }
+
+        // Concurrent modes: an authorization takes nothing; reports count. Once the tolerance of extra
+        // device/instance-slices is used up, a client is refused while quantity others are active.
+        var instances = item.Mode == LicenseMode.PerConcurrentInstance;
+        var requested = instances ? claim.InstanceCount : 1;
+        if (requested > item.Quantity)
+        {
+            return SeatResult.Refuse(ErrorCodes.QuotaUsedUp, $"Item {item.ItemId}: a server may run at most {item.Quantity} instances; {requested} were requested.");
+        }
+
+        var overage = Counter(connection, transaction, item.ItemId).Overage;
+        if (overage >= tolerance)
+        {
+            var slice = TimeSlice.StartOf(now);
+            using var command = Command(connection, transaction, """
+                SELECT count(DISTINCT seat_key) FROM concurrent_slot
+                WHERE item_id = $item AND slice IN ($current, $previous) AND client_uuid <> $client;
+                """);
+            command.Parameters.AddWithValue("$item", item.ItemId);
+            command.Parameters.AddWithValue("$current", Timestamps.Format(slice));
+            command.Parameters.AddWithValue("$previous", Timestamps.Format(slice - TimeSlice.Length));
+            command.Parameters.AddWithValue("$client", claim.ClientUuid);
+            var others = Convert.ToInt64(command.ExecuteScalar());
+            if (others + requested > item.Quantity)
+            {
+                return SeatResult.Refuse(ErrorCodes.QuotaUsedUp,
+                    $"Item {item.ItemId}: {others} {(instances ? "instances" : "devices")} of other clients are active and the tolerance of {tolerance} extra {(instances ? "instance" : "device")}-slices is used up.");
+            }
+        }
+
+        return new SeatResult(item.GraceEndsAt, null, null);
+    }
+
+    /// <summary>What one accepted report record counts (statistics are recorded by the caller).</summary>
+    public static void Count(SqliteConnection connection, SqliteTransaction transaction, LicenseItem item, string clientUuid, UsageRecord record, DateTimeOffset now)
+    {
+        if (IsCountMode(item.Mode))
+        {
+            if (record.Count > 0)
+            {
+                using var command = Command(connection, transaction, """
+                    INSERT INTO item_counter (item_id, counted, overage) VALUES ($item, $count, 0)
+                    ON CONFLICT (item_id) DO UPDATE SET counted = counted + excluded.counted;
+                    """);
+                command.Parameters.AddWithValue("$item", item.ItemId);
+                command.Parameters.AddWithValue("$count", record.Count);
+                command.ExecuteNonQuery();
+            }
+        }
+        else if (IsConcurrentMode(item.Mode))
+        {
+            CountConcurrent(connection, transaction, item, clientUuid, record);
+        }
+        else if (item.Mode != LicenseMode.PerDomain)
+        {
+            Refresh(connection, transaction, item, clientUuid, now);
+        }
+    }
+
+    /// <summary>The running totals of an item: counted scans/pages, extra slices used from the concurrent tolerance.</summary>
+    public static (long Counted, long Overage) Counter(SqliteConnection connection, SqliteTransaction? transaction, string itemId)
+    {
+        using var command = Command(connection, transaction, "SELECT counted, overage FROM item_counter WHERE item_id = $item;");
+        command.Parameters.AddWithValue("$item", itemId);
+        using var reader = command.ExecuteReader();
+        return reader.Read() ? (reader.GetInt64(0), reader.GetInt64(1)) : (0, 0);
+    }
+
+    /// <summary>When a seat taken or refreshed now lapses: after the mode's window, and never after the item's last usable moment.</summary>
+    public static DateTimeOffset SeatHorizon(LicenseItem item, DateTimeOffset now)
+    {
+        var until = now + QuotaMeter.ActiveWindow(item.Mode);
+        return until < item.GraceEndsAt ? until : item.GraceEndsAt;
+    }
+
+    private static SeatResult TakeSeat(SqliteConnection connection, SqliteTransaction transaction, LicenseItem item, SeatClaim claim, DateTimeOffset now)
+    {
+        var domains = item.Mode == LicenseMode.PerDomain;
+        if (SeatKey(item, claim) is not { } key)
+        {
+            return SeatResult.Refuse(ErrorCodes.NotAllowed, $"Item {item.ItemId} is licensed per domain; the request names no domain.");
+        }
+
+        var horizon = SeatHorizon(item, now);
+        if (!HoldsActiveSeat(connection, transaction, item, claim, now))
+        {
+            var tolerance = QuotaMeter.Tolerance(item);
+            var active = ActiveSeats(connection, transaction, item.ItemId, now);
+            if (active >= item.Quantity + tolerance)
+            {
+                return domains
+                    ? SeatResult.Refuse(ErrorCodes.NotAllowed, $"Item {item.ItemId}: the domain quota is used up ({active} of {item.Quantity} domains); '{key}' is not one of them.")
+                    : SeatResult.Refuse(ErrorCodes.QuotaUsedUp, $"Item {item.ItemId}: the {(item.Mode == LicenseMode.PerServer ? "server" : "device")} quota is used up ({active} active of {item.Quantity} + {tolerance} tolerance).");
+            }
+
+            using var insert = Command(connection, transaction, """
+                INSERT INTO seat (item_id, seat_key, kind, client_uuid, first_seen, last_seen, active_until)
+                VALUES ($item, $key, $kind, $client, $now, $now, $until)
+                ON CONFLICT (item_id, seat_key) DO UPDATE SET client_uuid = excluded.client_uuid,
+                    last_seen = excluded.last_seen, active_until = excluded.active_until;
+                """);
+            insert.Parameters.AddWithValue("$item", item.ItemId);
+            insert.Parameters.AddWithValue("$key", key);
+            insert.Parameters.AddWithValue("$kind", domains ? "domain" : "device");
+            insert.Parameters.AddWithValue("$client", claim.ClientUuid);
+            insert.Parameters.AddWithValue("$now", Timestamps.Format(now));
+            insert.Parameters.AddWithValue("$until", Timestamps.Format(horizon));
+            insert.ExecuteNonQuery();
+            var warning = active + 1 > item.Quantity
+                ? $"Item {item.ItemId} is over its quantity ({active + 1} of {item.Quantity}); the tolerance is in use."
+                : null;
+            return new SeatResult(horizon, warning, null);
+        }
+
+        using var refresh = Command(connection, transaction,
+            "UPDATE seat SET last_seen = $now, active_until = $until, client_uuid = $client WHERE item_id = $item AND seat_key = $key;");
+        refresh.Parameters.AddWithValue("$item", item.ItemId);
+        refresh.Parameters.AddWithValue("$key", key);
+        refresh.Parameters.AddWithValue("$client", claim.ClientUuid);
+        refresh.Parameters.AddWithValue("$now", Timestamps.Format(now));
+        refresh.Parameters.AddWithValue("$until", Timestamps.Format(horizon));
+        refresh.ExecuteNonQuery();
+        return new SeatResult(horizon, null, null);
+    }
+
+    internal static long ActiveSeats(SqliteConnection connection, SqliteTransaction? transaction, string itemId, DateTimeOffset now)
+    {
+        using var command = Command(connection, transaction, "SELECT count(*) FROM seat WHERE item_id = $item AND active_until > $now;");
+        command.Parameters.AddWithValue("$item", itemId);
+        command.Parameters.AddWithValue("$now", Timestamps.Format(now));
+        return Convert.ToInt64(command.ExecuteScalar());
+    }
+
+    /// <summary>A report is a contact: it keeps an active device seat alive (a lapsed one is not revived by a report).</summary>
+    private static void Refresh(SqliteConnection connection, SqliteTransaction transaction, LicenseItem item, string clientUuid, DateTimeOffset now)
+    {
+        using var command = Command(connection, transaction,
+            "UPDATE seat SET last_seen = $now, active_until = $until WHERE item_id = $item AND seat_key = $key AND active_until > $now AND last_seen < $now;");
+        command.Parameters.AddWithValue("$item", item.ItemId);
+        command.Parameters.AddWithValue("$key", clientUuid);
+        command.Parameters.AddWithValue("$now", Timestamps.Format(now));
+        command.Parameters.AddWithValue("$until", Timestamps.Format(SeatHorizon(item, now)));
+        command.ExecuteNonQuery();
+    }
+
+    private static void CountConcurrent(SqliteConnection connection, SqliteTransaction transaction, LicenseItem item, string clientUuid, UsageRecord record)
+    {
+        var key = item.Mode == LicenseMode.PerConcurrentInstance ? $"{clientUuid}/{record.InstanceId}" : clientUuid;
+        var slice = Timestamps.Format(TimeSlice.StartOf(record.Slice));
+        using var insert = Command(connection, transaction,
+            "INSERT INTO concurrent_slot (item_id, slice, seat_key, client_uuid) VALUES ($item, $slice, $key, $client) ON CONFLICT DO NOTHING;");
+        insert.Parameters.AddWithValue("$item", item.ItemId);
+        insert.Parameters.AddWithValue("$slice", slice);
+        insert.Parameters.AddWithValue("$key", key);
+        insert.Parameters.AddWithValue("$client", clientUuid);
+        if (insert.ExecuteNonQuery() == 0)
+        {
+            return;
+        }
+
+        using var bump = Command(connection, transaction, """
+            INSERT INTO concurrent_slice (item_id, slice, active) VALUES ($item, $slice, 1)
+            ON CONFLICT (item_id, slice) DO UPDATE SET active = active + 1
+            RETURNING active;
+            """);
+        bump.Parameters.AddWithValue("$item", item.ItemId);
+        bump.Parameters.AddWithValue("$slice", slice);
+        var active = Convert.ToInt64(bump.ExecuteScalar());
+        if (active > item.Quantity)
+        {
+            using var overage = Command(connection, transaction, """
+                INSERT INTO item_counter (item_id, counted, overage) VALUES ($item, 0, 1)
+                ON CONFLICT (item_id) DO UPDATE SET overage = overage + 1;
+                """);
+            overage.Parameters.AddWithValue("$item", item.ItemId);
+            overage.ExecuteNonQuery();
+        }
+    }
+
+    private static string Unit(LicenseMode mode) => mode == LicenseMode.PerPage ? "page" : "scan";
+
+    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        return command;
+    }
+}

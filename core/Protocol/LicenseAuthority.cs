@@ -1,0 +1,329 @@
+using Dls.Core.Accounting;
+using Dls.Core.Crypto;
+using Dls.Core.Licensing;
+using Dls.Core.Storage;
+using Dls.Core.Usage;
+using Microsoft.Data.Sqlite;
+
+namespace Dls.Core.Protocol;
+
+/// <summary>
+/// The decisions behind <c>POST /api/v1/auth</c> and <c>POST /api/v1/reports</c> (SPEC §4): which code, whether
+/// the client may use it, which item serves it, and what a report counts. <see cref="Authorize"/> and
+/// <see cref="Report"/> run inside the caller's write transaction and record their statistics there, so a
+/// decision, its seat and its statistics commit together.
+/// </summary>
+public sealed class LicenseAuthority(SessionPasswordCache passwords)
+{
+    public const int ReportIntervalSeconds = 180;
+
+    /// <summary>How long a client may work offline at most (cacheUntil).</summary>
+    public static readonly TimeSpan MaxOfflineCache = TimeSpan.FromDays(7);
+
+    /// <summary>How old a reported slice may be (clients send what they buffered offline).</summary>
+    public static readonly TimeSpan MaxReportAge = TimeSpan.FromDays(30);
+
+    /// <summary>
+    /// Does the slow part of an authorization outside the writer: verifies the session password once so the
+    /// writer finds the result in the cache. Safe to call from many threads.
+    /// </summary>
+    public void Prepare(DlsStore store, AuthRequest request)
+    {
+        if (request.SessionPassword is null)
+        {
+            return;
+        }
+
+        var code = store.Read(connection => ResolveCode(connection, null, request).Code);
+        if (code?.PasswordHash is { } hash)
+        {
+            passwords.Verify(code.Code, hash, request.SessionPassword);
+        }
+    }
+
+    public AuthOutcome Authorize(SqliteConnection connection, SqliteTransaction transaction, AuthRequest request, DateTimeOffset now)
+    {
+        var (outcome, code, itemId) = Decide(connection, transaction, request, now);
+        UsageStatistics.RecordAuthorization(connection, transaction,
+            new AuthorizationFact(now, code ?? string.Empty, itemId ?? string.Empty, request.ClientUuid, outcome.Error?.ErrorCode ?? 0));
+        return outcome;
+    }
+
+    /// <summary>
+    /// Which code a request names (SPEC §4): the code when given (it must belong to the organization when one is
+    /// given too), else the organization's default code.
+    /// </summary>
+    public static (HandshakeCode? Code, ProtocolError? Error) ResolveCode(SqliteConnection connection, SqliteTransaction? transaction, AuthRequest request)
+    {
+        if (request.HandshakeCode is { } name)
+        {
+            var code = LicenseCatalog.FindCode(connection, transaction, name);
+            if (code is null || !code.Enabled)
+            {
+                return (null, new ProtocolError(ErrorCodes.CodeNotFound, $"The handshake code '{name}' does not exist or is disabled."));
+            }
+
+            if (request.OrganizationId is { } org && !string.Equals(org, code.OrganizationId, StringComparison.Ordinal))
+            {
+                return (code, new ProtocolError(ErrorCodes.CodeNotInOrganization, $"The handshake code '{name}' does not belong to organization '{org}'."));
+            }
+
+            return (code, null);
+        }
+
+        if (request.OrganizationId is { } organization)
+        {
+            var code = LicenseCatalog.FindDefaultCode(connection, transaction, organization);
+            return code is null || !code.Enabled
+                ? (null, new ProtocolError(ErrorCodes.NoDefaultCode, $"Organization '{organization}' has no default handshake code."))
+                : (code, null);
+        }
+
+        return (null, new ProtocolError(ErrorCodes.NoCodeOrOrganization, "The request names neither a handshakeCode nor an organizationId."));
+    }
+
+    /// <summary>Whether an item serves a request's product, deployment, major version and edition (SPEC §7).</summary>
+    public static bool Matches(LicenseItem item, AuthRequest request) =>
+        string.Equals(item.Product, request.Product, StringComparison.OrdinalIgnoreCase)
+        && item.Deployment == request.Deployment
+        && string.Equals(item.Version.Trim(), MajorVersion(request.Version), StringComparison.OrdinalIgnoreCase)
+        && (item.Edition.Length == 0 || string.Equals(item.Edition, request.Edition, StringComparison.OrdinalIgnoreCase));
+
+    public static string MajorVersion(string version)
+    {
+        var dot = version.IndexOf('.');
+        return (dot < 0 ? version : version[..dot]).Trim();
+    }
+
+    /// <summary>The clone rule's fingerprint (SPEC §7): deployment, os, and domain / app id / process name.</summary>
+    public static string Fingerprint(AuthRequest request) => string.Join('\u001f',
+        request.Deployment.ToString(),
+        request.Os?.Trim() ?? string.Empty,
+        RegistrableDomain.Normalize(request.Domain) ?? string.Empty,
+        request.AppId?.Trim() ?? string.Empty,
+        request.ProcessName?.Trim().ToLowerInvariant() ?? string.Empty);
+
+    public ReportOutcome Report(SqliteConnection connection, SqliteTransaction transaction, ReportRequest request, DateTimeOffset now)
+    {
+        var code = LicenseCatalog.FindCode(connection, transaction, request.HandshakeCode);
+        if (code is null || !code.Enabled)
+        {
+            return new ReportOutcome(null, new ProtocolError(ErrorCodes.CodeNotFound, $"The handshake code '{request.HandshakeCode}' does not exist or is disabled."));
+        }
+
+        var updateTime = LicenseCatalog.HandshakeUpdateTime(connection, transaction, code.Code);
+        using (var seen = connection.CreateCommand())
+        {
+            seen.Transaction = transaction;
+            seen.CommandText = "SELECT EXISTS (SELECT 1 FROM report_batch WHERE client_uuid = $client AND batch_id = $batch);";
+            seen.Parameters.AddWithValue("$client", request.ClientUuid);
+            seen.Parameters.AddWithValue("$batch", request.BatchId);
+            if (Convert.ToInt64(seen.ExecuteScalar()) == 1)
+            {
+                return new ReportOutcome(new ReportAnswer(0, request.Records.Count, updateTime), null);
+            }
+        }
+
+        // Validate every record before writing any: a refused batch writes nothing.
+        var current = TimeSlice.StartOf(now);
+        var items = new Dictionary<string, LicenseItem>(StringComparer.Ordinal);
+        for (var i = 0; i < request.Records.Count; i++)
+        {
+            var record = request.Records[i];
+            if (record.Slice > current)
+            {
+                return Malformed($"records[{i}].slice {record.Slice:O} is in the future (the current slice starts {current:O}).");
+            }
+
+            if (record.Slice < now - MaxReportAge)
+            {
+                return Malformed($"records[{i}].slice {record.Slice:O} is older than {MaxReportAge.TotalDays} days.");
+            }
+
+            if (!items.ContainsKey(record.ItemId))
+            {
+                var item = LicenseCatalog.FindItem(connection, transaction, record.ItemId);
+                if (item is null)
+                {
+                    return new ReportOutcome(null, new ProtocolError(ErrorCodes.NoMatchingItem, $"records[{i}].itemId '{record.ItemId}' is not a license item of this server."));
+                }
+
+                items[record.ItemId] = item;
+            }
+        }
+
+        using (var batch = connection.CreateCommand())
+        {
+            batch.Transaction = transaction;
+            batch.CommandText = "INSERT INTO report_batch (client_uuid, batch_id, received_at, records) VALUES ($client, $batch, $now, $records);";
+            batch.Parameters.AddWithValue("$client", request.ClientUuid);
+            batch.Parameters.AddWithValue("$batch", request.BatchId);
+            batch.Parameters.AddWithValue("$now", Timestamps.Format(now));
+            batch.Parameters.AddWithValue("$records", request.Records.Count);
+            batch.ExecuteNonQuery();
+        }
+
+        foreach (var record in request.Records)
+        {
+            var item = items[record.ItemId];
+            Ledger.Count(connection, transaction, item, request.ClientUuid, record, now);
+            UsageStatistics.RecordUsage(connection, transaction, new UsageFact(
+                now, TimeSlice.StartOf(record.Slice), code.Code, item.ItemId, request.ClientUuid, record.InstanceId ?? string.Empty, record.Count, record.Features));
+        }
+
+        return new ReportOutcome(new ReportAnswer(request.Records.Count, 0, updateTime), null);
+
+        static ReportOutcome Malformed(string message) => new(null, new ProtocolError(ErrorCodes.Malformed, message));
+    }
+
+    /// <summary>Drops accounting state no rule needs any more: fingerprints of past slices, batch ids and slots beyond the report age.</summary>
+    public static void Prune(SqliteConnection connection, SqliteTransaction transaction, DateTimeOffset now)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = """
+            DELETE FROM client_fingerprint WHERE slice < $slice;
+            DELETE FROM report_batch WHERE received_at < $old;
+            DELETE FROM concurrent_slot WHERE slice < $old;
+            """;
+        command.Parameters.AddWithValue("$slice", Timestamps.Format(TimeSlice.StartOf(now)));
+        command.Parameters.AddWithValue("$old", Timestamps.Format(now - MaxReportAge - TimeSpan.FromDays(1)));
+        command.ExecuteNonQuery();
+    }
+
+    private (AuthOutcome Outcome, string? Code, string? ItemId) Decide(SqliteConnection connection, SqliteTransaction transaction, AuthRequest request, DateTimeOffset now)
+    {
+        var (code, error) = ResolveCode(connection, transaction, request);
+        if (error is not null)
+        {
+            return (new AuthOutcome(null, error), code?.Code, null);
+        }
+
+        if (code!.PasswordHash is { } hash
+            && (request.SessionPassword is null || !passwords.Verify(code.Code, hash, request.SessionPassword)))
+        {
+            return (AuthOutcome.Refused(ErrorCodes.WrongSessionPassword,
+                request.SessionPassword is null ? $"The handshake code '{code.Code}' needs a session password." : "The session password is wrong."), code.Code, null);
+        }
+
+        if (CheckAllowedValues(code, request) is { } notAllowed)
+        {
+            return (new AuthOutcome(null, notAllowed), code.Code, null);
+        }
+
+        if (IsClone(connection, transaction, request, now))
+        {
+            return (AuthOutcome.Refused(ErrorCodes.CloneSuspected,
+                $"Client '{request.ClientUuid}' was seen in this time slice with another identity (deployment, os, domain, app id or process name)."), code.Code, null);
+        }
+
+        var candidates = LicenseCatalog.ItemsOfCode(connection, transaction, code.Code).Where(i => Matches(i, request)).ToList();
+        if (candidates.Count == 0)
+        {
+            return (AuthOutcome.Refused(ErrorCodes.NoMatchingItem,
+                $"No item of the handshake code '{code.Code}' covers {request.Product} {request.Version} ({request.Deployment}{(request.Edition is null ? string.Empty : ", " + request.Edition)})."), code.Code, null);
+        }
+
+        var claim = new SeatClaim(request.ClientUuid, RegistrableDomain.Of(request.Domain), request.InstanceId ?? string.Empty, request.InstanceCount);
+
+        // Items are tried in the code's order, except that an item on which this client already holds an active
+        // seat comes first: a known device keeps its seat instead of taking a second one elsewhere.
+        var usable = new List<(LicenseItem Item, ItemStatus Status)>();
+        var refusals = new List<(ProtocolError Error, string ItemId)>();
+        foreach (var item in candidates)
+        {
+            var status = item.StatusAt(now, LicenseCatalog.IsRevoked(connection, transaction, item));
+            switch (status)
+            {
+                case ItemStatus.Revoked:
+                    refusals.Add((new ProtocolError(ErrorCodes.Revoked, $"Item {item.ItemId} is revoked."), item.ItemId));
+                    break;
+                case ItemStatus.NotYetEffective:
+                    refusals.Add((new ProtocolError(ErrorCodes.NotYetEffective, $"Item {item.ItemId} is not effective before {item.StartDate:yyyy-MM-dd}."), item.ItemId));
+                    break;
+                case ItemStatus.Expired:
+                    refusals.Add((new ProtocolError(ErrorCodes.Expired, $"Item {item.ItemId} expired on {item.ExpirationDate:yyyy-MM-dd} and its {LicenseItem.GraceDays} days of grace are over."), item.ItemId));
+                    break;
+                default:
+                    usable.Add((item, status));
+                    break;
+            }
+        }
+
+        var ordered = usable.Count < 2
+            ? usable
+            : usable.OrderByDescending(u => Ledger.HoldsActiveSeat(connection, transaction, u.Item, claim, now)).ToList();
+        var quotaRefusals = new List<(ProtocolError Error, string ItemId)>();
+        foreach (var (item, status) in ordered)
+        {
+            var seat = Ledger.TryTake(connection, transaction, item, claim, now);
+            if (seat.Error is not null)
+            {
+                quotaRefusals.Add((seat.Error, item.ItemId));
+                continue;
+            }
+
+            var warning = status == ItemStatus.InGrace
+                ? $"Item {item.ItemId} expired on {item.ExpirationDate:yyyy-MM-dd}; it stops granting after {item.GraceEndsAt.AddTicks(-1):yyyy-MM-dd} (grace)."
+                : null;
+            warning = warning is null ? seat.Warning : seat.Warning is null ? warning : warning + " " + seat.Warning;
+            var cacheUntil = item.GraceEndsAt < now + MaxOfflineCache ? item.GraceEndsAt : now + MaxOfflineCache;
+            var grant = new AuthGrant(code.Code, item.ItemId, item.Mode, seat.HeldUntil ?? item.GraceEndsAt, cacheUntil,
+                ReportIntervalSeconds, LicenseCatalog.HandshakeUpdateTime(connection, transaction, code.Code), now, warning);
+            return (new AuthOutcome(grant, null), code.Code, item.ItemId);
+        }
+
+        // Nothing granted. A quota refusal names a live item, so it tells the client more than a date or a
+        // revocation of another item; among refusals of one kind the code's order decides.
+        var (refusal, refusedItem) = quotaRefusals.Count > 0 ? quotaRefusals[0] : refusals[0];
+        return (new AuthOutcome(null, refusal), code.Code, refusedItem);
+    }
+
+    /// <summary>
+    /// The code's validation values (SPEC §2): allowed domains apply to Browser requests, app ids to Mobile ones,
+    /// process names to Desktop, Server and Embedded ones. An empty list allows everything.
+    /// </summary>
+    private static ProtocolError? CheckAllowedValues(HandshakeCode code, AuthRequest request)
+    {
+        switch (request.Deployment)
+        {
+            case Deployment.Browser when code.AllowedDomains.Count > 0:
+                var host = RegistrableDomain.Normalize(request.Domain);
+                return host is not null && code.AllowedDomains.Select(RegistrableDomain.Normalize).Any(allowed => allowed is not null && DomainAllowed(host, allowed))
+                    ? null
+                    : new ProtocolError(ErrorCodes.NotAllowed, $"The domain '{request.Domain}' is not allowed for the handshake code '{code.Code}'.");
+            case Deployment.Mobile when code.AllowedAppIds.Count > 0:
+                return request.AppId is not null && code.AllowedAppIds.Contains(request.AppId.Trim(), StringComparer.OrdinalIgnoreCase)
+                    ? null
+                    : new ProtocolError(ErrorCodes.NotAllowed, $"The app id '{request.AppId}' is not allowed for the handshake code '{code.Code}'.");
+            case Deployment.Desktop or Deployment.Server or Deployment.Embedded when code.AllowedProcessNames.Count > 0:
+                return request.ProcessName is not null && code.AllowedProcessNames.Contains(request.ProcessName.Trim(), StringComparer.OrdinalIgnoreCase)
+                    ? null
+                    : new ProtocolError(ErrorCodes.NotAllowed, $"The process name '{request.ProcessName}' is not allowed for the handshake code '{code.Code}'.");
+            default:
+                return null;
+        }
+    }
+
+    /// <summary>An allowed domain admits itself and its subdomains; a leading "*." means the same.</summary>
+    private static bool DomainAllowed(string host, string allowed)
+    {
+        var bare = allowed.StartsWith("*.", StringComparison.Ordinal) ? allowed[2..] : allowed;
+        return host == bare || host.EndsWith("." + bare, StringComparison.Ordinal);
+    }
+
+    private static bool IsClone(SqliteConnection connection, SqliteTransaction transaction, AuthRequest request, DateTimeOffset now)
+    {
+        var fingerprint = Fingerprint(request);
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = """
+            INSERT INTO client_fingerprint (client_uuid, slice, fingerprint) VALUES ($client, $slice, $fingerprint) ON CONFLICT DO NOTHING;
+            SELECT fingerprint FROM client_fingerprint WHERE client_uuid = $client AND slice = $slice;
+            """;
+        command.Parameters.AddWithValue("$client", request.ClientUuid);
+        command.Parameters.AddWithValue("$slice", Timestamps.Format(TimeSlice.StartOf(now)));
+        command.Parameters.AddWithValue("$fingerprint", fingerprint);
+        return !string.Equals(command.ExecuteScalar() as string, fingerprint, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,164 @@
+using System.Threading.Channels;
+using Microsoft.Data.Sqlite;
+
+namespace Dls.Core.Storage;
+
+/// <summary>
+/// The listener's one writer (group commit): requests queue on a channel, one loop takes as many as are waiting
+/// (up to <see cref="MaxBatch"/>), runs each inside its own savepoint of one transaction, commits, and only then
+/// completes them. So every acknowledged request is durable, decisions that consume a seat are serialised (two
+/// requests never decide on the same count), and one commit's fsync is shared by the whole batch.
+/// A request that throws is rolled back to its savepoint and fails alone; its neighbours commit.
+/// </summary>
+public sealed class GroupCommitWriter : IAsyncDisposable
+{
+    public const int MaxBatch = 512;
+
+    private readonly DlsStore _store;
+    private readonly Action<SqliteConnection, SqliteTransaction>? _maintenance;
+    private readonly TimeSpan _maintenanceEvery;
+    private readonly Channel<IWork> _queue = Channel.CreateBounded<IWork>(new BoundedChannelOptions(100_000)
+    {
+        SingleReader = true,
+        FullMode = BoundedChannelFullMode.Wait,
+    });
+    private readonly Task _loop;
+    private DateTime _lastMaintenance = DateTime.MinValue;
+
+    /// <param name="maintenance">Housekeeping run inside a batch's transaction at most every <paramref name="maintenanceEvery"/>.</param>
+    public GroupCommitWriter(DlsStore store, Action<SqliteConnection, SqliteTransaction>? maintenance = null, TimeSpan? maintenanceEvery = null)
+    {
+        _store = store;
+        _maintenance = maintenance;
+        _maintenanceEvery = maintenanceEvery ?? TimeSpan.FromMinutes(1);
+        _loop = Task.Factory.StartNew(RunAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+    }
+
+    private interface IWork
+    {
+        void Run(SqliteConnection connection, SqliteTransaction transaction);
+
+        void Commit();
+
+        void Fail(Exception error);
+    }
+
+    /// <summary>Queues <paramref name="work"/>; the task completes after the transaction holding it has committed.</summary>
+    public async Task<T> SubmitAsync<T>(Func<SqliteConnection, SqliteTransaction, T> work, CancellationToken cancellationToken = default)
+    {
+        var item = new Work<T>(work);
+        await _queue.Writer.WriteAsync(item, cancellationToken).ConfigureAwait(false);
+        return await item.Completion.Task.ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _loop.ConfigureAwait(false);
+    }
+
+    private async Task RunAsync()
+    {
+        var batch = new List<IWork>(MaxBatch);
+        SqliteConnection? connection = null;
+        try
+        {
+            while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
+            {
+                while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var next))
+                {
+                    batch.Add(next);
+                }
+
+                try
+                {
+                    connection ??= _store.OpenConnection();
+                    RunBatch(connection, batch);
+                }
+                catch (Exception error)
+                {
+                    // The commit (or BEGIN) failed: nothing of the batch is durable, so nothing is acknowledged.
+                    foreach (var work in batch)
+                    {
+                        work.Fail(error);
+                    }
+
+                    connection?.Dispose();
+                    connection = null;
+                }
+
+                batch.Clear();
+            }
+        }
+        finally
+        {
+            connection?.Dispose();
+        }
+    }
+
+    private void RunBatch(SqliteConnection connection, List<IWork> batch)
+    {
+        var failed = new List<(IWork Work, Exception Error)>();
+        var done = new List<IWork>(batch.Count);
+        using (var transaction = connection.BeginTransaction(deferred: false))
+        {
+            foreach (var work in batch)
+            {
+                transaction.Save("request");
+                try
+                {
+                    work.Run(connection, transaction);
+                    transaction.Release("request");
+                    done.Add(work);
+                }
+                catch (Exception error)
+                {
+                    transaction.Rollback("request");
+                    transaction.Release("request");
+                    failed.Add((work, error));
+                }
+            }
+
+            if (_maintenance is not null && DateTime.UtcNow - _lastMaintenance >= _maintenanceEvery)
+            {
+                _lastMaintenance = DateTime.UtcNow;
+                transaction.Save("maintenance");
+                try
+                {
+                    _maintenance(connection, transaction);
+                    transaction.Release("maintenance");
+                }
+                catch (SqliteException)
+                {
+                    transaction.Rollback("maintenance");
+                    transaction.Release("maintenance");
+                }
+            }
+
+            transaction.Commit();
+        }
+
+        foreach (var work in done)
+        {
+            work.Commit();
+        }
+
+        foreach (var (work, error) in failed)
+        {
+            work.Fail(error);
+        }
+    }
+
+    private sealed class Work<T>(Func<SqliteConnection, SqliteTransaction, T> work) : IWork
+    {
+        private T? _result;
+
+        public TaskCompletionSource<T> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Run(SqliteConnection connection, SqliteTransaction transaction) => _result = work(connection, transaction);
+
+        public void Commit() => Completion.TrySetResult(_result!);
+
+        public void Fail(Exception error) => Completion.TrySetException(error);
+    }
+}

@@ -1,0 +1,65 @@
+using System.Text.Json.Serialization;
+using Dls.Core.Protocol;
+using Dls.Listener.Protocol;
+
+namespace Dls.Listener.Endpoints;
+
+/// <summary><c>POST /api/v1/auth</c>: may this client run? (SPEC §4, docs/protocol.md)</summary>
+public static class AuthEndpoints
+{
+    public sealed record AuthAnswer(
+        string Authorization,
+        string ItemId,
+        string Mode,
+        string GrantedUntil,
+        string CacheUntil,
+        int ReportIntervalSeconds,
+        string HandshakeUpdateTime,
+        string ServerTime,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Warning);
+
+    public static IEndpointRouteBuilder MapAuth(this IEndpointRouteBuilder routes)
+    {
+        routes.MapPost("/api/v1/auth", AuthorizeAsync);
+        return routes;
+    }
+
+    private static async Task<IResult> AuthorizeAsync(HttpContext http, ProtocolService protocol, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        AuthRequest request;
+        try
+        {
+            request = WireFormat.ReadAuth(await ProtocolResults.ReadBodyAsync(http, WireFormat.MaxAuthBodyBytes, cancellationToken));
+        }
+        catch (ProtocolException error)
+        {
+            return ProtocolResults.Error(error.ToError());
+        }
+
+        AuthOutcome outcome;
+        try
+        {
+            outcome = await protocol.AuthorizeAsync(request, CancellationToken.None);
+        }
+        catch (Exception error) when (error is Microsoft.Data.Sqlite.SqliteException or Core.Errors.DlsException)
+        {
+            return ProtocolResults.StoreUnavailable(loggers.CreateLogger("Dls.Listener.Auth"), error);
+        }
+
+        if (outcome.Grant is not { } grant)
+        {
+            return ProtocolResults.Error(outcome.Error!);
+        }
+
+        return Results.Json(new AuthAnswer(
+            protocol.Signer.Sign(grant, request.ClientUuid),
+            grant.ItemId,
+            grant.Mode.ToString(),
+            AuthorizationSigner.WireTime(grant.GrantedUntil),
+            AuthorizationSigner.WireTime(grant.CacheUntil),
+            grant.ReportIntervalSeconds,
+            AuthorizationSigner.WireTime(grant.HandshakeUpdateTime),
+            AuthorizationSigner.WireTime(grant.ServerTime),
+            grant.Warning));
+    }
+}

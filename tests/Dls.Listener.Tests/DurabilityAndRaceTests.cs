@@ -1,0 +1,62 @@
+using System.Net;
+using Dls.Core.Licensing;
+using Dls.Tests;
+using static Dls.Listener.Tests.ProtocolFixture;
+
+namespace Dls.Listener.Tests;
+
+public sealed class DurabilityAndRaceTests
+{
+    [Fact]
+    public async Task Devices_racing_for_the_last_seats_get_exactly_quantity_plus_tolerance()
+    {
+        await using var host = await ListenerHost.StartAsync();
+        var store = host.OpenStore();
+        var today = DateOnly.FromDateTime(DateTime.UtcNow);
+        TestCatalog.AddItem(store, "R", LicenseMode.PerDeviceYearly, 20, today.AddYears(-1), today.AddYears(1)); // tolerance 2
+        TestCatalog.AddCode(store, "216998-app", ["R"], isDefault: true);
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 120).Select(i =>
+            PostAsync(host.Http, "api/v1/auth", AuthBody($"racer-{i}"))));
+
+        Assert.Equal(22, results.Count(r => r.Status == HttpStatusCode.OK));
+        Assert.All(results.Where(r => r.Status != HttpStatusCode.OK), r =>
+        {
+            Assert.Equal(HttpStatusCode.Conflict, r.Status);
+            Assert.Equal(120, r.Json.GetProperty("errorCode").GetInt32());
+        });
+        using var connection = store.OpenConnection();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM seat WHERE item_id = 'R';";
+        Assert.Equal(22L, Convert.ToInt64(command.ExecuteScalar()));
+    }
+
+    [Fact]
+    public async Task Acknowledged_reports_survive_a_kill_9_of_the_listener()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        await using var host = await ListenerHost.StartAsync();
+        var store = host.OpenStore();
+        var today = DateOnly.FromDateTime(DateTime.UtcNow);
+        TestCatalog.AddItem(store, "S", LicenseMode.PerScan, 1_000_000, today.AddYears(-1), today.AddYears(1));
+        TestCatalog.AddCode(store, "216998-app", ["S"], isDefault: true);
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 40).Select(i =>
+            PostAsync(host.Http, "api/v1/reports", Report($"device-{i}", "b1", "216998-app", Enumerable.Repeat(("S", 2L), 25).ToArray()))));
+        Assert.All(results, r => Assert.Equal(HttpStatusCode.OK, r.Status));
+
+        await host.KillHardAsync();
+
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        using var connection = Dls.Core.Storage.DlsStore.Open(host.StorePath).OpenConnection();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT (SELECT count(*) FROM usage_record), (SELECT sum(count) FROM usage_record), (SELECT count(*) FROM report_batch), (SELECT counted FROM item_counter WHERE item_id = 'S');";
+        using var reader = command.ExecuteReader();
+        Assert.True(reader.Read());
+        Assert.Equal((1000L, 2000L, 40L, 2000L), (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3)));
+    }
+}
