@@ -19,6 +19,8 @@
         'Backup-DlsStore'
         'Restore-DlsStore'
         'Get-DlsAuditLog'
+        'Get-DlsDevice'
+        'Remove-DlsDevice'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()
