@@ -16,6 +16,11 @@
         'Start-DlsListener'
         'Get-DlsListener'
         'Stop-DlsListener'
+        'Set-DlsAlertSetting'
+        'Get-DlsAlertSetting'
+        'Get-DlsAlert'
+        'Send-DlsTestAlert'
+        'Invoke-DlsAlertCheck'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -69,6 +69,7 @@ builder.Services.AddSingleton<ServerService>();
 builder.Services.AddSingleton<ListenerRegistry>();
 builder.Services.AddSingleton<ListenerStatusPage>();
 builder.Services.AddHostedService<ListenerRegistration>();
+builder.Services.AddHostedService<AlertService>();
 builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(10));
 
 var app = builder.Build();

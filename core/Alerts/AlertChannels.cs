@@ -36,14 +36,22 @@ internal sealed class EmailChannel : IAlertChannel
             SmtpSecurity.SslOnConnect => SecureSocketOptions.SslOnConnect,
             _ => SecureSocketOptions.Auto,
         };
-        await client.ConnectAsync(settings.SmtpServer, settings.SmtpPort, options, cancellationToken).ConfigureAwait(false);
-        if (settings.SmtpUserName.Length > 0)
+        try
         {
-            await client.AuthenticateAsync(settings.SmtpUserName, settings.SmtpPassword, cancellationToken).ConfigureAwait(false);
-        }
+            await client.ConnectAsync(settings.SmtpServer, settings.SmtpPort, options, cancellationToken).ConfigureAwait(false);
+            if (settings.SmtpUserName.Length > 0)
+            {
+                await client.AuthenticateAsync(settings.SmtpUserName, settings.SmtpPassword, cancellationToken).ConfigureAwait(false);
+            }
 
-        await client.SendAsync(mail, cancellationToken).ConfigureAwait(false);
-        await client.DisconnectAsync(quit: true, cancellationToken).ConfigureAwait(false);
+            await client.SendAsync(mail, cancellationToken).ConfigureAwait(false);
+            await client.DisconnectAsync(quit: true, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception error) when (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // Say which server: the administrator reads this in Get-DlsAlert.
+            throw new IOException($"SMTP {settings.SmtpServer}:{settings.SmtpPort}: {error.Message}", error);
+        }
     }
 }
 
@@ -82,10 +90,22 @@ internal sealed class WebhookChannel : IAlertChannel
             request.Headers.Add(SignatureHeader, WebhookPayload.Signature(settings.WebhookSecret, timestamp, body));
         }
 
-        using var response = await Http.SendAsync(request, cancellationToken).ConfigureAwait(false);
-        if (!response.IsSuccessStatusCode)
+        HttpResponseMessage response;
+        try
         {
-            throw new HttpRequestException($"the webhook answered HTTP {(int)response.StatusCode} {response.ReasonPhrase}");
+            response = await Http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception error) when (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            throw new IOException($"webhook {settings.WebhookUrl}: {error.Message}", error);
+        }
+
+        using (response)
+        {
+            if (!response.IsSuccessStatusCode)
+            {
+                throw new HttpRequestException($"webhook {settings.WebhookUrl}: answered HTTP {(int)response.StatusCode} {response.ReasonPhrase}");
+            }
         }
     }
 }
