@@ -116,6 +116,8 @@ public static class WebhookPayload
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+        // A JSON body for machines, never embedded in HTML: keep '+', '<', '&' readable.
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
     public static byte[] Serialize(long notificationId, AlertMessage message) => JsonSerializer.SerializeToUtf8Bytes(
