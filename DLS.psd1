@@ -21,6 +21,11 @@
         'Get-DlsAuditLog'
         'Get-DlsDevice'
         'Remove-DlsDevice'
+        'Set-DlsAlertSetting'
+        'Get-DlsAlertSetting'
+        'Get-DlsAlert'
+        'Send-DlsTestAlert'
+        'Invoke-DlsAlertCheck'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -75,6 +75,7 @@ builder.Services.AddSingleton<ListenerStatusPage>();
 builder.Services.AddSingleton<ProtocolService>();
 builder.Services.AddSingleton<IHomeSection, LicenseItemsSection>();
 builder.Services.AddHostedService<ListenerRegistration>();
+builder.Services.AddHostedService<AlertService>();
 builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(10));
 
 var app = builder.Build();

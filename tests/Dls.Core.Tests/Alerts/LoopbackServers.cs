@@ -1,0 +1,164 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using MimeKit;
+using SmtpServer;
+using SmtpServer.Protocol;
+using SmtpServer.Storage;
+
+namespace Dls.Core.Tests.Alerts;
+
+/// <summary>A real SMTP server (the SmtpServer library) on 127.0.0.1 that keeps what it receives.</summary>
+public sealed class LoopbackSmtpServer : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+    private readonly SmtpServer.SmtpServer _server;
+    private readonly Task _running;
+
+    private LoopbackSmtpServer(int port)
+    {
+        Port = port;
+        var options = new SmtpServerOptionsBuilder()
+            .ServerName("localhost")
+            .Endpoint(b => b.Endpoint(new IPEndPoint(IPAddress.Loopback, port)))
+            .Build();
+        var services = new SmtpServer.ComponentModel.ServiceProvider();
+        services.Add(new Keeper(Messages));
+        _server = new SmtpServer.SmtpServer(options, services);
+        _running = _server.StartAsync(_stop.Token);
+    }
+
+    public int Port { get; }
+
+    public ConcurrentQueue<MimeMessage> Messages { get; } = new();
+
+    /// <summary>Starts on <paramref name="port"/>, or a free one.</summary>
+    public static async Task<LoopbackSmtpServer> StartAsync(int? port = null)
+    {
+        var server = new LoopbackSmtpServer(port ?? FreePort());
+        for (var i = 0; i < 100 && !await IsOpenAsync(server.Port); i++)
+        {
+            await Task.Delay(50);
+        }
+
+        return server;
+    }
+
+    public static int FreePort()
+    {
+        var socket = new TcpListener(IPAddress.Loopback, 0);
+        socket.Start();
+        try
+        {
+            return ((IPEndPoint)socket.LocalEndpoint).Port;
+        }
+        finally
+        {
+            socket.Stop();
+        }
+    }
+
+    public async Task<IReadOnlyList<MimeMessage>> WaitForAsync(int count, TimeSpan? timeout = null)
+    {
+        var until = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
+        while (Messages.Count < count && DateTime.UtcNow < until)
+        {
+            await Task.Delay(20);
+        }
+
+        return Messages.ToList();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _server.Shutdown();
+        await _stop.CancelAsync();
+        try
+        {
+            await _running.WaitAsync(TimeSpan.FromSeconds(5));
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        _stop.Dispose();
+    }
+
+    private static async Task<bool> IsOpenAsync(int port)
+    {
+        using var client = new TcpClient();
+        try
+        {
+            await client.ConnectAsync(IPAddress.Loopback, port);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    private sealed class Keeper(ConcurrentQueue<MimeMessage> messages) : MessageStore
+    {
+        public override async Task<SmtpResponse> SaveAsync(ISessionContext context, IMessageTransaction transaction, ReadOnlySequence<byte> buffer, CancellationToken cancellationToken)
+        {
+            using var stream = new MemoryStream(buffer.ToArray());
+            messages.Enqueue(await MimeMessage.LoadAsync(stream, cancellationToken));
+            return SmtpResponse.Ok;
+        }
+    }
+}
+
+/// <summary>A webhook receiver on 127.0.0.1 (HttpListener) that keeps each request's headers and body.</summary>
+public sealed class LoopbackWebhook : IDisposable
+{
+    private readonly HttpListener _listener = new();
+    private readonly Task _loop;
+
+    public LoopbackWebhook(int status = 200)
+    {
+        Status = status;
+        Port = LoopbackSmtpServer.FreePort();
+        Url = $"http://127.0.0.1:{Port}/hook/";
+        _listener.Prefixes.Add(Url);
+        _listener.Start();
+        _loop = Task.Run(LoopAsync);
+    }
+
+    public int Port { get; }
+
+    public string Url { get; }
+
+    public int Status { get; set; }
+
+    public ConcurrentQueue<(string Timestamp, string? Signature, string ContentType, byte[] Body)> Requests { get; } = new();
+
+    public void Dispose()
+    {
+        _listener.Close();
+        _ = _loop.ContinueWith(_ => { }, TaskScheduler.Default);
+    }
+
+    private async Task LoopAsync()
+    {
+        while (_listener.IsListening)
+        {
+            HttpListenerContext context;
+            try
+            {
+                context = await _listener.GetContextAsync();
+            }
+            catch (Exception error) when (error is HttpListenerException or ObjectDisposedException or InvalidOperationException)
+            {
+                return;
+            }
+
+            using var body = new MemoryStream();
+            await context.Request.InputStream.CopyToAsync(body);
+            Requests.Enqueue((context.Request.Headers["X-Dls-Timestamp"] ?? string.Empty, context.Request.Headers["X-Dls-Signature"], context.Request.ContentType ?? string.Empty, body.ToArray()));
+            context.Response.StatusCode = Status;
+            context.Response.Close();
+        }
+    }
+}
