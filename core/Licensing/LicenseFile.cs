@@ -29,6 +29,8 @@ public static class LicenseFile
     private static readonly string[] ItemProperties =
         ["itemId", "product", "version", "deployment", "edition", "mode", "quantity", "startDate", "expirationDate", "modules", "revokes"];
 
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
     private static readonly string[] IssuedAtFormats = ["yyyy-MM-dd'T'HH:mm:ss'Z'", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'"];
 
     /// <summary>
@@ -79,6 +81,12 @@ public static class LicenseFile
         else if (body.EndsWith("\n"u8))
         {
             body = body[..^1];
+        }
+
+        // Every byte of a canonical envelope is ASCII; checking it here also keeps invalid UTF-8 out of the parser.
+        if (body.ContainsAnyExceptInRange((byte)0x20, (byte)0x7E))
+        {
+            throw Malformed("it holds bytes other than printable ASCII.", target);
         }
 
         JsonDocument json;
@@ -253,6 +261,15 @@ public static class LicenseFile
         if (payload.Length > MaxFileBytes)
         {
             throw new LicenseFormatException($"the payload is larger than {MaxFileBytes / 1024} KiB.");
+        }
+
+        try
+        {
+            _ = StrictUtf8.GetCharCount(payload);
+        }
+        catch (DecoderFallbackException)
+        {
+            throw new LicenseFormatException("the payload is not UTF-8.");
         }
 
         JsonDocument json;
