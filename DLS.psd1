@@ -16,6 +16,21 @@
         'Start-DlsListener'
         'Get-DlsListener'
         'Stop-DlsListener'
+        'New-DlsIssuerKey'
+        'New-DlsLicenseFile'
+        'Add-DlsTrustedIssuer'
+        'Get-DlsTrustedIssuer'
+        'Remove-DlsTrustedIssuer'
+        'Import-DlsLicense'
+        'Get-DlsLicense'
+        'Set-DlsLicense'
+        'Remove-DlsLicense'
+        'Get-DlsLicenseItem'
+        'New-DlsHandshakeCode'
+        'Get-DlsHandshakeCode'
+        'Set-DlsHandshakeCode'
+        'Remove-DlsHandshakeCode'
+        'Get-DlsLicenseKey'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -240,7 +240,7 @@ public sealed class HandshakeCodeService(DlsStore store, TimeProvider time)
         }
     }
 
-    internal static DlsException NotFound(string code) =>
+    public static DlsException NotFound(string code) =>
         new("HandshakeCodeNotFound", DlsErrorKind.NotFound, $"There is no handshake code '{code}'.", code);
 
     /// <summary>The organization codes belong to; <c>OrganizationNotSet</c> until the server has one.</summary>

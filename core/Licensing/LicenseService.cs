@@ -175,7 +175,7 @@ public sealed class LicenseService(DlsStore store, TimeProvider time)
         return losses;
     }
 
-    internal static DlsException NotFound(string licenseId) =>
+    public static DlsException NotFound(string licenseId) =>
         new("LicenseNotFound", DlsErrorKind.NotFound, $"There is no license '{licenseId}'.", licenseId);
 
     private static List<LicenseInfo> Query(SqliteConnection connection, SqliteTransaction? transaction, string? licenseId)

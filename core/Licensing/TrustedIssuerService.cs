@@ -76,7 +76,7 @@ public sealed class TrustedIssuerService(DlsStore store, TimeProvider time)
         return command.ExecuteScalar() as byte[];
     }
 
-    internal static DlsException NotFound(string keyId) =>
+    public static DlsException NotFound(string keyId) =>
         new("IssuerNotFound", DlsErrorKind.NotFound, $"No trusted issuer has the key id '{keyId}'.", keyId);
 
     private static void ValidateName(string name)
