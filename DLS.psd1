@@ -26,6 +26,21 @@
         'Get-DlsAlert'
         'Send-DlsTestAlert'
         'Invoke-DlsAlertCheck'
+        'New-DlsIssuerKey'
+        'New-DlsLicenseFile'
+        'Add-DlsTrustedIssuer'
+        'Get-DlsTrustedIssuer'
+        'Remove-DlsTrustedIssuer'
+        'Import-DlsLicense'
+        'Get-DlsLicense'
+        'Set-DlsLicense'
+        'Remove-DlsLicense'
+        'Get-DlsLicenseItem'
+        'New-DlsHandshakeCode'
+        'Get-DlsHandshakeCode'
+        'Set-DlsHandshakeCode'
+        'Remove-DlsHandshakeCode'
+        'Get-DlsLicenseKey'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -1,0 +1,411 @@
+using System.Globalization;
+using System.Text;
+using Dls.Core.Audit;
+using Dls.Core.Errors;
+using Dls.Core.Storage;
+using Microsoft.Data.Sqlite;
+
+namespace Dls.Core.Licensing;
+
+public enum LicenseImportAction
+{
+    /// <summary>A license this server does not hold yet.</summary>
+    Add,
+
+    /// <summary>A newer issue of a license the server holds: its items are replaced (SPEC §7 re-imports).</summary>
+    Replace,
+
+    /// <summary>The same license again: nothing about the license changes.</summary>
+    Unchanged,
+}
+
+public enum ItemChangeKind
+{
+    Added,
+    Changed,
+    Removed,
+    Unchanged,
+}
+
+/// <summary>One item's fate in an import, with the fields that change (<c>quantity: 10 → 20</c>).</summary>
+public sealed record ItemChange(ItemChangeKind Kind, string ItemId, LicenseItem? Before, LicenseItem? After, IReadOnlyList<string> Differences);
+
+/// <summary>What an import does to the handshake code it targets.</summary>
+public sealed record CodeChange(string Code, bool Create, bool BecomesDefault, IReadOnlyList<string> AddedItemIds, IReadOnlyList<string> ItemIds);
+
+/// <summary>
+/// Everything an import would do, computed from the file and the store without changing either; what
+/// Import-DlsLicense -WhatIf prints and what <see cref="LicenseImporter.Import"/> applies.
+/// </summary>
+public sealed record LicenseImportPlan(
+    LicenseDocument Document,
+    string IssuerKeyId,
+    LicenseImportAction Action,
+    IReadOnlyList<ItemChange> Items,
+    IReadOnlyList<CodeLoss> CodesLosingItems,
+    CodeChange? Code,
+    string? AdoptedOrganizationId)
+{
+    public bool ChangesNothing =>
+        Action == LicenseImportAction.Unchanged && AdoptedOrganizationId is null
+        && (Code is null || (!Code.Create && Code.AddedItemIds.Count == 0));
+
+    /// <summary>The plan in words, one line a change.</summary>
+    public string Describe()
+    {
+        var text = new StringBuilder();
+        var license = $"license '{Document.LicenseId}' ({Document.Alias}, issued {Document.IssuedAt.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z)";
+        text.AppendLine(Action switch
+        {
+            LicenseImportAction.Add => $"Add {license}",
+            LicenseImportAction.Replace => $"Replace the items of {license} with this newer issue",
+            _ => $"Keep {license}: this server holds this file already",
+        });
+        if (AdoptedOrganizationId is not null)
+        {
+            text.AppendLine($"  set the server's organization id to {AdoptedOrganizationId}");
+        }
+
+        foreach (var change in Items.Where(c => c.Kind != ItemChangeKind.Unchanged))
+        {
+            var item = change.After ?? change.Before!;
+            var what = $"{item.ItemId}: {item.Product} {item.Version} {item.Deployment} {item.Mode}, quantity {item.Quantity}, {item.StartDate:yyyy-MM-dd} to {item.ExpirationDate:yyyy-MM-dd}"
+                + (item.Revokes is null ? string.Empty : $", revokes {item.Revokes}");
+            text.AppendLine(change.Kind switch
+            {
+                ItemChangeKind.Added => $"  add item {what}",
+                ItemChangeKind.Removed => $"  remove item {what}",
+                _ => $"  change item {item.ItemId}: {string.Join(", ", change.Differences)}",
+            });
+        }
+
+        foreach (var loss in CodesLosingItems)
+        {
+            text.AppendLine($"  handshake code {loss.Code} loses {string.Join(", ", loss.ItemIds)}");
+        }
+
+        if (Code is not null && (Code.Create || Code.AddedItemIds.Count > 0))
+        {
+            text.AppendLine(Code.Create
+                ? $"  create handshake code {Code.Code}{(Code.BecomesDefault ? " (the organization's default)" : string.Empty)} with items {string.Join(", ", Code.ItemIds)}"
+                : $"  add {string.Join(", ", Code.AddedItemIds)} to handshake code {Code.Code}: items {string.Join(", ", Code.ItemIds)}");
+        }
+
+        return text.ToString().TrimEnd();
+    }
+}
+
+/// <summary>
+/// Import-DlsLicense (SPEC §5, §7): verifies a license file against the trusted issuers and this server, plans
+/// what it changes (<see cref="Preview"/>, for -WhatIf) and applies that plan in one transaction (<see cref="Import"/>).
+/// A refused file leaves the store untouched.
+/// </summary>
+/// <remarks>
+/// Decisions (docs/licensing.md): a server without an organization adopts the license's; a different one is
+/// refused (<c>LicenseOrganizationMismatch</c>). An item id that another license holds is refused
+/// (<c>LicenseItemConflict</c>). The same payload again changes nothing; a newer <c>issuedAt</c> replaces the
+/// items (ids that remain keep their usage); an older or equal one with other content is <c>LicenseSuperseded</c>.
+/// </remarks>
+public sealed class LicenseImporter(DlsStore store, TimeProvider time)
+{
+    /// <summary>The plan for importing <paramref name="file"/>, from one consistent read of the store.</summary>
+    public LicenseImportPlan Preview(byte[] file, string? newCodeName = null, string? existingCode = null, object? target = null) =>
+        store.Read(connection =>
+        {
+            using var transaction = connection.BeginTransaction(deferred: true);
+            return Plan(connection, transaction, file, newCodeName, existingCode, target).Plan;
+        });
+
+    /// <summary>Verifies, plans and applies in one write transaction; returns the plan applied and the license now.</summary>
+    public (LicenseImportPlan Plan, LicenseInfo License) Import(byte[] file, string? newCodeName = null, string? existingCode = null, object? target = null) =>
+        store.Write((connection, transaction) =>
+        {
+            var (plan, envelopeText, payloadSha256) = Plan(connection, transaction, file, newCodeName, existingCode, target);
+            if (!plan.ChangesNothing)
+            {
+                Apply(connection, transaction, plan, envelopeText, payloadSha256);
+            }
+
+            return (plan, LicenseService.Find(connection, transaction, plan.Document.LicenseId)!);
+        });
+
+    private (LicenseImportPlan Plan, string EnvelopeText, string PayloadSha256) Plan(
+        SqliteConnection connection, SqliteTransaction transaction, byte[] file, string? newCodeName, string? existingCode, object? target)
+    {
+        if (newCodeName is not null && existingCode is not null)
+        {
+            throw new DlsException("ImportTargetAmbiguous", DlsErrorKind.InvalidArgument, "Give either a new handshake code name or an existing code, not both.");
+        }
+
+        if (newCodeName is not null)
+        {
+            HandshakeCodeService.ValidateName(newCodeName);
+        }
+
+        var server = ServerRow.Read(connection, transaction, store.Path);
+        var (envelope, document) = LicenseFile.Open(file, keyId => TrustedIssuerService.PublicKeyOf(connection, transaction, keyId), target);
+        if (document.ServerUuid != server.Uuid)
+        {
+            throw new DlsException(
+                "LicenseBoundToOtherServer",
+                DlsErrorKind.InvalidOperation,
+                $"The license '{document.LicenseId}' is bound to server {document.ServerUuid}, not to this server ({server.Uuid}). Ask the issuer for a file activated with this server's UUID.",
+                target);
+        }
+
+        string? adopted = null;
+        if (server.OrganizationId.Length == 0)
+        {
+            adopted = document.OrganizationId;
+        }
+        else if (server.OrganizationId != document.OrganizationId)
+        {
+            throw new DlsException(
+                "LicenseOrganizationMismatch",
+                DlsErrorKind.InvalidOperation,
+                $"The license '{document.LicenseId}' belongs to organization {document.OrganizationId}; this server belongs to {server.OrganizationId}.",
+                target);
+        }
+
+        var payloadSha256 = envelope.PayloadSha256;
+        var action = LicenseImportAction.Add;
+        var existingItems = new List<LicenseItem>();
+        using (var command = connection.CreateCommand())
+        {
+            command.Transaction = transaction;
+            command.CommandText = "SELECT issued_at, file_sha256 FROM license WHERE license_id = $id;";
+            command.Parameters.AddWithValue("$id", document.LicenseId);
+            using var reader = command.ExecuteReader();
+            if (reader.Read())
+            {
+                var issuedAt = Timestamps.Parse(reader.GetString(0));
+                action = reader.GetString(1) == payloadSha256 ? LicenseImportAction.Unchanged
+                    : document.IssuedAt > issuedAt ? LicenseImportAction.Replace
+                    : throw new DlsException(
+                        "LicenseSuperseded",
+                        DlsErrorKind.InvalidOperation,
+                        $"This server holds license '{document.LicenseId}' issued {issuedAt.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z; this file, issued {document.IssuedAt.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z, is not newer and says something else.",
+                        target);
+            }
+        }
+
+        if (action != LicenseImportAction.Add)
+        {
+            existingItems = LicenseCatalog.AllItems(connection, transaction).Where(i => i.LicenseId == document.LicenseId).ToList();
+        }
+
+        var changes = new List<ItemChange>();
+        foreach (var spec in document.Items)
+        {
+            var current = LicenseCatalog.FindItem(connection, transaction, spec.ItemId);
+            if (current is not null && current.LicenseId != document.LicenseId)
+            {
+                throw new DlsException(
+                    "LicenseItemConflict",
+                    DlsErrorKind.AlreadyExists,
+                    $"The item '{spec.ItemId}' of license '{document.LicenseId}' belongs to license '{current.LicenseId}' already. Item ids are unique on a server.",
+                    target);
+            }
+
+            var after = spec.ToItem(document.LicenseId);
+            changes.Add(current is null ? new ItemChange(ItemChangeKind.Added, spec.ItemId, null, after, [])
+                : spec.SameAs(current) ? new ItemChange(ItemChangeKind.Unchanged, spec.ItemId, current, after, [])
+                : new ItemChange(ItemChangeKind.Changed, spec.ItemId, current, after, Differences(current, after)));
+        }
+
+        var removed = existingItems.Where(e => document.Items.All(i => i.ItemId != e.ItemId)).ToList();
+        changes.AddRange(removed.Select(r => new ItemChange(ItemChangeKind.Removed, r.ItemId, r, null, [])));
+        var losses = LicenseService.Losses(connection, transaction, removed.Select(r => r.ItemId).ToList());
+
+        CodeChange? code = null;
+        var items = document.Items.Select(i => i.ToItem(document.LicenseId)).ToList();
+        if (newCodeName is not null)
+        {
+            var codeText = HandshakeCodeService.Compose(adopted ?? server.OrganizationId, newCodeName);
+            if (LicenseCatalog.FindCode(connection, transaction, codeText) is not null)
+            {
+                throw new DlsException("HandshakeCodeExists", DlsErrorKind.AlreadyExists, $"The handshake code '{codeText}' exists already; use -HandshakeCode to add to it.", codeText);
+            }
+
+            var ordered = CodeOrder.Default(items).Select(i => i.ItemId).ToList();
+            code = new CodeChange(codeText, true, !HandshakeCodeService.OrganizationHasCodes(connection, transaction, adopted ?? server.OrganizationId), ordered, ordered);
+        }
+        else if (existingCode is not null)
+        {
+            var found = LicenseCatalog.FindCode(connection, transaction, existingCode) ?? throw HandshakeCodeService.NotFound(existingCode);
+            var current = LicenseCatalog.ItemsOfCode(connection, transaction, existingCode).Where(i => removed.All(r => r.ItemId != i.ItemId)).ToList();
+            var merged = CodeOrder.Merge(current, items).Select(i => i.ItemId).ToList();
+            code = new CodeChange(found.Code, false, false, merged.Where(id => current.All(c => c.ItemId != id)).ToList(), merged);
+        }
+
+        var plan = new LicenseImportPlan(document, envelope.KeyId, action, changes, losses, code, adopted);
+        return (plan, Encoding.UTF8.GetString(file).Trim('\uFEFF', '\r', '\n'), payloadSha256);
+    }
+
+    private void Apply(SqliteConnection connection, SqliteTransaction transaction, LicenseImportPlan plan, string envelopeText, string payloadSha256)
+    {
+        var now = time.GetUtcNow();
+        var document = plan.Document;
+        if (plan.AdoptedOrganizationId is not null)
+        {
+            using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = "UPDATE server SET organization_id = $org, updated_at = $now WHERE id = 1;";
+            command.Parameters.AddWithValue("$org", plan.AdoptedOrganizationId);
+            command.Parameters.AddWithValue("$now", Timestamps.Format(now));
+            command.ExecuteNonQuery();
+            AuditLog.Write(connection, transaction, now, "Server.AdoptOrganization", plan.AdoptedOrganizationId, $"from license {document.LicenseId}");
+        }
+
+        if (plan.Action == LicenseImportAction.Add)
+        {
+            using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = """
+                INSERT INTO license (license_id, alias, organization_id, server_uuid, issued_at, issuer_key_id, file_sha256, document, imported_at, updated_at)
+                VALUES ($id, $alias, $org, $uuid, $issued, $key, $sha, $document, $now, $now);
+                """;
+            command.Parameters.AddWithValue("$id", document.LicenseId);
+            command.Parameters.AddWithValue("$alias", document.Alias);
+            command.Parameters.AddWithValue("$org", document.OrganizationId);
+            command.Parameters.AddWithValue("$uuid", document.ServerUuid);
+            command.Parameters.AddWithValue("$issued", Timestamps.Format(document.IssuedAt));
+            command.Parameters.AddWithValue("$key", plan.IssuerKeyId);
+            command.Parameters.AddWithValue("$sha", payloadSha256);
+            command.Parameters.AddWithValue("$document", envelopeText);
+            command.Parameters.AddWithValue("$now", Timestamps.Format(now));
+            command.ExecuteNonQuery();
+        }
+        else if (plan.Action == LicenseImportAction.Replace)
+        {
+            // An alias the administrator chose stays; one that only came from the old file follows the new file.
+            using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = """
+                UPDATE license SET alias = CASE WHEN alias = $oldAlias THEN $alias ELSE alias END,
+                    issued_at = $issued, issuer_key_id = $key, file_sha256 = $sha, document = $document, updated_at = $now
+                WHERE license_id = $id;
+                """;
+            command.Parameters.AddWithValue("$id", document.LicenseId);
+            command.Parameters.AddWithValue("$oldAlias", StoredFileAlias(connection, transaction, document.LicenseId));
+            command.Parameters.AddWithValue("$alias", document.Alias);
+            command.Parameters.AddWithValue("$issued", Timestamps.Format(document.IssuedAt));
+            command.Parameters.AddWithValue("$key", plan.IssuerKeyId);
+            command.Parameters.AddWithValue("$sha", payloadSha256);
+            command.Parameters.AddWithValue("$document", envelopeText);
+            command.Parameters.AddWithValue("$now", Timestamps.Format(now));
+            command.ExecuteNonQuery();
+        }
+
+        foreach (var loss in plan.CodesLosingItems)
+        {
+            HandshakeCodeService.Touch(connection, transaction, loss.Code, now);
+        }
+
+        foreach (var change in plan.Items)
+        {
+            switch (change.Kind)
+            {
+                case ItemChangeKind.Added:
+                case ItemChangeKind.Changed:
+                    WriteItem(connection, transaction, change.After!, now);
+                    break;
+                case ItemChangeKind.Removed:
+                    using (var command = connection.CreateCommand())
+                    {
+                        command.Transaction = transaction;
+                        command.CommandText = "DELETE FROM license_item WHERE item_id = $id;";
+                        command.Parameters.AddWithValue("$id", change.ItemId);
+                        command.ExecuteNonQuery();
+                    }
+
+                    break;
+            }
+        }
+
+        if (plan.Code is { } code && (code.Create || code.AddedItemIds.Count > 0))
+        {
+            if (code.Create)
+            {
+                var name = code.Code[(code.Code.IndexOf('-', StringComparison.Ordinal) + 1)..];
+                HandshakeCodeService.Insert(connection, transaction, code.Code, plan.AdoptedOrganizationId ?? document.OrganizationId, name, code.BecomesDefault, now);
+                AuditLog.Write(connection, transaction, now, "HandshakeCode.New", code.Code, $"items={string.Join(",", code.ItemIds)}; default={code.BecomesDefault}; from license {document.LicenseId}");
+            }
+            else
+            {
+                AuditLog.Write(connection, transaction, now, "HandshakeCode.Set", code.Code, $"items={string.Join(",", code.ItemIds)}; from license {document.LicenseId}");
+            }
+
+            HandshakeCodeService.WriteItems(connection, transaction, code.Code, code.ItemIds, now);
+        }
+
+        if (plan.Action != LicenseImportAction.Unchanged)
+        {
+            var summary = string.Join("; ", plan.Items.Where(c => c.Kind != ItemChangeKind.Unchanged).Select(c => $"{c.Kind.ToString().ToLowerInvariant()} {c.ItemId}"));
+            AuditLog.Write(connection, transaction, now, plan.Action == LicenseImportAction.Add ? "License.Import" : "License.Replace", document.LicenseId,
+                $"issuer={plan.IssuerKeyId}; issuedAt={document.IssuedAt.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}; {summary}");
+        }
+    }
+
+    private static void WriteItem(SqliteConnection connection, SqliteTransaction transaction, LicenseItem item, DateTimeOffset now)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = """
+            INSERT INTO license_item (item_id, license_id, product, version, deployment, edition, mode, quantity, start_date, expiration_date, modules, revokes, updated_at)
+            VALUES ($id, $license, $product, $version, $deployment, $edition, $mode, $quantity, $start, $expiration, $modules, $revokes, $now)
+            ON CONFLICT (item_id) DO UPDATE SET product = excluded.product, version = excluded.version, deployment = excluded.deployment,
+                edition = excluded.edition, mode = excluded.mode, quantity = excluded.quantity, start_date = excluded.start_date,
+                expiration_date = excluded.expiration_date, modules = excluded.modules, revokes = excluded.revokes, updated_at = excluded.updated_at;
+            """;
+        command.Parameters.AddWithValue("$id", item.ItemId);
+        command.Parameters.AddWithValue("$license", item.LicenseId);
+        command.Parameters.AddWithValue("$product", item.Product);
+        command.Parameters.AddWithValue("$version", item.Version);
+        command.Parameters.AddWithValue("$deployment", item.Deployment.ToString());
+        command.Parameters.AddWithValue("$edition", item.Edition);
+        command.Parameters.AddWithValue("$mode", item.Mode.ToString());
+        command.Parameters.AddWithValue("$quantity", item.Quantity);
+        command.Parameters.AddWithValue("$start", item.StartDate.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
+        command.Parameters.AddWithValue("$expiration", item.ExpirationDate.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
+        command.Parameters.AddWithValue("$modules", LicenseCatalog.WriteList(item.Modules));
+        command.Parameters.AddWithValue("$revokes", (object?)item.Revokes ?? DBNull.Value);
+        command.Parameters.AddWithValue("$now", Timestamps.Format(now));
+        command.ExecuteNonQuery();
+    }
+
+    /// <summary>The alias the stored file gave the license (the stored file was verified when it was imported).</summary>
+    private static string StoredFileAlias(SqliteConnection connection, SqliteTransaction transaction, string licenseId)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "SELECT document FROM license WHERE license_id = $id;";
+        command.Parameters.AddWithValue("$id", licenseId);
+        var text = (string)command.ExecuteScalar()!;
+        return LicenseFile.ReadPayload(LicenseFile.ReadEnvelope(Encoding.UTF8.GetBytes(text))).Alias;
+    }
+
+    private static List<string> Differences(LicenseItem before, LicenseItem after)
+    {
+        var differences = new List<string>();
+        void Compare(string name, string was, string now)
+        {
+            if (was != now)
+            {
+                differences.Add($"{name} {was} → {now}");
+            }
+        }
+
+        Compare("product", before.Product, after.Product);
+        Compare("version", before.Version, after.Version);
+        Compare("deployment", before.Deployment.ToString(), after.Deployment.ToString());
+        Compare("edition", before.Edition, after.Edition);
+        Compare("mode", before.Mode.ToString(), after.Mode.ToString());
+        Compare("quantity", before.Quantity.ToString(CultureInfo.InvariantCulture), after.Quantity.ToString(CultureInfo.InvariantCulture));
+        Compare("startDate", before.StartDate.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), after.StartDate.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
+        Compare("expirationDate", before.ExpirationDate.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), after.ExpirationDate.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
+        Compare("modules", string.Join(",", before.Modules), string.Join(",", after.Modules));
+        Compare("revokes", before.Revokes ?? "(none)", after.Revokes ?? "(none)");
+        return differences;
+    }
+}
