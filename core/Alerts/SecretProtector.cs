@@ -20,7 +20,7 @@ public sealed class SecretProtector(string storePath)
     private const int NonceBytes = 12;
     private const int TagBytes = 16;
 
-    public string KeyPath { get; } = storePath + ".secrets.key";
+    public string KeyPath { get; } = Storage.StoreBackup.SecretsKeyPath(storePath);
 
     public string Protect(string name, string secret)
     {

@@ -43,8 +43,28 @@ public sealed class StoreBackup(DlsStore store, TimeProvider time)
         }
 
         File.Move(temporary, full, overwrite: true);
+
+        // The key that decrypts the alert secrets lives beside the store, never in it: it travels beside the backup.
+        CopyOwnerOnly(SecretsKeyPath(store.Path), SecretsKeyPath(full));
         store.Write((connection, transaction) => AuditLog.Write(connection, transaction, time.GetUtcNow(), "Store.Backup", full));
         return new FileInfo(full);
+    }
+
+    /// <summary>Where the key of a store's protected settings is kept (see Alerts.SecretProtector).</summary>
+    public static string SecretsKeyPath(string storePath) => storePath + ".secrets.key";
+
+    private static void CopyOwnerOnly(string from, string to)
+    {
+        if (!File.Exists(from))
+        {
+            return;
+        }
+
+        File.Copy(from, to, overwrite: true);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(to, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
     }
 
     /// <summary>
@@ -87,6 +107,8 @@ public sealed class StoreBackup(DlsStore store, TimeProvider time)
         {
             source.BackupDatabase(destination);
         }
+
+        CopyOwnerOnly(SecretsKeyPath(full), SecretsKeyPath(store.Path));
 
         // The backup may be of an older schema: bring it up to date, then record the restore in the restored log.
         var restored = DlsStore.Open(store.Path);

@@ -39,3 +39,26 @@ ConvertTo-Json -InputObject @(`$result) -Depth 5 -Compress -EnumsAsStrings
     if ($LASTEXITCODE -ne 0) { throw "The fresh session failed: $($output -join "`n")" }
     ($output | Select-Object -Last 1) | ConvertFrom-Json
 }
+
+# A real SMTP server (tests/SmtpSink, built with the solution) on 127.0.0.1; it writes each message as an .eml file.
+function Start-SmtpSink([int] $Port, [string] $Folder) {
+    $dll = Get-ChildItem (Join-Path $PSScriptRoot '../SmtpSink/bin') -Recurse -Filter SmtpSink.dll | Sort-Object LastWriteTimeUtc -Descending | Select-Object -First 1
+    if (-not $dll) { throw 'tests/SmtpSink is not built: run ./build.ps1 build.' }
+    $start = [System.Diagnostics.ProcessStartInfo]::new('dotnet')
+    $start.ArgumentList.Add($dll.FullName); $start.ArgumentList.Add("$Port"); $start.ArgumentList.Add($Folder)
+    $start.RedirectStandardInput = $true; $start.RedirectStandardOutput = $true; $start.UseShellExecute = $false
+    $process = [System.Diagnostics.Process]::Start($start)
+    $deadline = [DateTime]::UtcNow.AddSeconds(20)
+    while (-not (Test-PortOpen $Port)) {
+        if ([DateTime]::UtcNow -gt $deadline -or $process.HasExited) { throw 'The SMTP sink did not start.' }
+        Start-Sleep -Milliseconds 100
+    }
+    $process
+}
+
+function Stop-SmtpSink($Process) {
+    if ($Process -and -not $Process.HasExited) {
+        $Process.StandardInput.Close()
+        if (-not $Process.WaitForExit(5000)) { Stop-Process -Id $Process.Id -Force }
+    }
+}

@@ -72,3 +72,27 @@ Describe 'Backup-DlsStore, Restore-DlsStore and Get-DlsAuditLog' {
         @(Get-DlsAuditLog -StorePath $StorePath -Since ([datetime]::Now.AddMinutes(5))).Count | Should -Be 0
     }
 }
+
+Describe 'Backups and protected alert secrets' {
+    It 'keeps the secrets readable after a restore into a new store' {
+        $source = New-TestStorePath
+        Initialize-DlsServer -StorePath $source | Out-Null
+        $secret = ConvertTo-SecureString 'hook-secret-for-backup' -AsPlainText -Force
+        Set-DlsAlertSetting -StorePath $source -WebhookUrl http://127.0.0.1:9/hook -WebhookSecret $secret
+        $backup = Join-Path (Split-Path $source) 'backup.db'
+        Backup-DlsStore -StorePath $source -Path $backup | Out-Null
+        "$backup.secrets.key" | Should -Exist
+
+        $target = New-TestStorePath
+        Initialize-DlsServer -StorePath $target | Out-Null
+        Restore-DlsStore -StorePath $target -Path $backup -Force | Out-Null
+        (Get-DlsAlertSetting -StorePath $target).WebhookSecretSet | Should -BeTrue
+        # The restored secret decrypts: a test alert reaches the (closed) webhook port and reports a delivery error, not a key error.
+        $sent = Send-DlsTestAlert -StorePath $target -ErrorAction SilentlyContinue
+        $sent | Should -Not -BeNullOrEmpty
+        $sent.Delivered | Should -BeFalse
+        $sent.Error | Should -Match 'Connection refused'
+        $sent.Error | Should -Not -Match 'key'
+        Remove-Item -Recurse -Force (Split-Path $source), (Split-Path $target)
+    }
+}
