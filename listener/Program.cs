@@ -27,6 +27,8 @@ if (string.IsNullOrEmpty(urls))
 
 var options = builder.Configuration.GetSection(ListenerOptions.Section).Get<ListenerOptions>() ?? new ListenerOptions();
 builder.Logging.ClearProviders();
+// Per-request lines from ASP.NET Core would cost more than the request on the hot path; DLS logs what matters itself.
+builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
 if (string.Equals(options.LogFormat, "json", StringComparison.OrdinalIgnoreCase))
 {
     builder.Logging.AddJsonConsole(o => o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ");
