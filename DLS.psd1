@@ -16,6 +16,8 @@
         'Start-DlsListener'
         'Get-DlsListener'
         'Stop-DlsListener'
+        'Get-DlsUsage'
+        'Export-DlsUsageReport'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()
