@@ -218,23 +218,23 @@ public sealed class UsageQuery
         public IEnumerable<((string, string), long)> DistinctDevices(
             SqliteConnection connection, SqliteTransaction? transaction, List<(UsageGrain Grain, long Start, long End)> runs)
         {
-            var where = new StringBuilder();
+            // One range scan of the primary key per run (UNION ALL), not one scan of the table with OR-ed ranges.
+            var table = _level == 0 ? "usage_device" : "usage_seen";
+            var level = _level == 0 ? "reports > 0" : $"level = {_level}";
+            var parts = new StringBuilder();
             using var command = connection.CreateCommand();
             command.Transaction = transaction;
             for (var i = 0; i < runs.Count; i++)
             {
-                where.Append(i == 0 ? "(" : " OR ").Append($"(grain = $g{i} AND period >= $lo{i} AND period < $hi{i})");
+                parts.Append(i == 0 ? string.Empty : " UNION ALL ")
+                    .Append($"SELECT handshake_code, item_id, client_id FROM {table} WHERE {level} AND grain = $g{i} AND period >= $lo{i} AND period < $hi{i}{Filters(string.Empty)}");
                 command.Parameters.AddWithValue($"$g{i}", (int)runs[i].Grain);
                 command.Parameters.AddWithValue($"$lo{i}", runs[i].Start);
                 command.Parameters.AddWithValue($"$hi{i}", runs[i].End);
             }
 
-            where.Append(')');
-            var table = _level == 0 ? "usage_device" : "usage_seen";
-            var level = _level == 0 ? "reports > 0" : $"level = {_level}";
             command.CommandText = $"""
-                SELECT {KeyColumns}, count(DISTINCT client_id) FROM {table}
-                WHERE {level} AND {where}{Filters(string.Empty)}
+                SELECT {KeyColumns}, count(DISTINCT client_id) FROM ({parts})
                 GROUP BY handshake_code, item_id;
                 """;
             Bind(command);
