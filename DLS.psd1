@@ -41,6 +41,8 @@
         'Set-DlsHandshakeCode'
         'Remove-DlsHandshakeCode'
         'Get-DlsLicenseKey'
+        'Get-DlsUsage'
+        'Export-DlsUsageReport'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -21,45 +21,89 @@ public sealed record UsageFact(
 
 /// <summary>
 /// Records the facts statistics are made of, inside the caller's transaction, so that a request and its
-/// statistics commit together (nothing acknowledged is lost, nothing is counted twice).
+/// statistics commit together (nothing acknowledged is lost, nothing is counted twice). Each fact is kept raw
+/// (auth_event, usage_record: kept for the retention period, see <see cref="UsageRetention"/>) and added to the
+/// roll-ups that <see cref="UsageQuery"/> reads (kept for ever).
 /// </summary>
 public static class UsageStatistics
 {
-    public static void RecordAuthorization(SqliteConnection connection, SqliteTransaction transaction, AuthorizationFact fact)
+    public static void RecordAuthorization(SqliteConnection connection, SqliteTransaction transaction, AuthorizationFact fact) =>
+        RecordAuthorizations(connection, transaction, [fact]);
+
+    public static void RecordUsage(SqliteConnection connection, SqliteTransaction transaction, UsageFact fact) =>
+        RecordUsage(connection, transaction, [fact]);
+
+    /// <summary>Records several authorizations with statements prepared once (the group-commit writer's path).</summary>
+    public static void RecordAuthorizations(SqliteConnection connection, SqliteTransaction transaction, IEnumerable<AuthorizationFact> facts)
     {
-        using var command = connection.CreateCommand();
+        ArgumentNullException.ThrowIfNull(facts);
+        using var rollups = new UsageRollupWriter(connection, transaction);
+        using var raw = RawAuthorizationCommand(connection, transaction);
+        foreach (var fact in facts)
+        {
+            raw.Parameters["$time"].Value = Timestamps.Format(fact.Time);
+            raw.Parameters["$slice"].Value = Timestamps.Format(TimeSlice.StartOf(fact.Time));
+            raw.Parameters["$code"].Value = fact.HandshakeCode;
+            raw.Parameters["$item"].Value = fact.ItemId;
+            raw.Parameters["$client"].Value = fact.ClientUuid;
+            raw.Parameters["$error"].Value = fact.ErrorCode;
+            raw.ExecuteNonQuery();
+            rollups.Add(fact);
+        }
+    }
+
+    /// <summary>Records a batch of report records with statements prepared once (the group-commit writer's path).</summary>
+    public static void RecordUsage(SqliteConnection connection, SqliteTransaction transaction, IEnumerable<UsageFact> facts)
+    {
+        ArgumentNullException.ThrowIfNull(facts);
+        using var rollups = new UsageRollupWriter(connection, transaction);
+        using var raw = RawUsageCommand(connection, transaction);
+        foreach (var fact in facts)
+        {
+            raw.Parameters["$received"].Value = Timestamps.Format(fact.ReceivedAt);
+            raw.Parameters["$slice"].Value = Timestamps.Format(TimeSlice.StartOf(fact.Slice));
+            raw.Parameters["$code"].Value = fact.HandshakeCode;
+            raw.Parameters["$item"].Value = fact.ItemId;
+            raw.Parameters["$client"].Value = fact.ClientUuid;
+            raw.Parameters["$instance"].Value = fact.InstanceId ?? string.Empty;
+            raw.Parameters["$count"].Value = fact.Count;
+            raw.Parameters["$features"].Value = fact.Features is null || fact.Features.Count == 0
+                ? DBNull.Value
+                : System.Text.Json.JsonSerializer.Serialize(fact.Features);
+            raw.ExecuteNonQuery();
+            rollups.Add(fact);
+        }
+    }
+
+    private static SqliteCommand RawAuthorizationCommand(SqliteConnection connection, SqliteTransaction transaction)
+    {
+        var command = connection.CreateCommand();
         command.Transaction = transaction;
         command.CommandText = """
             INSERT INTO auth_event (time, slice, handshake_code, item_id, client_uuid, error_code)
             VALUES ($time, $slice, $code, $item, $client, $error);
             """;
-        command.Parameters.AddWithValue("$time", Timestamps.Format(fact.Time));
-        command.Parameters.AddWithValue("$slice", Timestamps.Format(TimeSlice.StartOf(fact.Time)));
-        command.Parameters.AddWithValue("$code", fact.HandshakeCode);
-        command.Parameters.AddWithValue("$item", fact.ItemId);
-        command.Parameters.AddWithValue("$client", fact.ClientUuid);
-        command.Parameters.AddWithValue("$error", fact.ErrorCode);
-        command.ExecuteNonQuery();
+        foreach (var name in new[] { "$time", "$slice", "$code", "$item", "$client", "$error" })
+        {
+            command.Parameters.Add(new SqliteParameter { ParameterName = name });
+        }
+
+        return command;
     }
 
-    public static void RecordUsage(SqliteConnection connection, SqliteTransaction transaction, UsageFact fact)
+    private static SqliteCommand RawUsageCommand(SqliteConnection connection, SqliteTransaction transaction)
     {
-        using var command = connection.CreateCommand();
+        var command = connection.CreateCommand();
         command.Transaction = transaction;
         command.CommandText = """
             INSERT INTO usage_record (received_at, slice, handshake_code, item_id, client_uuid, instance_id, count, features)
             VALUES ($received, $slice, $code, $item, $client, $instance, $count, $features);
             """;
-        command.Parameters.AddWithValue("$received", Timestamps.Format(fact.ReceivedAt));
-        command.Parameters.AddWithValue("$slice", Timestamps.Format(TimeSlice.StartOf(fact.Slice)));
-        command.Parameters.AddWithValue("$code", fact.HandshakeCode);
-        command.Parameters.AddWithValue("$item", fact.ItemId);
-        command.Parameters.AddWithValue("$client", fact.ClientUuid);
-        command.Parameters.AddWithValue("$instance", fact.InstanceId);
-        command.Parameters.AddWithValue("$count", fact.Count);
-        command.Parameters.AddWithValue("$features", fact.Features is null || fact.Features.Count == 0
-            ? DBNull.Value
-            : System.Text.Json.JsonSerializer.Serialize(fact.Features));
-        command.ExecuteNonQuery();
+        foreach (var name in new[] { "$received", "$slice", "$code", "$item", "$client", "$instance", "$count", "$features" })
+        {
+            command.Parameters.Add(new SqliteParameter { ParameterName = name });
+        }
+
+        return command;
     }
 }
