@@ -1,5 +1,6 @@
 using Dls.Core.Licensing;
 using Dls.Core.Protocol;
+using Dls.Core.Storage;
 using Dls.Core.Usage;
 using Microsoft.Data.Sqlite;
 
@@ -41,7 +42,7 @@ public static class Ledger
             return false;
         }
 
-        using var command = Command(connection, transaction, "SELECT EXISTS (SELECT 1 FROM seat WHERE item_id = $item AND seat_key = $key AND active_until > $now);");
+        var command = Command(connection, transaction, "SELECT EXISTS (SELECT 1 FROM seat WHERE item_id = $item AND seat_key = $key AND active_until > $now);");
         command.Parameters.AddWithValue("$item", item.ItemId);
         command.Parameters.AddWithValue("$key", key);
         command.Parameters.AddWithValue("$now", Timestamps.Format(now));
@@ -81,7 +82,7 @@ public static class Ledger
         if (overage >= tolerance)
         {
             var slice = TimeSlice.StartOf(now);
-            using var command = Command(connection, transaction, """
+            var command = Command(connection, transaction, """
                 SELECT count(DISTINCT seat_key) FROM concurrent_slot
                 WHERE item_id = $item AND slice IN ($current, $previous) AND client_uuid <> $client;
                 """);
@@ -107,7 +108,7 @@ public static class Ledger
         {
             if (record.Count > 0)
             {
-                using var command = Command(connection, transaction, """
+                var command = Command(connection, transaction, """
                     INSERT INTO item_counter (item_id, counted, overage) VALUES ($item, $count, 0)
                     ON CONFLICT (item_id) DO UPDATE SET counted = counted + excluded.counted;
                     """);
@@ -129,7 +130,7 @@ public static class Ledger
     /// <summary>The running totals of an item: counted scans/pages, extra slices used from the concurrent tolerance.</summary>
     public static (long Counted, long Overage) Counter(SqliteConnection connection, SqliteTransaction? transaction, string itemId)
     {
-        using var command = Command(connection, transaction, "SELECT counted, overage FROM item_counter WHERE item_id = $item;");
+        var command = Command(connection, transaction, "SELECT counted, overage FROM item_counter WHERE item_id = $item;");
         command.Parameters.AddWithValue("$item", itemId);
         using var reader = command.ExecuteReader();
         return reader.Read() ? (reader.GetInt64(0), reader.GetInt64(1)) : (0, 0);
@@ -162,7 +163,7 @@ public static class Ledger
                     : SeatResult.Refuse(ErrorCodes.QuotaUsedUp, $"Item {item.ItemId}: the {(item.Mode == LicenseMode.PerServer ? "server" : "device")} quota is used up ({active} active of {item.Quantity} + {tolerance} tolerance).");
             }
 
-            using var insert = Command(connection, transaction, """
+            var insert = Command(connection, transaction, """
                 INSERT INTO seat (item_id, seat_key, kind, client_uuid, first_seen, last_seen, active_until)
                 VALUES ($item, $key, $kind, $client, $now, $now, $until)
                 ON CONFLICT (item_id, seat_key) DO UPDATE SET client_uuid = excluded.client_uuid,
@@ -181,7 +182,7 @@ public static class Ledger
             return new SeatResult(horizon, warning, null);
         }
 
-        using var refresh = Command(connection, transaction,
+        var refresh = Command(connection, transaction,
             "UPDATE seat SET last_seen = $now, active_until = $until, client_uuid = $client WHERE item_id = $item AND seat_key = $key;");
         refresh.Parameters.AddWithValue("$item", item.ItemId);
         refresh.Parameters.AddWithValue("$key", key);
@@ -194,7 +195,7 @@ public static class Ledger
 
     internal static long ActiveSeats(SqliteConnection connection, SqliteTransaction? transaction, string itemId, DateTimeOffset now)
     {
-        using var command = Command(connection, transaction, "SELECT count(*) FROM seat WHERE item_id = $item AND active_until > $now;");
+        var command = Command(connection, transaction, "SELECT count(*) FROM seat WHERE item_id = $item AND active_until > $now;");
         command.Parameters.AddWithValue("$item", itemId);
         command.Parameters.AddWithValue("$now", Timestamps.Format(now));
         return Convert.ToInt64(command.ExecuteScalar());
@@ -203,7 +204,7 @@ public static class Ledger
     /// <summary>A report is a contact: it keeps an active device seat alive (a lapsed one is not revived by a report).</summary>
     private static void Refresh(SqliteConnection connection, SqliteTransaction transaction, LicenseItem item, string clientUuid, DateTimeOffset now)
     {
-        using var command = Command(connection, transaction,
+        var command = Command(connection, transaction,
             "UPDATE seat SET last_seen = $now, active_until = $until WHERE item_id = $item AND seat_key = $key AND active_until > $now AND last_seen < $now;");
         command.Parameters.AddWithValue("$item", item.ItemId);
         command.Parameters.AddWithValue("$key", clientUuid);
@@ -216,7 +217,7 @@ public static class Ledger
     {
         var key = item.Mode == LicenseMode.PerConcurrentInstance ? $"{clientUuid}/{record.InstanceId}" : clientUuid;
         var slice = Timestamps.Format(TimeSlice.StartOf(record.Slice));
-        using var insert = Command(connection, transaction,
+        var insert = Command(connection, transaction,
             "INSERT INTO concurrent_slot (item_id, slice, seat_key, client_uuid) VALUES ($item, $slice, $key, $client) ON CONFLICT DO NOTHING;");
         insert.Parameters.AddWithValue("$item", item.ItemId);
         insert.Parameters.AddWithValue("$slice", slice);
@@ -227,7 +228,7 @@ public static class Ledger
             return;
         }
 
-        using var bump = Command(connection, transaction, """
+        var bump = Command(connection, transaction, """
             INSERT INTO concurrent_slice (item_id, slice, active) VALUES ($item, $slice, 1)
             ON CONFLICT (item_id, slice) DO UPDATE SET active = active + 1
             RETURNING active;
@@ -237,7 +238,7 @@ public static class Ledger
         var active = Convert.ToInt64(bump.ExecuteScalar());
         if (active > item.Quantity)
         {
-            using var overage = Command(connection, transaction, """
+            var overage = Command(connection, transaction, """
                 INSERT INTO item_counter (item_id, counted, overage) VALUES ($item, 0, 1)
                 ON CONFLICT (item_id) DO UPDATE SET overage = overage + 1;
                 """);
@@ -250,9 +251,6 @@ public static class Ledger
 
     private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql)
     {
-        var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
-        return command;
+        return StatementCache.Get(connection, transaction, sql);
     }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Dls.Core.Storage;
 using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Licensing;
@@ -48,9 +49,7 @@ public static class LicenseCatalog
             return true;
         }
 
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = "SELECT EXISTS (SELECT 1 FROM license_item WHERE revokes = $id);";
+        var command = StatementCache.Get(connection, transaction, "SELECT EXISTS (SELECT 1 FROM license_item WHERE revokes = $id);");
         command.Parameters.AddWithValue("$id", item.ItemId);
         return Convert.ToInt64(command.ExecuteScalar()) == 1;
     }
@@ -61,16 +60,14 @@ public static class LicenseCatalog
     /// </summary>
     public static DateTimeOffset HandshakeUpdateTime(SqliteConnection connection, SqliteTransaction? transaction, string code)
     {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = """
+        var command = StatementCache.Get(connection, transaction, """
             SELECT max(t) FROM (
                 SELECT updated_at AS t FROM handshake_code WHERE code = $code
                 UNION ALL
                 SELECT i.updated_at FROM handshake_code_item ci JOIN license_item i ON i.item_id = ci.item_id WHERE ci.code = $code
                 UNION ALL
                 SELECT r.updated_at FROM handshake_code_item ci JOIN license_item r ON r.revokes = ci.item_id WHERE ci.code = $code);
-            """;
+            """);
         command.Parameters.AddWithValue("$code", code);
         return command.ExecuteScalar() is string text ? Timestamps.Parse(text) : DateTimeOffset.MinValue;
     }
@@ -82,10 +79,8 @@ public static class LicenseCatalog
     private static List<HandshakeCode> QueryCodes(SqliteConnection connection, SqliteTransaction? transaction, string sql, string? parameter)
     {
         var codes = new List<(HandshakeCode Code, string? Hash)>();
-        using (var command = connection.CreateCommand())
         {
-            command.Transaction = transaction;
-            command.CommandText = sql;
+            var command = StatementCache.Get(connection, transaction, sql);
             if (parameter is not null)
             {
                 command.Parameters.AddWithValue("$p", parameter);
@@ -115,9 +110,7 @@ public static class LicenseCatalog
 
     private static IReadOnlyList<string> ItemIdsOf(SqliteConnection connection, SqliteTransaction? transaction, string code)
     {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = "SELECT item_id FROM handshake_code_item WHERE code = $code ORDER BY position;";
+        var command = StatementCache.Get(connection, transaction, "SELECT item_id FROM handshake_code_item WHERE code = $code ORDER BY position;");
         command.Parameters.AddWithValue("$code", code);
         using var reader = command.ExecuteReader();
         var ids = new List<string>();
@@ -131,9 +124,7 @@ public static class LicenseCatalog
 
     private static List<LicenseItem> QueryItems(SqliteConnection connection, SqliteTransaction? transaction, string sql, string? parameter)
     {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
+        var command = StatementCache.Get(connection, transaction, sql);
         if (parameter is not null)
         {
             command.Parameters.AddWithValue("$p", parameter);

@@ -23,6 +23,9 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords)
     /// <summary>How old a reported slice may be (clients send what they buffered offline).</summary>
     public static readonly TimeSpan MaxReportAge = TimeSpan.FromDays(30);
 
+    /// <summary>The catalog as the writer last read it (see <see cref="CatalogCache"/>).</summary>
+    private readonly CatalogCache _catalog = new();
+
     /// <summary>
     /// Does the slow part of an authorization outside the writer: verifies the session password once so the
     /// writer finds the result in the cache. Safe to call from many threads.
@@ -43,6 +46,7 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords)
 
     public AuthOutcome Authorize(SqliteConnection connection, SqliteTransaction transaction, AuthRequest request, DateTimeOffset now)
     {
+        _catalog.Sync(connection, transaction);
         var (outcome, code, itemId) = Decide(connection, transaction, request, now);
         UsageStatistics.RecordAuthorization(connection, transaction,
             new AuthorizationFact(now, code ?? string.Empty, itemId ?? string.Empty, request.ClientUuid, outcome.Error?.ErrorCode ?? 0));
@@ -53,11 +57,15 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords)
     /// Which code a request names (SPEC §4): the code when given (it must belong to the organization when one is
     /// given too), else the organization's default code.
     /// </summary>
-    public static (HandshakeCode? Code, ProtocolError? Error) ResolveCode(SqliteConnection connection, SqliteTransaction? transaction, AuthRequest request)
+    public static (HandshakeCode? Code, ProtocolError? Error) ResolveCode(SqliteConnection connection, SqliteTransaction? transaction, AuthRequest request) =>
+        ResolveCode(request, name => LicenseCatalog.FindCode(connection, transaction, name), org => LicenseCatalog.FindDefaultCode(connection, transaction, org));
+
+    private static (HandshakeCode? Code, ProtocolError? Error) ResolveCode(
+        AuthRequest request, Func<string, HandshakeCode?> findCode, Func<string, HandshakeCode?> findDefaultCode)
     {
         if (request.HandshakeCode is { } name)
         {
-            var code = LicenseCatalog.FindCode(connection, transaction, name);
+            var code = findCode(name);
             if (code is null || !code.Enabled)
             {
                 return (null, new ProtocolError(ErrorCodes.CodeNotFound, $"The handshake code '{name}' does not exist or is disabled."));
@@ -73,7 +81,7 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords)
 
         if (request.OrganizationId is { } organization)
         {
-            var code = LicenseCatalog.FindDefaultCode(connection, transaction, organization);
+            var code = findDefaultCode(organization);
             return code is null || !code.Enabled
                 ? (null, new ProtocolError(ErrorCodes.NoDefaultCode, $"Organization '{organization}' has no default handshake code."))
                 : (code, null);
@@ -105,17 +113,16 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords)
 
     public ReportOutcome Report(SqliteConnection connection, SqliteTransaction transaction, ReportRequest request, DateTimeOffset now)
     {
-        var code = LicenseCatalog.FindCode(connection, transaction, request.HandshakeCode);
+        _catalog.Sync(connection, transaction);
+        var code = _catalog.FindCode(request.HandshakeCode);
         if (code is null || !code.Enabled)
         {
             return new ReportOutcome(null, new ProtocolError(ErrorCodes.CodeNotFound, $"The handshake code '{request.HandshakeCode}' does not exist or is disabled."));
         }
 
-        var updateTime = LicenseCatalog.HandshakeUpdateTime(connection, transaction, code.Code);
-        using (var seen = connection.CreateCommand())
+        var updateTime = _catalog.HandshakeUpdateTime(code.Code);
         {
-            seen.Transaction = transaction;
-            seen.CommandText = "SELECT EXISTS (SELECT 1 FROM report_batch WHERE client_uuid = $client AND batch_id = $batch);";
+            var seen = StatementCache.Get(connection, transaction, "SELECT EXISTS (SELECT 1 FROM report_batch WHERE client_uuid = $client AND batch_id = $batch);");
             seen.Parameters.AddWithValue("$client", request.ClientUuid);
             seen.Parameters.AddWithValue("$batch", request.BatchId);
             if (Convert.ToInt64(seen.ExecuteScalar()) == 1)
@@ -142,7 +149,7 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords)
 
             if (!items.ContainsKey(record.ItemId))
             {
-                var item = LicenseCatalog.FindItem(connection, transaction, record.ItemId);
+                var item = _catalog.FindItem(record.ItemId);
                 if (item is null)
                 {
                     return new ReportOutcome(null, new ProtocolError(ErrorCodes.NoMatchingItem, $"records[{i}].itemId '{record.ItemId}' is not a license item of this server."));
@@ -152,10 +159,8 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords)
             }
         }
 
-        using (var batch = connection.CreateCommand())
         {
-            batch.Transaction = transaction;
-            batch.CommandText = "INSERT INTO report_batch (client_uuid, batch_id, received_at, records) VALUES ($client, $batch, $now, $records);";
+            var batch = StatementCache.Get(connection, transaction, "INSERT INTO report_batch (client_uuid, batch_id, received_at, records) VALUES ($client, $batch, $now, $records);");
             batch.Parameters.AddWithValue("$client", request.ClientUuid);
             batch.Parameters.AddWithValue("$batch", request.BatchId);
             batch.Parameters.AddWithValue("$now", Timestamps.Format(now));
@@ -165,11 +170,11 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords)
 
         foreach (var record in request.Records)
         {
-            var item = items[record.ItemId];
-            Ledger.Count(connection, transaction, item, request.ClientUuid, record, now);
-            UsageStatistics.RecordUsage(connection, transaction, new UsageFact(
-                now, TimeSlice.StartOf(record.Slice), code.Code, item.ItemId, request.ClientUuid, record.InstanceId ?? string.Empty, record.Count, record.Features));
+            Ledger.Count(connection, transaction, items[record.ItemId], request.ClientUuid, record, now);
         }
+
+        UsageStatistics.RecordUsage(connection, transaction, request.Records.Select(record => new UsageFact(
+            now, TimeSlice.StartOf(record.Slice), code.Code, record.ItemId, request.ClientUuid, record.InstanceId ?? string.Empty, record.Count, record.Features)));
 
         return new ReportOutcome(new ReportAnswer(request.Records.Count, 0, updateTime), null);
 
@@ -179,13 +184,11 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords)
     /// <summary>Drops accounting state no rule needs any more: fingerprints of past slices, batch ids and slots beyond the report age.</summary>
     public static void Prune(SqliteConnection connection, SqliteTransaction transaction, DateTimeOffset now)
     {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = """
+        var command = StatementCache.Get(connection, transaction, """
             DELETE FROM client_fingerprint WHERE slice < $slice;
             DELETE FROM report_batch WHERE received_at < $old;
             DELETE FROM concurrent_slot WHERE slice < $old;
-            """;
+            """);
         command.Parameters.AddWithValue("$slice", Timestamps.Format(TimeSlice.StartOf(now)));
         command.Parameters.AddWithValue("$old", Timestamps.Format(now - MaxReportAge - TimeSpan.FromDays(1)));
         command.ExecuteNonQuery();
@@ -193,7 +196,7 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords)
 
     private (AuthOutcome Outcome, string? Code, string? ItemId) Decide(SqliteConnection connection, SqliteTransaction transaction, AuthRequest request, DateTimeOffset now)
     {
-        var (code, error) = ResolveCode(connection, transaction, request);
+        var (code, error) = ResolveCode(request, _catalog.FindCode, _catalog.FindDefaultCode);
         if (error is not null)
         {
             return (new AuthOutcome(null, error), code?.Code, null);
@@ -217,7 +220,7 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords)
                 $"Client '{request.ClientUuid}' was seen in this time slice with another identity (deployment, os, domain, app id or process name)."), code.Code, null);
         }
 
-        var candidates = LicenseCatalog.ItemsOfCode(connection, transaction, code.Code).Where(i => Matches(i, request)).ToList();
+        var candidates = _catalog.ItemsOfCode(code.Code).Where(i => Matches(i, request)).ToList();
         if (candidates.Count == 0)
         {
             return (AuthOutcome.Refused(ErrorCodes.NoMatchingItem,
@@ -232,7 +235,7 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords)
         var refusals = new List<(ProtocolError Error, string ItemId)>();
         foreach (var item in candidates)
         {
-            var status = item.StatusAt(now, LicenseCatalog.IsRevoked(connection, transaction, item));
+            var status = item.StatusAt(now, _catalog.IsRevoked(item));
             switch (status)
             {
                 case ItemStatus.Revoked:
@@ -269,7 +272,7 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords)
             warning = warning is null ? seat.Warning : seat.Warning is null ? warning : warning + " " + seat.Warning;
             var cacheUntil = item.GraceEndsAt < now + MaxOfflineCache ? item.GraceEndsAt : now + MaxOfflineCache;
             var grant = new AuthGrant(code.Code, item.ItemId, item.Mode, seat.HeldUntil ?? item.GraceEndsAt, cacheUntil,
-                ReportIntervalSeconds, LicenseCatalog.HandshakeUpdateTime(connection, transaction, code.Code), now, warning);
+                ReportIntervalSeconds, _catalog.HandshakeUpdateTime(code.Code), now, warning);
             return (new AuthOutcome(grant, null), code.Code, item.ItemId);
         }
 
@@ -315,12 +318,10 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords)
     private static bool IsClone(SqliteConnection connection, SqliteTransaction transaction, AuthRequest request, DateTimeOffset now)
     {
         var fingerprint = Fingerprint(request);
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = """
+        var command = StatementCache.Get(connection, transaction, """
             INSERT INTO client_fingerprint (client_uuid, slice, fingerprint) VALUES ($client, $slice, $fingerprint) ON CONFLICT DO NOTHING;
             SELECT fingerprint FROM client_fingerprint WHERE client_uuid = $client AND slice = $slice;
-            """;
+            """);
         command.Parameters.AddWithValue("$client", request.ClientUuid);
         command.Parameters.AddWithValue("$slice", Timestamps.Format(TimeSlice.StartOf(now)));
         command.Parameters.AddWithValue("$fingerprint", fingerprint);

@@ -1,14 +1,17 @@
+using Dls.Core.Storage;
 using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Usage;
 
 /// <summary>
-/// Keeps the roll-ups up to date as facts arrive, inside the caller's transaction. Its commands are prepared
-/// once and reused for every fact of a batch, so a usage fact costs a few indexed upserts: the device's row per
-/// grain, "first time seen in this period" rows that stop at the first grain where the device was already seen
-/// (seen in this hour means seen in this day and month), and one counter row per grain and level.
+/// Keeps the roll-ups up to date as facts arrive, inside the caller's transaction. A batch's facts are first added
+/// up in memory per row they touch (a report of many records from one client mostly touches the same hour, day
+/// and month rows), then <see cref="Flush"/> writes each row once with the connection's cached statements: the
+/// device's row per grain, "first time seen in this period" rows that stop at the first grain where the device was
+/// already seen (seen in this hour means seen in this day and month), and one counter row per grain and level.
+/// The tables end exactly as if the facts had been written one by one.
 /// </summary>
-internal sealed class UsageRollupWriter : IDisposable
+internal sealed class UsageRollupWriter
 {
     private const int CodeLevel = 1;
     private const int ItemLevel = 2;
@@ -20,16 +23,21 @@ internal sealed class UsageRollupWriter : IDisposable
     private readonly SqliteCommand _rollup;
     private readonly SqliteCommand _feature;
     private readonly long[] _periods = new long[4];
-    private readonly bool[] _newDevice = new bool[4];
+    private readonly Dictionary<string, long> _clientIds = new(StringComparer.Ordinal);
+    private readonly HashSet<SeenKey> _seenKeys = [];
+    private readonly HashSet<InstanceKey> _instanceKeys = [];
+    private readonly Dictionary<DeviceKey, Sums> _devices = [];
+    private readonly Dictionary<RollupKey, Sums> _rollups = [];
+    private readonly Dictionary<FeatureKey, long> _features = [];
 
     public UsageRollupWriter(SqliteConnection connection, SqliteTransaction transaction)
     {
-        _client = Command(connection, transaction, """
+        _client = StatementCache.Get(connection, transaction, """
             INSERT INTO usage_client (client_uuid) VALUES ($client)
             ON CONFLICT (client_uuid) DO UPDATE SET client_uuid = excluded.client_uuid
             RETURNING id;
             """, "$client");
-        _device = Command(connection, transaction, """
+        _device = StatementCache.Get(connection, transaction, """
             INSERT INTO usage_device (grain, period, handshake_code, item_id, client_id, count, reports, authorizations, failed_authorizations)
             VALUES ($grain, $period, $code, $item, $client, $count, $reports, $auth, $failed)
             ON CONFLICT DO UPDATE SET
@@ -39,16 +47,16 @@ internal sealed class UsageRollupWriter : IDisposable
                 failed_authorizations = failed_authorizations + excluded.failed_authorizations
             RETURNING reports;
             """, "$grain", "$period", "$code", "$item", "$client", "$count", "$reports", "$auth", "$failed");
-        _seen = Command(connection, transaction, """
+        _seen = StatementCache.Get(connection, transaction, """
             INSERT OR IGNORE INTO usage_seen (level, grain, period, handshake_code, item_id, client_id)
             VALUES ($level, $grain, $period, $code, $item, $client);
             """, "$level", "$grain", "$period", "$code", "$item", "$client");
-        _instance = Command(connection, transaction, """
+        _instance = StatementCache.Get(connection, transaction, """
             INSERT OR IGNORE INTO usage_instance_seen (level, period, handshake_code, item_id, client_id, instance_id)
             VALUES ($level, $period, $code, $item, $client, $instance);
             """, "$level", "$period", "$code", "$item", "$client", "$instance");
         // A slice row's peak is its own number of devices/instances; coarser rows keep the largest slice seen.
-        _rollup = Command(connection, transaction, """
+        _rollup = StatementCache.Get(connection, transaction, """
             INSERT INTO usage_rollup (level, grain, period, handshake_code, item_id, count, reports, devices, instances,
                                       peak_devices, peak_instances, authorizations, failed_authorizations)
             VALUES ($level, $grain, $period, $code, $item, $count, $reports, $devices, $instances,
@@ -65,7 +73,7 @@ internal sealed class UsageRollupWriter : IDisposable
             RETURNING devices, instances;
             """, "$level", "$grain", "$period", "$code", "$item", "$count", "$reports", "$devices", "$instances",
             "$peakDevices", "$peakInstances", "$auth", "$failed");
-        _feature = Command(connection, transaction, """
+        _feature = StatementCache.Get(connection, transaction, """
             INSERT INTO usage_feature (grain, period, handshake_code, item_id, feature, count)
             VALUES ($grain, $period, $code, $item, $feature, $count)
             ON CONFLICT DO UPDATE SET count = count + excluded.count;
@@ -77,16 +85,17 @@ internal sealed class UsageRollupWriter : IDisposable
         var client = ClientId(fact.ClientUuid);
         var failed = fact.ErrorCode == 0 ? 0 : 1;
         FillPeriods(TimeSlice.StartOf(fact.Time));
+        var sums = new Sums(0, 0, 1, failed);
         for (var grain = 0; grain < 4; grain++)
         {
-            Device(grain, fact.HandshakeCode, fact.ItemId, client, count: 0, reports: 0, authorizations: 1, failed);
+            AddTo(_devices, new DeviceKey(grain, _periods[grain], fact.HandshakeCode, fact.ItemId, client), sums);
         }
 
         foreach (var (level, code, item) in Levels(fact.HandshakeCode, fact.ItemId))
         {
             for (var grain = 0; grain < 4; grain++)
             {
-                Rollup(level, grain, code, item, count: 0, reports: 0, newDevice: false, newInstance: false, peakDevices: 0, peakInstances: 0, authorizations: 1, failed);
+                AddTo(_rollups, new RollupKey(level, grain, _periods[grain], code, item), sums);
             }
         }
     }
@@ -95,32 +104,41 @@ internal sealed class UsageRollupWriter : IDisposable
     {
         var client = ClientId(fact.ClientUuid);
         FillPeriods(TimeSlice.StartOf(fact.Slice));
+        var sums = new Sums(fact.Count, 1, 0, 0);
 
         foreach (var (level, code, item) in Levels(fact.HandshakeCode, fact.ItemId))
         {
             if (level == 0)
             {
+                // Whether the device is new in a period is known once its row is written (Flush).
                 for (var grain = 0; grain < 4; grain++)
                 {
-                    _newDevice[grain] = Device(grain, code, item, client, fact.Count, reports: 1, authorizations: 0, failed: 0) == 1;
+                    AddTo(_devices, new DeviceKey(grain, _periods[grain], code, item, client), sums);
                 }
             }
             else
             {
-                // Seen in a slice means seen in its hour, day and month: stop at the first grain that knew the device.
-                var known = false;
+                // Seen in a slice means seen in its hour, day and month: stop at the first grain that knew the device
+                // (already written in this batch, or already in the table).
                 for (var grain = 0; grain < 4; grain++)
                 {
-                    _newDevice[grain] = !known && Seen(level, grain, code, item, client);
-                    known = !_newDevice[grain];
+                    if (!Seen(new SeenKey(level, grain, _periods[grain], code, item, client)))
+                    {
+                        break;
+                    }
+
+                    AddTo(_rollups, new RollupKey(level, grain, _periods[grain], code, item), new Sums(0, 0, 0, 0, Devices: 1));
                 }
             }
 
-            var newInstance = Instance(level, code, item, client, fact.InstanceId ?? string.Empty);
-            var (sliceDevices, sliceInstances) = Rollup(level, 0, code, item, fact.Count, 1, _newDevice[0], newInstance, 0, 0, 0, 0);
-            for (var grain = 1; grain < 4; grain++)
+            if (NewInstance(new InstanceKey(level, _periods[0], code, item, client, fact.InstanceId ?? string.Empty)))
             {
-                Rollup(level, grain, code, item, fact.Count, 1, _newDevice[grain], newInstance: false, sliceDevices, sliceInstances, 0, 0);
+                AddTo(_rollups, new RollupKey(level, 0, _periods[0], code, item), new Sums(0, 0, 0, 0, Instances: 1));
+            }
+
+            for (var grain = 0; grain < 4; grain++)
+            {
+                AddTo(_rollups, new RollupKey(level, grain, _periods[grain], code, item), sums with { Usage = true });
             }
         }
 
@@ -130,23 +148,63 @@ internal sealed class UsageRollupWriter : IDisposable
             {
                 for (var grain = 0; grain < 4; grain++)
                 {
-                    Set(_feature, grain, _periods[grain], fact.HandshakeCode, fact.ItemId);
-                    _feature.Parameters[4].Value = feature;
-                    _feature.Parameters[5].Value = count;
-                    _feature.ExecuteNonQuery();
+                    var key = new FeatureKey(grain, _periods[grain], fact.HandshakeCode, fact.ItemId, feature);
+                    _features[key] = _features.GetValueOrDefault(key) + count;
                 }
             }
         }
     }
 
-    public void Dispose()
+    /// <summary>Writes what the added facts changed, each row once, and starts over empty.</summary>
+    public void Flush()
     {
-        _client.Dispose();
-        _device.Dispose();
-        _seen.Dispose();
-        _instance.Dispose();
-        _rollup.Dispose();
-        _feature.Dispose();
+        foreach (var (key, sums) in _devices)
+        {
+            Set(_device, key.Grain, key.Period, key.Code, key.Item, key.Client, sums.Count, sums.Reports, sums.Authorizations, sums.Failed);
+            var reports = (long)_device.ExecuteScalar()!;
+            if (sums.Reports > 0 && reports == sums.Reports)
+            {
+                // The device's first report in this period: one more distinct device of the code and item.
+                AddTo(_rollups, new RollupKey(0, key.Grain, key.Period, key.Code, key.Item), new Sums(0, 0, 0, 0, Devices: 1));
+            }
+        }
+
+        // Slice rows first: a coarser row keeps the largest number of devices (instances) any of its slices reached.
+        var peaks = new Dictionary<RollupKey, (long Devices, long Instances)>();
+        foreach (var (key, sums) in _rollups.Where(r => r.Key.Grain == 0))
+        {
+            var (devices, instances) = Rollup(key, sums, 0, 0);
+            if (!sums.Usage)
+            {
+                continue;
+            }
+
+            var seconds = key.Period;
+            for (var grain = 1; grain < 4; grain++)
+            {
+                var coarser = key with { Grain = grain, Period = UsagePeriods.Floor(UsagePeriods.All[grain], seconds) };
+                var peak = peaks.GetValueOrDefault(coarser);
+                peaks[coarser] = (Math.Max(peak.Devices, devices), Math.Max(peak.Instances, instances));
+            }
+        }
+
+        foreach (var (key, sums) in _rollups.Where(r => r.Key.Grain > 0))
+        {
+            var (devices, instances) = peaks.GetValueOrDefault(key);
+            Rollup(key, sums, devices, instances);
+        }
+
+        foreach (var (key, count) in _features)
+        {
+            Set(_feature, key.Grain, key.Period, key.Code, key.Item, key.Feature, count);
+            _feature.ExecuteNonQuery();
+        }
+
+        _seenKeys.Clear();
+        _instanceKeys.Clear();
+        _devices.Clear();
+        _rollups.Clear();
+        _features.Clear();
     }
 
     private static IEnumerable<(int Level, string Code, string Item)> Levels(string code, string item)
@@ -156,18 +214,9 @@ internal sealed class UsageRollupWriter : IDisposable
         yield return (ItemLevel, string.Empty, item);
     }
 
-    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction transaction, string sql, params string[] parameters)
-    {
-        var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
-        foreach (var name in parameters)
-        {
-            command.Parameters.Add(new SqliteParameter { ParameterName = name });
-        }
-
-        return command;
-    }
+    private static void AddTo<TKey>(Dictionary<TKey, Sums> rows, TKey key, Sums sums)
+        where TKey : notnull =>
+        rows[key] = rows.TryGetValue(key, out var before) ? before + sums : sums;
 
     private static void Set(SqliteCommand command, params object[] values)
     {
@@ -188,36 +237,62 @@ internal sealed class UsageRollupWriter : IDisposable
 
     private long ClientId(string clientUuid)
     {
-        _client.Parameters[0].Value = clientUuid;
-        return (long)_client.ExecuteScalar()!;
+        if (!_clientIds.TryGetValue(clientUuid, out var id))
+        {
+            _client.Parameters[0].Value = clientUuid;
+            id = (long)_client.ExecuteScalar()!;
+            _clientIds[clientUuid] = id;
+        }
+
+        return id;
     }
 
-    private long Device(int grain, string code, string item, long client, long count, int reports, int authorizations, int failed)
+    /// <summary>Whether the device is seen for the first time in the key's period (its row is written now).</summary>
+    private bool Seen(SeenKey key)
     {
-        Set(_device, grain, _periods[grain], code, item, client, count, reports, authorizations, failed);
-        return (long)_device.ExecuteScalar()!;
-    }
+        if (!_seenKeys.Add(key))
+        {
+            return false;
+        }
 
-    private bool Seen(int level, int grain, string code, string item, long client)
-    {
-        Set(_seen, level, grain, _periods[grain], code, item, client);
+        Set(_seen, key.Level, key.Grain, key.Period, key.Code, key.Item, key.Client);
         return _seen.ExecuteNonQuery() == 1;
     }
 
-    private bool Instance(int level, string code, string item, long client, string instance)
+    private bool NewInstance(InstanceKey key)
     {
-        Set(_instance, level, _periods[0], code, item, client, instance);
+        if (!_instanceKeys.Add(key))
+        {
+            return false;
+        }
+
+        Set(_instance, key.Level, key.Period, key.Code, key.Item, key.Client, key.Instance);
         return _instance.ExecuteNonQuery() == 1;
     }
 
-    private (long Devices, long Instances) Rollup(
-        int level, int grain, string code, string item, long count, int reports, bool newDevice, bool newInstance,
-        long peakDevices, long peakInstances, int authorizations, int failed)
+    private (long Devices, long Instances) Rollup(RollupKey key, Sums sums, long peakDevices, long peakInstances)
     {
-        Set(_rollup, level, grain, _periods[grain], code, item, count, reports, newDevice ? 1 : 0, newInstance ? 1 : 0,
-            grain == 0 ? (newDevice ? 1 : 0) : peakDevices, grain == 0 ? (newInstance ? 1 : 0) : peakInstances, authorizations, failed);
+        Set(_rollup, key.Level, key.Grain, key.Period, key.Code, key.Item, sums.Count, sums.Reports, sums.Devices, sums.Instances,
+            key.Grain == 0 ? sums.Devices : peakDevices, key.Grain == 0 ? sums.Instances : peakInstances, sums.Authorizations, sums.Failed);
         using var reader = _rollup.ExecuteReader();
         reader.Read();
         return (reader.GetInt64(0), reader.GetInt64(1));
+    }
+
+    private readonly record struct DeviceKey(int Grain, long Period, string Code, string Item, long Client);
+
+    private readonly record struct SeenKey(int Level, int Grain, long Period, string Code, string Item, long Client);
+
+    private readonly record struct InstanceKey(int Level, long Period, string Code, string Item, long Client, string Instance);
+
+    private readonly record struct RollupKey(int Level, int Grain, long Period, string Code, string Item);
+
+    private readonly record struct FeatureKey(int Grain, long Period, string Code, string Item, string Feature);
+
+    /// <summary>What a row gains from the batch; <see cref="Usage"/>: a report touched it (its peaks may move).</summary>
+    private readonly record struct Sums(long Count, long Reports, long Authorizations, long Failed, long Devices = 0, long Instances = 0, bool Usage = false)
+    {
+        public static Sums operator +(Sums a, Sums b) => new(a.Count + b.Count, a.Reports + b.Reports, a.Authorizations + b.Authorizations,
+            a.Failed + b.Failed, a.Devices + b.Devices, a.Instances + b.Instances, a.Usage || b.Usage);
     }
 }

@@ -1,3 +1,4 @@
+using Dls.Core.Storage;
 using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Usage;
@@ -33,12 +34,12 @@ public static class UsageStatistics
     public static void RecordUsage(SqliteConnection connection, SqliteTransaction transaction, UsageFact fact) =>
         RecordUsage(connection, transaction, [fact]);
 
-    /// <summary>Records several authorizations with statements prepared once (the group-commit writer's path).</summary>
+    /// <summary>Records several authorizations adding up their roll-up rows in memory first (the listener's path).</summary>
     public static void RecordAuthorizations(SqliteConnection connection, SqliteTransaction transaction, IEnumerable<AuthorizationFact> facts)
     {
         ArgumentNullException.ThrowIfNull(facts);
-        using var rollups = new UsageRollupWriter(connection, transaction);
-        using var raw = RawAuthorizationCommand(connection, transaction);
+        var rollups = new UsageRollupWriter(connection, transaction);
+        var raw = RawAuthorizationCommand(connection, transaction);
         foreach (var fact in facts)
         {
             raw.Parameters["$time"].Value = Timestamps.Format(fact.Time);
@@ -50,14 +51,16 @@ public static class UsageStatistics
             raw.ExecuteNonQuery();
             rollups.Add(fact);
         }
+
+        rollups.Flush();
     }
 
-    /// <summary>Records a batch of report records with statements prepared once (the group-commit writer's path).</summary>
+    /// <summary>Records a batch of report records adding up their roll-up rows in memory first (the listener's path).</summary>
     public static void RecordUsage(SqliteConnection connection, SqliteTransaction transaction, IEnumerable<UsageFact> facts)
     {
         ArgumentNullException.ThrowIfNull(facts);
-        using var rollups = new UsageRollupWriter(connection, transaction);
-        using var raw = RawUsageCommand(connection, transaction);
+        var rollups = new UsageRollupWriter(connection, transaction);
+        var raw = RawUsageCommand(connection, transaction);
         foreach (var fact in facts)
         {
             raw.Parameters["$received"].Value = Timestamps.Format(fact.ReceivedAt);
@@ -73,37 +76,23 @@ public static class UsageStatistics
             raw.ExecuteNonQuery();
             rollups.Add(fact);
         }
+
+        rollups.Flush();
     }
 
     private static SqliteCommand RawAuthorizationCommand(SqliteConnection connection, SqliteTransaction transaction)
     {
-        var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = """
+        return StatementCache.Get(connection, transaction, """
             INSERT INTO auth_event (time, slice, handshake_code, item_id, client_uuid, error_code)
             VALUES ($time, $slice, $code, $item, $client, $error);
-            """;
-        foreach (var name in new[] { "$time", "$slice", "$code", "$item", "$client", "$error" })
-        {
-            command.Parameters.Add(new SqliteParameter { ParameterName = name });
-        }
-
-        return command;
+            """, "$time", "$slice", "$code", "$item", "$client", "$error");
     }
 
     private static SqliteCommand RawUsageCommand(SqliteConnection connection, SqliteTransaction transaction)
     {
-        var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = """
+        return StatementCache.Get(connection, transaction, """
             INSERT INTO usage_record (received_at, slice, handshake_code, item_id, client_uuid, instance_id, count, features)
             VALUES ($received, $slice, $code, $item, $client, $instance, $count, $features);
-            """;
-        foreach (var name in new[] { "$received", "$slice", "$code", "$item", "$client", "$instance", "$count", "$features" })
-        {
-            command.Parameters.Add(new SqliteParameter { ParameterName = name });
-        }
-
-        return command;
+            """, "$received", "$slice", "$code", "$item", "$client", "$instance", "$count", "$features");
     }
 }
