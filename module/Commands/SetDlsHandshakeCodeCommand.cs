@@ -81,16 +81,16 @@ public sealed class SetDlsHandshakeCodeCommand : DlsCmdlet
         };
 
         var what = new List<string>();
-        if (ItemId is not null) what.Add($"items = {string.Join(", ", ItemId)}");
+        if (ItemId is not null) what.Add($"set items = {string.Join(", ", ItemId)}");
         if (AddItemId is not null) what.Add($"add items {string.Join(", ", AddItemId)}");
         if (RemoveItemId is not null) what.Add($"remove items {string.Join(", ", RemoveItemId)}");
         if (changes.Enabled is { } enabled) what.Add(enabled ? "enable" : "disable");
         if (changes.IsDefault is { } isDefault) what.Add(isDefault ? "make it the organization's default" : "stop it being the default");
         if (password is not null) what.Add(password.Length == 0 ? "remove the session password" : "set a new session password");
-        if (AllowedDomain is not null) what.Add($"allowed domains = {string.Join(", ", AllowedDomain)}");
-        if (AllowedAppId is not null) what.Add($"allowed app ids = {string.Join(", ", AllowedAppId)}");
-        if (AllowedProcessName is not null) what.Add($"allowed process names = {string.Join(", ", AllowedProcessName)}");
-        if (Description is not null) what.Add("description");
+        if (AllowedDomain is not null) what.Add($"set allowed domains = {string.Join(", ", AllowedDomain)}");
+        if (AllowedAppId is not null) what.Add($"set allowed app ids = {string.Join(", ", AllowedAppId)}");
+        if (AllowedProcessName is not null) what.Add($"set allowed process names = {string.Join(", ", AllowedProcessName)}");
+        if (Description is not null) what.Add("set the description");
 
         var service = new HandshakeCodeService(Store, Time);
         if (what.Count == 0)
@@ -104,7 +104,7 @@ public sealed class SetDlsHandshakeCodeCommand : DlsCmdlet
             return;
         }
 
-        if (!ShouldProcess(Code, "Set " + string.Join("; ", what)))
+        if (!ShouldProcess(Code, "Change the handshake code: " + string.Join("; ", what)))
         {
             return;
         }

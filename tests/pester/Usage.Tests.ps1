@@ -240,10 +240,6 @@ Describe 'Export-DlsUsageReport' {
         }
     }
 
-    It 'shows the quota of each item from the accounting' {
-        $Html | Should -Match '<b>33</b> of 40 used · PerScan'
-    }
-
     It 'reports on one handshake code' {
         $one = Join-Path (Split-Path $StorePath) 'one.html'
         Export-DlsUsageReport -StorePath $StorePath -Path $one -From $From -To $To -HandshakeCode 216998-b

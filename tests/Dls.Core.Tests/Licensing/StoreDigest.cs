@@ -27,18 +27,24 @@ public static class StoreDigest
         {
             text.Append("## ").AppendLine(table);
             using var command = connection.CreateCommand();
-            command.CommandText = $"SELECT * FROM \"{table}\" ORDER BY rowid;";
+            command.CommandText = $"SELECT * FROM \"{table}\";";
             using var reader = command.ExecuteReader();
+            var rows = new List<string>();
             while (reader.Read())
             {
+                var row = new StringBuilder();
                 for (var i = 0; i < reader.FieldCount; i++)
                 {
                     var value = reader.GetValue(i);
-                    text.Append(value is byte[] bytes ? Convert.ToHexString(bytes) : Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)).Append('|');
+                    row.Append(value is byte[] bytes ? Convert.ToHexString(bytes) : Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)).Append('|');
                 }
 
-                text.AppendLine();
+                rows.Add(row.ToString());
             }
+
+            // Sorted as text: some tables have no rowid (WITHOUT ROWID), and the digest is about content, not order.
+            rows.Sort(StringComparer.Ordinal);
+            rows.ForEach(r => text.AppendLine(r));
         }
 
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));

@@ -1,0 +1,134 @@
+# Get-DlsUsage against sums sent as real SDK traffic: authorizations and report batches through the listener process.
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'Common.ps1')
+    Import-Module $ModuleManifest -Force
+
+    $script:StorePath = New-TestStorePath
+    $script:Folder = Split-Path $StorePath
+    $server = Initialize-DlsServer -StorePath $StorePath -OrganizationId 216998
+    New-DlsIssuerKey -Path (Join-Path $Folder 'vendor.key') | Add-DlsTrustedIssuer -Name 'Vendor' -StorePath $StorePath | Out-Null
+    $expires = [datetime]::UtcNow.AddYears(1)
+    $server | New-DlsLicenseFile -OrganizationId 216998 -LicenseId U-1 -IssuerKeyPath (Join-Path $Folder 'vendor.key') -Path (Join-Path $Folder 'u.dlslicense') -Item @(
+        @{ ItemId = 'I1'; Product = 'DBR'; Version = '10'; Deployment = 'Desktop'; Mode = 'PerDeviceYearly'; Quantity = 100; StartDate = '2020-01-01'; ExpirationDate = $expires }
+        @{ ItemId = 'S'; Product = 'DLR'; Version = '3'; Deployment = 'Desktop'; Mode = 'PerScan'; Quantity = 40; StartDate = '2020-01-01'; ExpirationDate = $expires }
+    ) | Out-Null
+    Import-DlsLicense -StorePath $StorePath -Path (Join-Path $Folder 'u.dlslicense') -NewHandshakeCode a | Out-Null
+    New-DlsHandshakeCode -StorePath $StorePath -Name b -ItemId S | Out-Null   # S is shared by codes a and b
+
+    $script:Url = "http://127.0.0.1:$(Get-FreePort)/"
+    Start-DlsListener -StorePath $StorePath -Url $Url | Out-Null
+
+    function Send-Dls([string] $Path, [hashtable] $Body) {
+        $response = Invoke-WebRequest -Uri "$($Url)$Path" -Method Post -ContentType 'application/json' -Body ($Body | ConvertTo-Json -Depth 6) -SkipHttpErrorCheck
+        if ($response.StatusCode -ne 200) { throw "$Path answered $($response.StatusCode): $($response.Content)" }
+        $response.Content | ConvertFrom-Json
+    }
+    function Send-Auth([string] $Code, [string] $Client, [string] $Product, [string] $Version = '10') {
+        Invoke-WebRequest -Uri "$($Url)api/v1/auth" -Method Post -ContentType 'application/json' -SkipHttpErrorCheck -Body (@{
+            handshakeCode = $Code; clientUuid = $Client; product = $Product; version = $Version; deployment = 'Desktop'; processName = 'app'; os = 'Linux'; requestId = [guid]::NewGuid().ToString()
+        } | ConvertTo-Json)
+    }
+    function Sum($Rows, [string] $Property) { [long] (($Rows | Measure-Object -Property $Property -Sum).Sum) }
+    function Iso([datetime] $Time) { $Time.ToString('yyyy-MM-ddTHH:mm:ssZ') }
+
+    # Two days ago at 00:00 UTC: recent enough for the listener (reports up to 30 days old), aligned to slices.
+    $script:Base = [datetime]::SpecifyKind([datetime]::UtcNow.Date.AddDays(-2), 'Utc')
+    $script:Sent = @(
+        @{ client = 'd1'; code = '216998-a'; item = 'I1'; product = 'DBR'; slice = $Base; count = 3; features = @{ barcode = 2 } }
+        @{ client = 'd1'; code = '216998-a'; item = 'I1'; product = 'DBR'; slice = $Base.AddMinutes(3); count = 4 }
+        @{ client = 'd2'; code = '216998-a'; item = 'S'; product = 'DLR'; slice = $Base; count = 5 }
+        @{ client = 'd4'; code = '216998-b'; item = 'S'; product = 'DLR'; slice = $Base; count = 7; features = @{ ocr = 6; barcode = 1 } }
+        @{ client = 'd4'; code = '216998-b'; item = 'S'; product = 'DLR'; slice = $Base.AddHours(1); count = 1 }
+        @{ client = 'd3'; code = '216998-a'; item = 'I1'; product = 'DBR'; slice = $Base.AddDays(1).AddHours(12); count = 2 }
+    )
+    foreach ($group in $Sent | Group-Object { "$($_.client)|$($_.code)" }) {
+        $first = $group.Group[0]
+        $records = @($group.Group | ForEach-Object {
+            $record = @{ slice = Iso $_.slice; itemId = $_.item; product = $_.product; count = $_.count }
+            if ($_.features) { $record.features = $_.features }
+            $record
+        })
+        $answer = Send-Dls 'api/v1/reports' @{ clientUuid = $first.client; handshakeCode = $first.code; batchId = "batch-$($group.Name)"; records = $records }
+        if ($answer.accepted -ne $records.Count) { throw "Reports not accepted: $($answer | ConvertTo-Json)" }
+    }
+
+    # Today: three granted authorizations under a, one granted and one refused (no DBR item: 104) under b.
+    $script:Today = [datetime]::SpecifyKind([datetime]::UtcNow.Date, 'Utc')
+    foreach ($client in 'd1', 'd2', 'd3') { $r = Send-Auth '216998-a' $client 'DBR'; if ($r.StatusCode -ne 200) { throw "auth refused: $($r.Content)" } }
+    if ((Send-Auth '216998-b' 'd4' 'DLR' '3').StatusCode -ne 200) { throw 'auth refused' }
+    if ((Send-Auth '216998-b' 'd5' 'DBR').StatusCode -ne 404) { throw 'expected 104' }
+}
+
+AfterAll {
+    Stop-DlsListener -StorePath $StorePath -Confirm:$false -ErrorAction SilentlyContinue | Out-Null
+    Remove-Item -Recurse -Force -ErrorAction SilentlyContinue $Folder
+}
+
+Describe 'Get-DlsUsage over reports sent through the listener' {
+    BeforeAll {
+        $script:Range = @{ StorePath = $StorePath; From = $Base; To = $Base.AddDays(2) }
+    }
+
+    It 'totals per item, with distinct devices' {
+        $rows = Get-DlsUsage @Range -Interval Total -By Item
+        $i1 = $rows | Where-Object ItemId -EQ 'I1'; $s = $rows | Where-Object ItemId -EQ 'S'
+        $i1.Count | Should -Be 9;  $i1.Devices | Should -Be 2
+        $s.Count | Should -Be 13;  $s.Devices | Should -Be 2
+    }
+
+    It 'totals per code, and a shared item shows only what came through the code asked for' {
+        $rows = Get-DlsUsage @Range -Interval Total -By Code
+        ($rows | Where-Object HandshakeCode -EQ '216998-a').Count | Should -Be 14
+        ($rows | Where-Object HandshakeCode -EQ '216998-b').Count | Should -Be 8
+        (Get-DlsUsage @Range -Interval Total -By Item -HandshakeCode 216998-b -ItemId S).Count | Should -Be 8
+        (Get-DlsUsage @Range -Interval Total -By Item -HandshakeCode 216998-a -ItemId S).Count | Should -Be 5
+    }
+
+    It 'totals per device and per feature' {
+        $devices = Get-DlsUsage @Range -Interval Total -By Device
+        foreach ($expected in @{ d1 = 7; d2 = 5; d3 = 2; d4 = 8 }.GetEnumerator()) {
+            Sum ($devices | Where-Object ClientUuid -EQ $expected.Key) Count | Should -Be $expected.Value -Because $expected.Key
+        }
+        $features = Get-DlsUsage @Range -Interval Total -By Feature
+        Sum ($features | Where-Object Feature -EQ 'barcode') Count | Should -Be 3
+        Sum ($features | Where-Object Feature -EQ 'ocr') Count | Should -Be 6
+    }
+
+    It 'splits by slice, hour, day and month as the records were sent' {
+        $slices = @(Get-DlsUsage -StorePath $StorePath -From $Base -To $Base.AddHours(1) -Interval Slice -ItemId I1)
+        $slices.PeriodStart | Should -Be @($Base, $Base.AddMinutes(3))
+        $slices.ForEach('Count') | Should -Be @(3, 4)
+
+        $hours = @(Get-DlsUsage -StorePath $StorePath -From $Base -To $Base.AddDays(1) -Interval Hour -ItemId S | Sort-Object PeriodStart)
+        $hours.PeriodStart | Should -Be @($Base, $Base.AddHours(1))
+        $hours.ForEach('Count') | Should -Be @(12, 1)
+
+        $days = @(Get-DlsUsage @Range -Interval Day -ItemId I1 | Sort-Object PeriodStart)
+        $days.ForEach('Count') | Should -Be @(7, 2)
+
+        foreach ($month in Get-DlsUsage @Range -Interval Month -By Item) {
+            $expected = $Sent | Where-Object { $_.item -eq $month.ItemId -and $_.slice.Month -eq $month.PeriodStart.Month }
+            $month.Count | Should -Be (Sum $expected count)
+        }
+    }
+
+    It 'takes From inclusive and To exclusive at slice edges' {
+        $rows = @(Get-DlsUsage -StorePath $StorePath -From $Base.AddMinutes(3) -To $Base.AddHours(1) -Interval Total -By Item)
+        ($rows | Where-Object ItemId -EQ 'I1').Count | Should -Be 4
+        Sum ($rows | Where-Object ItemId -EQ 'S') Count | Should -Be 0
+    }
+
+    It 'counts authorizations and failures per code, the refusal under its code' {
+        $rows = Get-DlsUsage -StorePath $StorePath -From $Today -To $Today.AddDays(1) -Interval Total -By Code
+        $a = $rows | Where-Object HandshakeCode -EQ '216998-a'; $b = $rows | Where-Object HandshakeCode -EQ '216998-b'
+        $a.Authorizations | Should -Be 3; $a.FailedAuthorizations | Should -Be 0
+        $b.Authorizations | Should -Be 2; $b.FailedAuthorizations | Should -Be 1
+    }
+
+    It 'puts the counted scans in the report''s quota gauge' {
+        $path = Join-Path $Folder 'report.html'
+        Export-DlsUsageReport -StorePath $StorePath -Path $path -From $Base -To $Base.AddDays(2)
+        (Get-DlsLicenseItem -StorePath $StorePath -ItemId S).Used | Should -Be 13
+        Get-Content -Raw $path | Should -Match '<b>13</b> of 40 used · PerScan'
+    }
+}
