@@ -215,37 +215,63 @@ public sealed class UsageQuery
             }
         }
 
+        /// <summary>
+        /// The distinct devices of each key over the union of <paramref name="runs"/>: day and month runs OR their
+        /// stored device sets (a few small blobs a day), slice and hour runs (the ragged ends of a range that does
+        /// not start or end at midnight) add the devices seen in them one by one.
+        /// </summary>
         public IEnumerable<((string, string), long)> DistinctDevices(
             SqliteConnection connection, SqliteTransaction? transaction, List<(UsageGrain Grain, long Start, long End)> runs)
         {
-            // One range scan of the primary key per run (UNION ALL), not one scan of the table with OR-ed ranges.
-            var table = _level == 0 ? "usage_device" : "usage_seen";
-            var level = _level == 0 ? "reports > 0" : $"level = {_level}";
-            var parts = new StringBuilder();
-            using var command = connection.CreateCommand();
-            command.Transaction = transaction;
-            for (var i = 0; i < runs.Count; i++)
+            var sets = new Dictionary<(string, string), Dictionary<long, byte[]>>();
+            byte[] Chunk(string code, string item, long chunk)
             {
-                parts.Append(i == 0 ? string.Empty : " UNION ALL ")
-                    .Append($"SELECT handshake_code, item_id, client_id FROM {table} WHERE {level} AND grain = $g{i} AND period >= $lo{i} AND period < $hi{i}{Filters(string.Empty)}");
-                command.Parameters.AddWithValue($"$g{i}", (int)runs[i].Grain);
-                command.Parameters.AddWithValue($"$lo{i}", runs[i].Start);
-                command.Parameters.AddWithValue($"$hi{i}", runs[i].End);
+                if (!sets.TryGetValue((code, item), out var chunks))
+                {
+                    sets[(code, item)] = chunks = [];
+                }
+
+                if (!chunks.TryGetValue(chunk, out var bits))
+                {
+                    chunks[chunk] = bits = new byte[DeviceBitmap.ChunkBytes];
+                }
+
+                return bits;
             }
 
-            command.CommandText = $"""
-                SELECT {KeyColumns}, count(DISTINCT client_id) FROM ({parts})
-                GROUP BY handshake_code, item_id;
-                """;
-            Bind(command);
-            using var reader = command.ExecuteReader();
-            var result = new List<((string, string), long)>();
-            while (reader.Read())
+            foreach (var (grain, start, end) in runs)
             {
-                result.Add(((reader.GetString(0), reader.GetString(1)), reader.GetInt64(2)));
+                var bitmaps = DeviceBitmapWriter.Keeps((int)grain);
+                using var command = connection.CreateCommand();
+                command.Transaction = transaction;
+                command.CommandText = bitmaps
+                    ? $"SELECT handshake_code, item_id, chunk, bits FROM usage_device_bits WHERE level = {_level} AND grain = $g AND period >= $lo AND period < $hi{Filters(string.Empty)};"
+                    : $"SELECT handshake_code, item_id, client_id FROM {(_level == 0 ? "usage_device" : "usage_seen")} WHERE {(_level == 0 ? "reports > 0" : $"level = {_level}")} AND grain = $g AND period >= $lo AND period < $hi{Filters(string.Empty)};";
+                command.Parameters.AddWithValue("$g", (int)grain);
+                command.Parameters.AddWithValue("$lo", start);
+                command.Parameters.AddWithValue("$hi", end);
+                Bind(command);
+                using var reader = command.ExecuteReader();
+                while (reader.Read())
+                {
+                    if (bitmaps)
+                    {
+                        DeviceBitmap.Or(Chunk(reader.GetString(0), reader.GetString(1), reader.GetInt64(2)), (byte[])reader.GetValue(3));
+                    }
+                    else
+                    {
+                        var client = reader.GetInt64(2);
+                        DeviceBitmap.Set(Chunk(reader.GetString(0), reader.GetString(1), DeviceBitmap.ChunkOf(client)), client);
+                    }
+                }
             }
 
-            return result;
+            return sets.Select(set =>
+            {
+                var ((code, item), chunks) = set;
+                var key = _by == UsageGrouping.Code ? (code, item) : (item, code);
+                return (key, chunks.Values.Sum(DeviceBitmap.Count));
+            }).ToList();
         }
 
         public UsageRow ToRow(DateTime start, DateTime end, string k1, string k2, string k3, Accumulator value) => _by switch

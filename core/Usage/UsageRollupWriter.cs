@@ -29,9 +29,11 @@ internal sealed class UsageRollupWriter
     private readonly Dictionary<DeviceKey, Sums> _devices = [];
     private readonly Dictionary<RollupKey, Sums> _rollups = [];
     private readonly Dictionary<FeatureKey, long> _features = [];
+    private readonly DeviceBitmapWriter _bitmaps;
 
     public UsageRollupWriter(SqliteConnection connection, SqliteTransaction transaction)
     {
+        _bitmaps = new DeviceBitmapWriter(connection, transaction);
         _client = StatementCache.Get(connection, transaction, """
             INSERT INTO usage_client (client_uuid) VALUES ($client)
             ON CONFLICT (client_uuid) DO UPDATE SET client_uuid = excluded.client_uuid
@@ -166,6 +168,10 @@ internal sealed class UsageRollupWriter
             {
                 // The device's first report in this period: one more distinct device of the code and item.
                 AddTo(_rollups, new RollupKey(0, key.Grain, key.Period, key.Code, key.Item), new Sums(0, 0, 0, 0, Devices: 1));
+                if (DeviceBitmapWriter.Keeps(key.Grain))
+                {
+                    _bitmaps.Add(0, key.Grain, key.Period, key.Code, key.Item, key.Client);
+                }
             }
         }
 
@@ -199,6 +205,8 @@ internal sealed class UsageRollupWriter
             Set(_feature, key.Grain, key.Period, key.Code, key.Item, key.Feature, count);
             _feature.ExecuteNonQuery();
         }
+
+        _bitmaps.Flush();
 
         _seenKeys.Clear();
         _instanceKeys.Clear();
@@ -256,7 +264,17 @@ internal sealed class UsageRollupWriter
         }
 
         Set(_seen, key.Level, key.Grain, key.Period, key.Code, key.Item, key.Client);
-        return _seen.ExecuteNonQuery() == 1;
+        if (_seen.ExecuteNonQuery() != 1)
+        {
+            return false;
+        }
+
+        if (DeviceBitmapWriter.Keeps(key.Grain))
+        {
+            _bitmaps.Add(key.Level, key.Grain, key.Period, key.Code, key.Item, key.Client);
+        }
+
+        return true;
     }
 
     private bool NewInstance(InstanceKey key)

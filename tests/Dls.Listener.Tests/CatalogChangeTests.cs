@@ -1,0 +1,55 @@
+using System.Net;
+using Dls.Core.Licensing;
+using Dls.Tests;
+using static Dls.Listener.Tests.ProtocolFixture;
+
+namespace Dls.Listener.Tests;
+
+/// <summary>
+/// The listener's writer keeps the catalog it reads on every request; a change made meanwhile by another process
+/// (the cmdlets, here the core services of this test process) must show in its very next answer.
+/// </summary>
+public sealed class CatalogChangeTests
+{
+    [Fact]
+    public async Task A_revocation_a_disabled_code_and_a_changed_item_list_made_by_another_process_show_in_the_next_answer()
+    {
+        await using var host = await ListenerHost.StartAsync();
+        var store = host.OpenStore();
+        var today = DateOnly.FromDateTime(DateTime.UtcNow);
+        TestCatalog.AddItem(store, "Y", LicenseMode.PerDeviceYearly, 100, today.AddYears(-1), today.AddYears(1));
+        TestCatalog.AddItem(store, "REV", LicenseMode.PerDeviceYearly, 100, today.AddYears(-1), today.AddYears(1), product: "RVK");
+        TestCatalog.AddCode(store, "216998-app", ["Y", "REV"], isDefault: true);
+        var codes = new HandshakeCodeService(store, TimeProvider.System);
+
+        var (granted, grant) = await PostAsync(host.Http, "api/v1/auth", AuthBody("device-1", ("product", "RVK")));
+        Assert.Equal(HttpStatusCode.OK, granted);
+        var firstUpdate = DateTimeOffset.Parse(grant.GetProperty("handshakeUpdateTime").GetString()!, System.Globalization.CultureInfo.InvariantCulture);
+
+        // A revoking item arrives (as Import-DlsLicense writes it).
+        await Task.Delay(10);
+        TestCatalog.AddItem(store, "REVOKER", LicenseMode.PerDeviceYearly, 100, today.AddYears(-1), today.AddYears(1), product: "RVK", version: "99", revokes: "REV", licenseId: "L-2");
+        var (revokedStatus, revoked) = await PostAsync(host.Http, "api/v1/auth", AuthBody("device-1", ("product", "RVK")));
+        Assert.Equal(113, revoked.GetProperty("errorCode").GetInt32());
+        Assert.NotEqual(HttpStatusCode.OK, revokedStatus);
+
+        // Another item still grants, and its answer carries the newer handshakeUpdateTime.
+        var (stillGranted, other) = await PostAsync(host.Http, "api/v1/auth", AuthBody("device-1"));
+        Assert.Equal(HttpStatusCode.OK, stillGranted);
+        var secondUpdate = DateTimeOffset.Parse(other.GetProperty("handshakeUpdateTime").GetString()!, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(secondUpdate > firstUpdate, $"handshakeUpdateTime {secondUpdate:O} should be after {firstUpdate:O}");
+
+        // Set-DlsHandshakeCode -Enabled:$false, then a report and an authorization.
+        codes.Set("216998-app", new HandshakeCodeChanges { Enabled = false });
+        var (disabledAuth, disabled) = await PostAsync(host.Http, "api/v1/auth", AuthBody("device-1"));
+        var (disabledReport, disabledReportJson) = await PostAsync(host.Http, "api/v1/reports", Report("device-1", "b1", "216998-app", ("Y", 1)));
+        Assert.Equal((HttpStatusCode.NotFound, 101), (disabledAuth, disabled.GetProperty("errorCode").GetInt32()));
+        Assert.Equal((HttpStatusCode.NotFound, 101), (disabledReport, disabledReportJson.GetProperty("errorCode").GetInt32()));
+
+        // Enabled again, but without item Y: the DBR client now finds no item (104).
+        codes.Set("216998-app", new HandshakeCodeChanges { Enabled = true, ItemIds = ["REV"] });
+        var (noItem, noItemJson) = await PostAsync(host.Http, "api/v1/auth", AuthBody("device-1"));
+        Assert.Equal(104, noItemJson.GetProperty("errorCode").GetInt32());
+        Assert.NotEqual(HttpStatusCode.OK, noItem);
+    }
+}
