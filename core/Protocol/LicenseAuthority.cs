@@ -11,9 +11,10 @@ namespace Dls.Core.Protocol;
 /// The decisions behind <c>POST /api/v1/auth</c> and <c>POST /api/v1/reports</c> (SPEC §4): which code, whether
 /// the client may use it, which item serves it, and what a report counts. <see cref="Authorize"/> and
 /// <see cref="Report"/> run inside the caller's write transaction and record their statistics there, so a
-/// decision, its seat and its statistics commit together.
+/// decision, its seat and its statistics commit together. With a <see cref="AuthorizationBuffer"/> (the listener's
+/// writer) an authorization's statistics are recorded with the rest of its batch, still before that batch commits.
 /// </summary>
-public sealed class LicenseAuthority(SessionPasswordCache passwords)
+public sealed class LicenseAuthority(SessionPasswordCache passwords, AuthorizationBuffer? statistics = null)
 {
     public const int ReportIntervalSeconds = 180;
 
@@ -48,8 +49,16 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords)
     {
         _catalog.Sync(connection, transaction);
         var (outcome, code, itemId) = Decide(connection, transaction, request, now);
-        UsageStatistics.RecordAuthorization(connection, transaction,
-            new AuthorizationFact(now, code ?? string.Empty, itemId ?? string.Empty, request.ClientUuid, outcome.Error?.ErrorCode ?? 0));
+        var fact = new AuthorizationFact(now, code ?? string.Empty, itemId ?? string.Empty, request.ClientUuid, outcome.Error?.ErrorCode ?? 0);
+        if (statistics is null)
+        {
+            UsageStatistics.RecordAuthorization(connection, transaction, fact);
+        }
+        else
+        {
+            statistics.Add(fact);
+        }
+
         return outcome;
     }
 

@@ -16,6 +16,7 @@ public sealed class GroupCommitWriter : IAsyncDisposable
 
     private readonly DlsStore _store;
     private readonly Action<SqliteConnection, SqliteTransaction>? _maintenance;
+    private readonly Action<SqliteConnection, SqliteTransaction>? _beforeCommit;
     private readonly TimeSpan _maintenanceEvery;
     private readonly Channel<IWork> _queue = Channel.CreateBounded<IWork>(new BoundedChannelOptions(100_000)
     {
@@ -26,10 +27,16 @@ public sealed class GroupCommitWriter : IAsyncDisposable
     private DateTime _lastMaintenance = DateTime.MinValue;
 
     /// <param name="maintenance">Housekeeping run inside a batch's transaction at most every <paramref name="maintenanceEvery"/>.</param>
-    public GroupCommitWriter(DlsStore store, Action<SqliteConnection, SqliteTransaction>? maintenance = null, TimeSpan? maintenanceEvery = null)
+    /// <param name="beforeCommit">Runs after the batch's requests, in its transaction; when it throws, the whole batch fails.</param>
+    public GroupCommitWriter(
+        DlsStore store,
+        Action<SqliteConnection, SqliteTransaction>? maintenance = null,
+        TimeSpan? maintenanceEvery = null,
+        Action<SqliteConnection, SqliteTransaction>? beforeCommit = null)
     {
         _store = store;
         _maintenance = maintenance;
+        _beforeCommit = beforeCommit;
         _maintenanceEvery = maintenanceEvery ?? TimeSpan.FromMinutes(1);
         _loop = Task.Factory.StartNew(RunAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
     }
@@ -118,6 +125,8 @@ public sealed class GroupCommitWriter : IAsyncDisposable
                     failed.Add((work, error));
                 }
             }
+
+            _beforeCommit?.Invoke(connection, transaction);
 
             if (_maintenance is not null && DateTime.UtcNow - _lastMaintenance >= _maintenanceEvery)
             {

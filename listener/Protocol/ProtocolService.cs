@@ -2,6 +2,7 @@ using Dls.Core.Crypto;
 using Dls.Core.Protocol;
 using Dls.Core.Server;
 using Dls.Core.Storage;
+using Dls.Core.Usage;
 
 namespace Dls.Listener.Protocol;
 
@@ -13,7 +14,8 @@ public sealed class ProtocolService : IAsyncDisposable
 {
     private readonly DlsStore _store;
     private readonly TimeProvider _time;
-    private readonly LicenseAuthority _authority = new(new SessionPasswordCache());
+    private readonly AuthorizationBuffer _statistics = new();
+    private readonly LicenseAuthority _authority;
     private readonly GroupCommitWriter _writer;
 
     public ProtocolService(DlsStore store, ServerService server, TimeProvider time)
@@ -21,7 +23,11 @@ public sealed class ProtocolService : IAsyncDisposable
         _store = store;
         _time = time;
         Signer = new AuthorizationSigner(server);
-        _writer = new GroupCommitWriter(store, (connection, transaction) => LicenseAuthority.Prune(connection, transaction, time.GetUtcNow()));
+        _authority = new LicenseAuthority(new SessionPasswordCache(), _statistics);
+        _writer = new GroupCommitWriter(
+            store,
+            (connection, transaction) => LicenseAuthority.Prune(connection, transaction, time.GetUtcNow()),
+            beforeCommit: _statistics.Flush);
     }
 
     public AuthorizationSigner Signer { get; }

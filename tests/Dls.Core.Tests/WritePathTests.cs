@@ -94,6 +94,56 @@ public sealed class WritePathTests : IDisposable
         Assert.NotEqual(string.Empty, Dump(batched, "usage_device_bits"));
     }
 
+    [Fact]
+    public async Task Authorizations_batched_by_the_writer_are_counted_once_each_and_a_failed_batch_counts_none()
+    {
+        var fixture = new AuthorityFixture();
+        try
+        {
+            fixture.Item("R", Dls.Core.Licensing.LicenseMode.PerDeviceYearly, 20, product: "DLR");
+            Dls.Tests.TestCatalog.AddCode(fixture.Store, "216998-app", ["R"]);
+            var statistics = new AuthorizationBuffer();
+            var authority = new Dls.Core.Protocol.LicenseAuthority(new Dls.Core.Crypto.SessionPasswordCache(), statistics);
+            var failNext = false;
+            await using (var writer = new GroupCommitWriter(fixture.Store, beforeCommit: (c, t) =>
+            {
+                statistics.Flush(c, t);
+                if (failNext)
+                {
+                    failNext = false;
+                    throw new SqliteException("simulated failure before commit", 1);
+                }
+            }))
+            {
+                var outcomes = await Task.WhenAll(Enumerable.Range(0, 60).Select(i => Task.Run(() =>
+                    writer.SubmitAsync((c, t) => authority.Authorize(c, t, AuthorityFixture.Request($"racer-{i}", product: "DLR"), fixture.Now)))));
+                Assert.Equal(22, outcomes.Count(o => o.Grant is not null));
+
+                failNext = true;
+                await Assert.ThrowsAsync<SqliteException>(() =>
+                    writer.SubmitAsync((c, t) => authority.Authorize(c, t, AuthorityFixture.Request("lost", product: "DLR"), fixture.Now)));
+                var holder = $"racer-{Array.FindIndex(outcomes, o => o.Grant is not null)}";
+                var after = await writer.SubmitAsync((c, t) => authority.Authorize(c, t, AuthorityFixture.Request(holder, product: "DLR"), fixture.Now));
+                Assert.NotNull(after.Grant);
+            }
+
+            var rows = new UsageQuery(fixture.Store, fixture.Clock).Get(
+                fixture.Now.AddDays(-1), fixture.Now.AddDays(1), UsageInterval.Total, UsageGrouping.Code, null, null);
+            var code = Assert.Single(rows, r => r.HandshakeCode == "216998-app");
+            Assert.Equal((61L, 38L), (code.Authorizations, code.FailedAuthorizations));
+            Assert.Equal(61L, fixture.Store.Read(c =>
+            {
+                using var command = c.CreateCommand();
+                command.CommandText = "SELECT count(*) FROM auth_event;";
+                return (long)command.ExecuteScalar()!;
+            }));
+        }
+        finally
+        {
+            fixture.Dispose();
+        }
+    }
+
     private static void Execute(SqliteConnection connection, string sql)
     {
         using var command = connection.CreateCommand();
