@@ -101,29 +101,45 @@ public static class Ledger
         return new SeatResult(item.GraceEndsAt, null, null);
     }
 
-    /// <summary>What one accepted report record counts (statistics are recorded by the caller).</summary>
-    public static void Count(SqliteConnection connection, SqliteTransaction transaction, LicenseItem item, string clientUuid, UsageRecord record, DateTimeOffset now)
+    /// <summary>
+    /// What a report's accepted records count (statistics are recorded by the caller): scans and pages are added up
+    /// per item and written once, a device item's seat is refreshed once, concurrent items count record by record.
+    /// </summary>
+    public static void Count(
+        SqliteConnection connection, SqliteTransaction transaction, IReadOnlyDictionary<string, LicenseItem> items, string clientUuid,
+        IEnumerable<UsageRecord> records, DateTimeOffset now)
     {
-        if (IsCountMode(item.Mode))
+        var counted = new Dictionary<string, long>(StringComparer.Ordinal);
+        var refreshed = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var record in records)
         {
-            if (record.Count > 0)
+            var item = items[record.ItemId];
+            if (IsCountMode(item.Mode))
             {
-                var command = Command(connection, transaction, """
-                    INSERT INTO item_counter (item_id, counted, overage) VALUES ($item, $count, 0)
-                    ON CONFLICT (item_id) DO UPDATE SET counted = counted + excluded.counted;
-                    """);
-                command.Parameters.AddWithValue("$item", item.ItemId);
-                command.Parameters.AddWithValue("$count", record.Count);
-                command.ExecuteNonQuery();
+                if (record.Count > 0)
+                {
+                    counted[item.ItemId] = counted.GetValueOrDefault(item.ItemId) + record.Count;
+                }
+            }
+            else if (IsConcurrentMode(item.Mode))
+            {
+                CountConcurrent(connection, transaction, item, clientUuid, record);
+            }
+            else if (item.Mode != LicenseMode.PerDomain && refreshed.Add(item.ItemId))
+            {
+                Refresh(connection, transaction, item, clientUuid, now);
             }
         }
-        else if (IsConcurrentMode(item.Mode))
+
+        foreach (var (itemId, count) in counted)
         {
-            CountConcurrent(connection, transaction, item, clientUuid, record);
-        }
-        else if (item.Mode != LicenseMode.PerDomain)
-        {
-            Refresh(connection, transaction, item, clientUuid, now);
+            var command = Command(connection, transaction, """
+                INSERT INTO item_counter (item_id, counted, overage) VALUES ($item, $count, 0)
+                ON CONFLICT (item_id) DO UPDATE SET counted = counted + excluded.counted;
+                """);
+            command.Parameters.AddWithValue("$item", itemId);
+            command.Parameters.AddWithValue("$count", count);
+            command.ExecuteNonQuery();
         }
     }
 

@@ -11,10 +11,10 @@ namespace Dls.Core.Protocol;
 /// The decisions behind <c>POST /api/v1/auth</c> and <c>POST /api/v1/reports</c> (SPEC §4): which code, whether
 /// the client may use it, which item serves it, and what a report counts. <see cref="Authorize"/> and
 /// <see cref="Report"/> run inside the caller's write transaction and record their statistics there, so a
-/// decision, its seat and its statistics commit together. With a <see cref="AuthorizationBuffer"/> (the listener's
-/// writer) an authorization's statistics are recorded with the rest of its batch, still before that batch commits.
+/// decision, its seat and its statistics commit together. With a <see cref="StatisticsBuffer"/> (the listener's
+/// writer) a request's statistics are recorded with the rest of its batch, still before that batch commits.
 /// </summary>
-public sealed class LicenseAuthority(SessionPasswordCache passwords, AuthorizationBuffer? statistics = null)
+public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsBuffer? statistics = null)
 {
     public const int ReportIntervalSeconds = 180;
 
@@ -177,13 +177,18 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, Authorizati
             batch.ExecuteNonQuery();
         }
 
-        foreach (var record in request.Records)
-        {
-            Ledger.Count(connection, transaction, items[record.ItemId], request.ClientUuid, record, now);
-        }
+        Ledger.Count(connection, transaction, items, request.ClientUuid, request.Records, now);
 
-        UsageStatistics.RecordUsage(connection, transaction, request.Records.Select(record => new UsageFact(
-            now, TimeSlice.StartOf(record.Slice), code.Code, record.ItemId, request.ClientUuid, record.InstanceId ?? string.Empty, record.Count, record.Features)));
+        var facts = request.Records.Select(record => new UsageFact(
+            now, TimeSlice.StartOf(record.Slice), code.Code, record.ItemId, request.ClientUuid, record.InstanceId ?? string.Empty, record.Count, record.Features)).ToList();
+        if (statistics is null)
+        {
+            UsageStatistics.RecordUsage(connection, transaction, facts);
+        }
+        else
+        {
+            statistics.Add(facts);
+        }
 
         return new ReportOutcome(new ReportAnswer(request.Records.Count, 0, updateTime), null);
 

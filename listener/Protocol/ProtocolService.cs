@@ -14,7 +14,7 @@ public sealed class ProtocolService : IAsyncDisposable
 {
     private readonly DlsStore _store;
     private readonly TimeProvider _time;
-    private readonly AuthorizationBuffer _statistics = new();
+    private readonly StatisticsBuffer _statistics = new();
     private readonly LicenseAuthority _authority;
     private readonly GroupCommitWriter _writer;
 

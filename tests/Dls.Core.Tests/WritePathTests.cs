@@ -102,7 +102,7 @@ public sealed class WritePathTests : IDisposable
         {
             fixture.Item("R", Dls.Core.Licensing.LicenseMode.PerDeviceYearly, 20, product: "DLR");
             Dls.Tests.TestCatalog.AddCode(fixture.Store, "216998-app", ["R"]);
-            var statistics = new AuthorizationBuffer();
+            var statistics = new StatisticsBuffer();
             var authority = new Dls.Core.Protocol.LicenseAuthority(new Dls.Core.Crypto.SessionPasswordCache(), statistics);
             var failNext = false;
             await using (var writer = new GroupCommitWriter(fixture.Store, beforeCommit: (c, t) =>

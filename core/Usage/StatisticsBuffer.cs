@@ -1,0 +1,41 @@
+using Microsoft.Data.Sqlite;
+
+namespace Dls.Core.Usage;
+
+/// <summary>
+/// The statistics facts of one group-commit batch (authorizations and report records), recorded together just
+/// before the batch commits, in its transaction, so a request and its statistics still commit or fail together.
+/// The requests of one batch mostly touch the same roll-up rows (same slice, code and item), which are then
+/// written once instead of once per request. Used by the listener's writer thread only.
+/// </summary>
+public sealed class StatisticsBuffer
+{
+    private readonly List<AuthorizationFact> _authorizations = [];
+    private readonly List<UsageFact> _usage = [];
+
+    public void Add(AuthorizationFact fact) => _authorizations.Add(fact);
+
+    public void Add(IEnumerable<UsageFact> facts) => _usage.AddRange(facts);
+
+    /// <summary>Records what was added since the last flush; nothing stays behind, even when it fails (the batch then fails whole).</summary>
+    public void Flush(SqliteConnection connection, SqliteTransaction transaction)
+    {
+        try
+        {
+            if (_usage.Count > 0)
+            {
+                UsageStatistics.RecordUsage(connection, transaction, _usage);
+            }
+
+            if (_authorizations.Count > 0)
+            {
+                UsageStatistics.RecordAuthorizations(connection, transaction, _authorizations);
+            }
+        }
+        finally
+        {
+            _usage.Clear();
+            _authorizations.Clear();
+        }
+    }
+}
