@@ -86,17 +86,7 @@ foreach (var (name, interval, from, to) in new[]
 return 0;
 
 static void Flush(DlsStore store, List<UsageFact> batch) =>
-    store.Write((connection, transaction) =>
-    {
-        if (Environment.GetEnvironmentVariable("CACHE") is { } kb)
-        {
-            using var pragma = connection.CreateCommand();
-            pragma.CommandText = $"PRAGMA cache_size = -{kb};";
-            pragma.ExecuteNonQuery();
-        }
-
-        UsageStatistics.RecordUsage(connection, transaction, batch);
-    });
+    store.Write((connection, transaction) => UsageStatistics.RecordUsage(connection, transaction, batch));
 
 static double Time(Func<IReadOnlyList<UsageRow>> run, out IReadOnlyList<UsageRow> rows)
 {

@@ -144,6 +144,30 @@ public sealed class WritePathTests : IDisposable
         }
     }
 
+    [Fact]
+    public void Migration_50_builds_the_same_device_sets_from_a_store_written_before_it()
+    {
+        var (usage, authorizations) = Random(seed: 77);
+        var store = _one.Initialized();
+        Write(store, usage, authorizations);
+        var written = Dump(store, "usage_device_bits");
+
+        store.Write((connection, transaction) =>
+        {
+            using (var drop = connection.CreateCommand())
+            {
+                drop.Transaction = transaction;
+                drop.CommandText = "DROP TABLE usage_device_bits;";
+                drop.ExecuteNonQuery();
+            }
+
+            new Storage.Migrations.M0050_DeviceBitmaps().Apply(connection, transaction);
+        });
+
+        Assert.NotEqual(string.Empty, written);
+        Assert.Equal(written, Dump(store, "usage_device_bits"));
+    }
+
     private static void Execute(SqliteConnection connection, string sql)
     {
         using var command = connection.CreateCommand();
