@@ -53,11 +53,13 @@ public static class Ledger
     /// Decides whether the item can serve the claim now (its dates and revocation are checked by the caller)
     /// and, for seat modes, takes or refreshes the seat.
     /// </summary>
-    public static SeatResult TryTake(SqliteConnection connection, SqliteTransaction transaction, LicenseItem item, SeatClaim claim, DateTimeOffset now)
+    /// <param name="seats">The writer's running count of active seats, or null to count them now.</param>
+    public static SeatResult TryTake(
+        SqliteConnection connection, SqliteTransaction transaction, LicenseItem item, SeatClaim claim, DateTimeOffset now, ActiveSeatCounter? seats = null)
     {
         if (IsSeatMode(item.Mode))
         {
-            return TakeSeat(connection, transaction, item, claim, now);
+            return TakeSeat(connection, transaction, item, claim, now, seats);
         }
 
         var tolerance = QuotaMeter.Tolerance(item);
@@ -159,7 +161,8 @@ public static class Ledger
         return until < item.GraceEndsAt ? until : item.GraceEndsAt;
     }
 
-    private static SeatResult TakeSeat(SqliteConnection connection, SqliteTransaction transaction, LicenseItem item, SeatClaim claim, DateTimeOffset now)
+    private static SeatResult TakeSeat(
+        SqliteConnection connection, SqliteTransaction transaction, LicenseItem item, SeatClaim claim, DateTimeOffset now, ActiveSeatCounter? seats)
     {
         var domains = item.Mode == LicenseMode.PerDomain;
         if (SeatKey(item, claim) is not { } key)
@@ -171,7 +174,7 @@ public static class Ledger
         if (!HoldsActiveSeat(connection, transaction, item, claim, now))
         {
             var tolerance = QuotaMeter.Tolerance(item);
-            var active = ActiveSeats(connection, transaction, item.ItemId, now);
+            var active = seats?.Active(connection, transaction, item.ItemId, now) ?? ActiveSeats(connection, transaction, item.ItemId, now);
             if (active >= item.Quantity + tolerance)
             {
                 return domains
@@ -192,6 +195,7 @@ public static class Ledger
             insert.Parameters.AddWithValue("$now", Timestamps.Format(now));
             insert.Parameters.AddWithValue("$until", Timestamps.Format(horizon));
             insert.ExecuteNonQuery();
+            seats?.Taken(item.ItemId, horizon);
             var warning = active + 1 > item.Quantity
                 ? $"Item {item.ItemId} is over its quantity ({active + 1} of {item.Quantity}); the tolerance is in use."
                 : null;
@@ -215,6 +219,17 @@ public static class Ledger
         command.Parameters.AddWithValue("$item", itemId);
         command.Parameters.AddWithValue("$now", Timestamps.Format(now));
         return Convert.ToInt64(command.ExecuteScalar());
+    }
+
+    /// <summary>The active seats of an item and the earliest moment one of them lapses (null when none is active).</summary>
+    internal static (long Active, DateTimeOffset? NextLapse) ActiveSeatsAndNextLapse(SqliteConnection connection, SqliteTransaction? transaction, string itemId, DateTimeOffset now)
+    {
+        var command = Command(connection, transaction, "SELECT count(*), min(active_until) FROM seat WHERE item_id = $item AND active_until > $now;");
+        command.Parameters.AddWithValue("$item", itemId);
+        command.Parameters.AddWithValue("$now", Timestamps.Format(now));
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        return (reader.GetInt64(0), reader.IsDBNull(1) ? null : Timestamps.Parse(reader.GetString(1)));
     }
 
     /// <summary>A report is a contact: it keeps an active device seat alive (a lapsed one is not revived by a report).</summary>

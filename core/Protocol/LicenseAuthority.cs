@@ -27,6 +27,9 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
     /// <summary>The catalog as the writer last read it (see <see cref="CatalogCache"/>).</summary>
     private readonly CatalogCache _catalog = new();
 
+    /// <summary>Active seats per item as the writer last counted them (see <see cref="ActiveSeatCounter"/>).</summary>
+    private readonly ActiveSeatCounter _seats = new();
+
     /// <summary>
     /// Does the slow part of an authorization outside the writer: verifies the session password once so the
     /// writer finds the result in the cache. Safe to call from many threads.
@@ -48,19 +51,32 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
     public AuthOutcome Authorize(SqliteConnection connection, SqliteTransaction transaction, AuthRequest request, DateTimeOffset now)
     {
         _catalog.Sync(connection, transaction);
-        var (outcome, code, itemId) = Decide(connection, transaction, request, now);
-        var fact = new AuthorizationFact(now, code ?? string.Empty, itemId ?? string.Empty, request.ClientUuid, outcome.Error?.ErrorCode ?? 0);
-        if (statistics is null)
+        _seats.Sync(connection, transaction);
+        try
         {
-            UsageStatistics.RecordAuthorization(connection, transaction, fact);
-        }
-        else
-        {
-            statistics.Add(fact);
-        }
+            var (outcome, code, itemId) = Decide(connection, transaction, request, now);
+            var fact = new AuthorizationFact(now, code ?? string.Empty, itemId ?? string.Empty, request.ClientUuid, outcome.Error?.ErrorCode ?? 0);
+            if (statistics is null)
+            {
+                UsageStatistics.RecordAuthorization(connection, transaction, fact);
+            }
+            else
+            {
+                statistics.Add(fact);
+            }
 
-        return outcome;
+            return outcome;
+        }
+        catch
+        {
+            // The caller rolls this request back: a seat counted as taken by it was not.
+            _seats.Forget();
+            throw;
+        }
     }
+
+    /// <summary>Forgets the running seat counts: the caller rolled back work this authority did.</summary>
+    public void ForgetCounts() => _seats.Forget();
 
     /// <summary>
     /// Which code a request names (SPEC §4): the code when given (it must belong to the organization when one is
@@ -273,7 +289,7 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
         var quotaRefusals = new List<(ProtocolError Error, string ItemId)>();
         foreach (var (item, status) in ordered)
         {
-            var seat = Ledger.TryTake(connection, transaction, item, claim, now);
+            var seat = Ledger.TryTake(connection, transaction, item, claim, now, _seats);
             if (seat.Error is not null)
             {
                 quotaRefusals.Add((seat.Error, item.ItemId));

@@ -17,6 +17,7 @@ public sealed class GroupCommitWriter : IAsyncDisposable
     private readonly DlsStore _store;
     private readonly Action<SqliteConnection, SqliteTransaction>? _maintenance;
     private readonly Action<SqliteConnection, SqliteTransaction>? _beforeCommit;
+    private readonly Action? _afterRollback;
     private readonly TimeSpan _maintenanceEvery;
     private readonly Channel<IWork> _queue = Channel.CreateBounded<IWork>(new BoundedChannelOptions(100_000)
     {
@@ -28,15 +29,18 @@ public sealed class GroupCommitWriter : IAsyncDisposable
 
     /// <param name="maintenance">Housekeeping run inside a batch's transaction at most every <paramref name="maintenanceEvery"/>.</param>
     /// <param name="beforeCommit">Runs after the batch's requests, in its transaction; when it throws, the whole batch fails.</param>
+    /// <param name="afterRollback">Runs when a request was rolled back or a batch failed, for state kept beside the store.</param>
     public GroupCommitWriter(
         DlsStore store,
         Action<SqliteConnection, SqliteTransaction>? maintenance = null,
         TimeSpan? maintenanceEvery = null,
-        Action<SqliteConnection, SqliteTransaction>? beforeCommit = null)
+        Action<SqliteConnection, SqliteTransaction>? beforeCommit = null,
+        Action? afterRollback = null)
     {
         _store = store;
         _maintenance = maintenance;
         _beforeCommit = beforeCommit;
+        _afterRollback = afterRollback;
         _maintenanceEvery = maintenanceEvery ?? TimeSpan.FromMinutes(1);
         _loop = Task.Factory.StartNew(RunAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
     }
@@ -85,6 +89,7 @@ public sealed class GroupCommitWriter : IAsyncDisposable
                 catch (Exception error)
                 {
                     // The commit (or BEGIN) failed: nothing of the batch is durable, so nothing is acknowledged.
+                    _afterRollback?.Invoke();
                     foreach (var work in batch)
                     {
                         work.Fail(error);
@@ -122,6 +127,7 @@ public sealed class GroupCommitWriter : IAsyncDisposable
                 {
                     transaction.Rollback("request");
                     transaction.Release("request");
+                    _afterRollback?.Invoke();
                     failed.Add((work, error));
                 }
             }

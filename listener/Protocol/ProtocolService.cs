@@ -27,7 +27,8 @@ public sealed class ProtocolService : IAsyncDisposable
         _writer = new GroupCommitWriter(
             store,
             (connection, transaction) => LicenseAuthority.Prune(connection, transaction, time.GetUtcNow()),
-            beforeCommit: _statistics.Flush);
+            beforeCommit: _statistics.Flush,
+            afterRollback: _authority.ForgetCounts);
     }
 
     public AuthorizationSigner Signer { get; }
