@@ -80,6 +80,7 @@ public static class LicenseCatalog
     {
         var codes = new List<(HandshakeCode Code, string? Hash)>();
         {
+            // The reader is done before the item ids of each code are read.
             var command = StatementCache.Get(connection, transaction, sql);
             if (parameter is not null)
             {

@@ -146,14 +146,12 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
         }
 
         var updateTime = _catalog.HandshakeUpdateTime(code.Code);
+        var seen = StatementCache.Get(connection, transaction, "SELECT EXISTS (SELECT 1 FROM report_batch WHERE client_uuid = $client AND batch_id = $batch);");
+        seen.Parameters.AddWithValue("$client", request.ClientUuid);
+        seen.Parameters.AddWithValue("$batch", request.BatchId);
+        if (Convert.ToInt64(seen.ExecuteScalar()) == 1)
         {
-            var seen = StatementCache.Get(connection, transaction, "SELECT EXISTS (SELECT 1 FROM report_batch WHERE client_uuid = $client AND batch_id = $batch);");
-            seen.Parameters.AddWithValue("$client", request.ClientUuid);
-            seen.Parameters.AddWithValue("$batch", request.BatchId);
-            if (Convert.ToInt64(seen.ExecuteScalar()) == 1)
-            {
-                return new ReportOutcome(new ReportAnswer(0, request.Records.Count, updateTime), null);
-            }
+            return new ReportOutcome(new ReportAnswer(0, request.Records.Count, updateTime), null);
         }
 
         // Validate every record before writing any: a refused batch writes nothing.
@@ -184,14 +182,12 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
             }
         }
 
-        {
-            var batch = StatementCache.Get(connection, transaction, "INSERT INTO report_batch (client_uuid, batch_id, received_at, records) VALUES ($client, $batch, $now, $records);");
-            batch.Parameters.AddWithValue("$client", request.ClientUuid);
-            batch.Parameters.AddWithValue("$batch", request.BatchId);
-            batch.Parameters.AddWithValue("$now", Timestamps.Format(now));
-            batch.Parameters.AddWithValue("$records", request.Records.Count);
-            batch.ExecuteNonQuery();
-        }
+        var batch = StatementCache.Get(connection, transaction, "INSERT INTO report_batch (client_uuid, batch_id, received_at, records) VALUES ($client, $batch, $now, $records);");
+        batch.Parameters.AddWithValue("$client", request.ClientUuid);
+        batch.Parameters.AddWithValue("$batch", request.BatchId);
+        batch.Parameters.AddWithValue("$now", Timestamps.Format(now));
+        batch.Parameters.AddWithValue("$records", request.Records.Count);
+        batch.ExecuteNonQuery();
 
         Ledger.Count(connection, transaction, items, request.ClientUuid, request.Records, now);
 
