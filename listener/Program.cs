@@ -78,6 +78,8 @@ builder.Services.AddSingleton<ProtocolService>();
 builder.Services.AddSingleton<IHomeSection, LicenseItemsSection>();
 builder.Services.AddHostedService<ListenerRegistration>();
 builder.Services.AddHostedService<AlertService>();
+builder.Services.AddSingleton<Dls.Core.Usage.UsageRetention>();
+builder.Services.AddHostedService<RetentionService>();
 builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(10));
 
 var app = builder.Build();
