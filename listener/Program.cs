@@ -68,6 +68,11 @@ catch (DlsException error)
     Console.Error.WriteLine($"dls-listener: {error.Message}");
     return 2;
 }
+catch (Microsoft.Data.Sqlite.SqliteException error)
+{
+    Console.Error.WriteLine($"dls-listener: the store '{options.StorePath}' cannot be used: {error.Message}");
+    return 2;
+}
 
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton(store);
