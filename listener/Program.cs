@@ -68,6 +68,11 @@ catch (DlsException error)
     Console.Error.WriteLine($"dls-listener: {error.Message}");
     return 2;
 }
+catch (Microsoft.Data.Sqlite.SqliteException error)
+{
+    Console.Error.WriteLine($"dls-listener: the store '{options.StorePath}' cannot be used: {error.Message}");
+    return 2;
+}
 
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton(store);
@@ -78,6 +83,8 @@ builder.Services.AddSingleton<ProtocolService>();
 builder.Services.AddSingleton<IHomeSection, LicenseItemsSection>();
 builder.Services.AddHostedService<ListenerRegistration>();
 builder.Services.AddHostedService<AlertService>();
+builder.Services.AddSingleton<Dls.Core.Usage.UsageRetention>();
+builder.Services.AddHostedService<RetentionService>();
 builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(10));
 
 var app = builder.Build();

@@ -12,6 +12,9 @@ public sealed record ServerInfo(
     string PublicKey,
     DateTime CreatedAt)
 {
+    /// <summary>How many days raw usage records are kept (roll-ups are kept for ever); see docs/usage.md.</summary>
+    public int UsageRetentionDays { get; init; } = Usage.UsageRetention.DefaultDays;
+
     /// <summary>The server public key's SubjectPublicKeyInfo DER, as license keys carry it.</summary>
     public byte[] PublicKeyDer() => Crypto.EcKeys.ParsePublicKey(PublicKey);
 }

@@ -63,7 +63,8 @@ public sealed class ServerService(DlsStore store, TimeProvider time)
     }
 
     public ServerInfo Get() =>
-        store.Read(connection => ReadRow(connection, null)) ?? throw NotInitialized();
+        (store.Read(connection => ReadRow(connection, null)) ?? throw NotInitialized())
+        with { UsageRetentionDays = new Usage.UsageRetention(store).GetRetentionDays() };
 
     /// <summary>Changes the given settings; <c>null</c> leaves a setting as it is, an empty URL clears the standby.</summary>
     public ServerInfo Set(string? organizationId, string? mainServerUrl, string? standbyServerUrl, ServerRole? role)

@@ -149,6 +149,11 @@ public sealed class DlsStore
         }
     }
 
+    /// <summary>
+    /// Applies every known migration the store lacks, in version order. Applied versions are recorded one by one
+    /// (table <c>schema_migration</c>), not only as the highest number, so a migration numbered below one already
+    /// applied (work developed side by side) is still applied. <c>PRAGMA user_version</c> mirrors the highest.
+    /// </summary>
     private void EnsureSchema()
     {
         using var connection = OpenConnection();
@@ -158,25 +163,69 @@ public sealed class DlsStore
             wal.ExecuteNonQuery();
         }
 
-        if (CheckedUserVersion(connection, null) == SchemaVersion)
+        CheckedUserVersion(connection, null);
+        if (Missing(AppliedVersions(connection, null)).Count == 0)
         {
             return;
         }
 
         // BEGIN IMMEDIATE: two processes opening a new store at once migrate it one after the other.
         using var transaction = connection.BeginTransaction(deferred: false);
-        var current = CheckedUserVersion(connection, transaction);
+        using (var ledger = connection.CreateCommand())
+        {
+            ledger.Transaction = transaction;
+            ledger.CommandText = "CREATE TABLE IF NOT EXISTS schema_migration (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL);";
+            ledger.ExecuteNonQuery();
+        }
 
-        foreach (var migration in Migrations.Where(m => m.Version > current))
+        foreach (var migration in Missing(AppliedVersions(connection, transaction)))
         {
             migration.Apply(connection, transaction);
-            using var setVersion = connection.CreateCommand();
+            using var record = connection.CreateCommand();
+            record.Transaction = transaction;
+            record.CommandText = "INSERT INTO schema_migration (version, description, applied_at) VALUES ($version, $description, $now);";
+            record.Parameters.AddWithValue("$version", migration.Version);
+            record.Parameters.AddWithValue("$description", migration.Description);
+            record.Parameters.AddWithValue("$now", Timestamps.Format(DateTimeOffset.UtcNow));
+            record.ExecuteNonQuery();
+        }
+
+        using (var setVersion = connection.CreateCommand())
+        {
             setVersion.Transaction = transaction;
-            setVersion.CommandText = $"PRAGMA user_version = {migration.Version};";
+            setVersion.CommandText = $"PRAGMA user_version = {SchemaVersion};";
             setVersion.ExecuteNonQuery();
         }
 
         transaction.Commit();
+    }
+
+    private static List<Migration> Missing(IReadOnlySet<int> applied) => Migrations.Where(m => !applied.Contains(m.Version)).ToList();
+
+    /// <summary>The versions recorded as applied; a store from before the ledger counts every version up to its user_version.</summary>
+    private static IReadOnlySet<int> AppliedVersions(SqliteConnection connection, SqliteTransaction? transaction)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migration';";
+        var hasLedger = Convert.ToInt64(command.ExecuteScalar()) == 1;
+        var applied = new HashSet<int>();
+        if (hasLedger)
+        {
+            command.CommandText = "SELECT version FROM schema_migration;";
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                applied.Add(reader.GetInt32(0));
+            }
+
+            return applied;
+        }
+
+        command.CommandText = "PRAGMA user_version;";
+        var userVersion = Convert.ToInt32(command.ExecuteScalar());
+        applied.UnionWith(Migrations.Select(m => m.Version).Where(v => v <= userVersion));
+        return applied;
     }
 
     private int CheckedUserVersion(SqliteConnection connection, SqliteTransaction? transaction)

@@ -54,7 +54,7 @@ public sealed class UsageRetention
                 """;
             command.Parameters.AddWithValue("$days", days.ToString(CultureInfo.InvariantCulture));
             command.ExecuteNonQuery();
-            Audit.AuditLog.Write(connection, transaction, now, "Set-UsageRetention", "usage", $"raw_retention_days = {days}");
+            Audit.AuditLog.Write(connection, transaction, now, "Usage.SetRetention", "usage", $"raw_retention_days = {days}");
         });
     }
 

@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using Dls.Module.Completion;
 using System.Text;
 using Dls.Core.Usage;
 
@@ -21,6 +22,7 @@ public sealed class ExportDlsUsageReportCommand : DlsCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [Alias("Code")]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(HandshakeCodeCompleter))]
     public string? HandshakeCode { get; set; }
 
     [Parameter]

@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using Dls.Module.Completion;
 using Dls.Core.Accounting;
 
 namespace Dls.Module.Commands;
@@ -10,10 +11,12 @@ public sealed class GetDlsDeviceCommand : DlsCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [Alias("Code")]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(HandshakeCodeCompleter))]
     public string? HandshakeCode { get; set; }
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(LicenseItemCompleter))]
     public string? ItemId { get; set; }
 
     [Parameter(Position = 0)]

@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using Dls.Module.Completion;
 using Dls.Core.Usage;
 
 namespace Dls.Module.Commands;
@@ -11,10 +12,12 @@ public sealed class GetDlsUsageCommand : DlsCmdlet
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
     [Alias("Code")]
     [ValidateNotNull]
+    [ArgumentCompleter(typeof(HandshakeCodeCompleter))]
     public string? HandshakeCode { get; set; }
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [ValidateNotNull]
+    [ArgumentCompleter(typeof(LicenseItemCompleter))]
     public string? ItemId { get; set; }
 
     /// <summary>Inclusive start; a local or unspecified time is taken as local time.</summary>

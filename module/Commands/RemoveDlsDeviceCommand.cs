@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using Dls.Module.Completion;
 using Dls.Core.Accounting;
 
 namespace Dls.Module.Commands;
@@ -13,6 +14,7 @@ public sealed class RemoveDlsDeviceCommand : DlsCmdlet
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(LicenseItemCompleter))]
     public string? ItemId { get; set; }
 
     [Parameter]

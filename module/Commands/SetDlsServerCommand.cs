@@ -23,6 +23,11 @@ public sealed class SetDlsServerCommand : DlsCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public ServerRole? Role { get; set; }
 
+    /// <summary>Days raw usage records are kept (roll-ups are kept for ever).</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ValidateRange(1, 36500)]
+    public int? UsageRetentionDays { get; set; }
+
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
@@ -34,6 +39,7 @@ public sealed class SetDlsServerCommand : DlsCmdlet
         if (MainServerUrl is not null) changes.Add($"MainServerUrl = {MainServerUrl}");
         if (StandbyServerUrl is not null) changes.Add($"StandbyServerUrl = '{StandbyServerUrl}'");
         if (Role is not null) changes.Add($"Role = {Role}");
+        if (UsageRetentionDays is not null) changes.Add($"UsageRetentionDays = {UsageRetentionDays}");
         if (changes.Count == 0)
         {
             WriteVerbose("Nothing to change.");
@@ -50,7 +56,14 @@ public sealed class SetDlsServerCommand : DlsCmdlet
             return;
         }
 
-        var server = service.Set(OrganizationId, MainServerUrl, StandbyServerUrl, Role);
+        if (UsageRetentionDays is { } days)
+        {
+            new Dls.Core.Usage.UsageRetention(Store).SetRetentionDays(days, Time.GetUtcNow());
+        }
+
+        var server = OrganizationId is null && MainServerUrl is null && StandbyServerUrl is null && Role is null
+            ? service.Get()
+            : service.Set(OrganizationId, MainServerUrl, StandbyServerUrl, Role);
         if (PassThru)
         {
             WriteObject(server);

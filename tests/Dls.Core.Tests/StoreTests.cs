@@ -97,4 +97,36 @@ public sealed class StoreTests : IDisposable
         await Task.WhenAll(tasks);
         Assert.Empty(errors);
     }
+
+    [Fact]
+    public void A_migration_numbered_below_the_highest_applied_one_is_still_applied()
+    {
+        // As when two lines of work each add a migration: the store got 40 before 30 existed.
+        var store = _temp.Open();
+        store.Write((connection, transaction) =>
+        {
+            using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = """
+                DROP TABLE usage_client; DROP TABLE usage_rollup; DROP TABLE usage_device; DROP TABLE usage_seen;
+                DROP TABLE usage_instance_seen; DROP TABLE usage_feature; DROP TABLE usage_setting;
+                DELETE FROM schema_migration WHERE version = 30;
+                """;
+            command.ExecuteNonQuery();
+        });
+
+        var reopened = DlsStore.Open(_temp.Path);
+
+        reopened.Read(connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'usage_setting';";
+            Assert.Equal(1L, command.ExecuteScalar());
+            command.CommandText = "SELECT count(*) FROM schema_migration WHERE version = 30;";
+            Assert.Equal(1L, command.ExecuteScalar());
+            command.CommandText = "PRAGMA user_version;";
+            Assert.Equal(DlsStore.SchemaVersion, Convert.ToInt32(command.ExecuteScalar()));
+            return 0;
+        });
+    }
 }

@@ -159,3 +159,23 @@ Describe 'Set-DlsServer' {
         (Get-DlsServer -StorePath $StorePath).MainServerUrl | Should -Be $before.MainServerUrl
     }
 }
+
+Describe 'Usage retention setting' {
+    BeforeAll {
+        $script:StorePath = New-TestStorePath
+        Initialize-DlsServer -StorePath $StorePath | Out-Null
+    }
+    AfterAll { Remove-Item -Recurse -Force -ErrorAction SilentlyContinue (Split-Path $StorePath) }
+
+    It 'defaults to 400 days and is changed and audited by Set-DlsServer' {
+        (Get-DlsServer -StorePath $StorePath).UsageRetentionDays | Should -Be 400
+        (Set-DlsServer -StorePath $StorePath -UsageRetentionDays 730 -PassThru).UsageRetentionDays | Should -Be 730
+        (Get-DlsServer -StorePath $StorePath).UsageRetentionDays | Should -Be 730
+        (Get-DlsAuditLog -StorePath $StorePath | Where-Object Action -EQ 'Usage.SetRetention').Details | Should -Match '730'
+    }
+
+    It 'refuses a value out of range and keeps the old one' {
+        { Set-DlsServer -StorePath $StorePath -UsageRetentionDays 0 -ErrorAction Stop } | Should -Throw
+        (Get-DlsServer -StorePath $StorePath).UsageRetentionDays | Should -Be 730
+    }
+}
