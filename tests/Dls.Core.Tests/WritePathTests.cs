@@ -175,25 +175,5 @@ public sealed class WritePathTests : IDisposable
         command.ExecuteNonQuery();
     }
 
-    private static string Dump(DlsStore store, string table) => store.Read(connection =>
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT * FROM {table};";
-        using var reader = command.ExecuteReader();
-        var rows = new List<string>();
-        while (reader.Read())
-        {
-            var row = new StringBuilder();
-            for (var i = 0; i < reader.FieldCount; i++)
-            {
-                var value = reader.GetValue(i);
-                row.Append(value is byte[] bytes ? Convert.ToHexString(bytes) : Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)).Append('|');
-            }
-
-            rows.Add(row.ToString());
-        }
-
-        rows.Sort(StringComparer.Ordinal);
-        return string.Join('\n', rows);
-    });
+    private static string Dump(DlsStore store, string table) => store.Read(connection => Licensing.StoreDigest.Rows(connection, table));
 }

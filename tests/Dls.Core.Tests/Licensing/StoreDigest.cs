@@ -25,28 +25,35 @@ public static class StoreDigest
 
         foreach (var table in tables)
         {
-            text.Append("## ").AppendLine(table);
-            using var command = connection.CreateCommand();
-            command.CommandText = $"SELECT * FROM \"{table}\";";
-            using var reader = command.ExecuteReader();
-            var rows = new List<string>();
-            while (reader.Read())
-            {
-                var row = new StringBuilder();
-                for (var i = 0; i < reader.FieldCount; i++)
-                {
-                    var value = reader.GetValue(i);
-                    row.Append(value is byte[] bytes ? Convert.ToHexString(bytes) : Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)).Append('|');
-                }
-
-                rows.Add(row.ToString());
-            }
-
-            // Sorted as text: some tables have no rowid (WITHOUT ROWID), and the digest is about content, not order.
-            rows.Sort(StringComparer.Ordinal);
-            rows.ForEach(r => text.AppendLine(r));
+            text.Append("## ").AppendLine(table).AppendLine(Rows(connection, table));
         }
 
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
+    }
+
+    /// <summary>
+    /// Every row of <paramref name="table"/> as text, sorted: some tables have no rowid (WITHOUT ROWID), and what
+    /// matters is content, not order.
+    /// </summary>
+    public static string Rows(SqliteConnection connection, string table)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT * FROM \"{table}\";";
+        using var reader = command.ExecuteReader();
+        var rows = new List<string>();
+        while (reader.Read())
+        {
+            var row = new StringBuilder();
+            for (var i = 0; i < reader.FieldCount; i++)
+            {
+                var value = reader.GetValue(i);
+                row.Append(value is byte[] bytes ? Convert.ToHexString(bytes) : Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)).Append('|');
+            }
+
+            rows.Add(row.ToString());
+        }
+
+        rows.Sort(StringComparer.Ordinal);
+        return string.Join('\n', rows);
     }
 }
