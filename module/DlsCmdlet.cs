@@ -57,12 +57,15 @@ public abstract class DlsCmdlet : PSCmdlet, IDisposable
 
     /// <summary>
     /// ShouldProcess for destructive cmdlets with <c>-Force</c>: -Force skips the ConfirmImpact High prompt
-    /// (unless -Confirm is given explicitly); -WhatIf still only reports.
+    /// (unless -Confirm is given explicitly); -WhatIf, or $WhatIfPreference, still only describes and changes nothing.
     /// </summary>
     protected bool ShouldProcess(string target, string action, bool force)
     {
         var bound = MyInvocation.BoundParameters;
-        if (force && !bound.ContainsKey("Confirm") && !(bound.TryGetValue("WhatIf", out var whatIf) && whatIf is SwitchParameter { IsPresent: true }))
+        var whatIf = bound.TryGetValue("WhatIf", out var value)
+            ? LanguagePrimitives.IsTrue(value)
+            : LanguagePrimitives.IsTrue(GetVariableValue("WhatIfPreference"));
+        if (force && !whatIf && !bound.ContainsKey("Confirm"))
         {
             return true;
         }

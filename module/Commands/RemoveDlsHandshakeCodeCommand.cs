@@ -25,7 +25,7 @@ public sealed class RemoveDlsHandshakeCodeCommand : DlsCmdlet
         var current = service.Get(Code);
         var action = "Remove the handshake code; applications configured with it stop being authorized"
             + (current.IsDefault ? "; the organization is left without a default code" : string.Empty);
-        if (!ConfirmGate.Allows(this, Force, Code, action))
+        if (!ShouldProcess(Code, action, Force))
         {
             return;
         }

@@ -25,7 +25,7 @@ public sealed class RemoveDlsLicenseCommand : DlsCmdlet
         var (license, losses) = service.PlanRemoval(LicenseId);
         var action = $"Remove the license and its items {string.Join(", ", license.Items)}"
             + (losses.Count == 0 ? "; no handshake code holds them" : "; " + string.Join("; ", losses.Select(l => $"handshake code {l.Code} loses {string.Join(", ", l.ItemIds)}")));
-        if (!ConfirmGate.Allows(this, Force, $"{license.LicenseId} ({license.Alias})", action))
+        if (!ShouldProcess($"{license.LicenseId} ({license.Alias})", action, Force))
         {
             return;
         }

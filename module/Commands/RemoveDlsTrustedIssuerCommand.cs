@@ -36,7 +36,7 @@ public sealed class RemoveDlsTrustedIssuerCommand : DlsCmdlet
 
         foreach (var issuer in targets)
         {
-            if (ConfirmGate.Allows(this, Force, $"{issuer.KeyId} ('{issuer.Name}')", "Stop trusting license files signed by this issuer (imported licenses stay)"))
+            if (ShouldProcess($"{issuer.KeyId} ('{issuer.Name}')", "Stop trusting license files signed by this issuer (imported licenses stay)", Force))
             {
                 var removed = service.Remove(issuer.KeyId);
                 if (PassThru)
