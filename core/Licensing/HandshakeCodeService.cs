@@ -207,7 +207,7 @@ public sealed class HandshakeCodeService(DlsStore store, TimeProvider time)
     public LicenseKeyResult LicenseKey(string code, string? sessionPassword)
     {
         var (found, server) = store.Read(connection =>
-            (LicenseCatalog.FindCode(connection, null, code), ServerRow.Read(connection, null, store.Path)));
+            (LicenseCatalog.FindCode(connection, null, code), Server.ServerService.Read(connection, null, store.Path)));
         if (found is null)
         {
             throw NotFound(code);
@@ -226,7 +226,7 @@ public sealed class HandshakeCodeService(DlsStore store, TimeProvider time)
             }
         }
 
-        var content = new LicenseKeyContent(found.Code, found.OrganizationId, server.MainServerUrl, server.StandbyServerUrl, sessionPassword, Convert.ToBase64String(server.PublicKey));
+        var content = new LicenseKeyContent(found.Code, found.OrganizationId, server.MainServerUrl, server.StandbyServerUrl, sessionPassword, Convert.ToBase64String(server.PublicKeyDer()));
         return new LicenseKeyResult(Licensing.LicenseKey.Encode(content), found.HasSessionPassword && sessionPassword is null, !found.Enabled);
     }
 
@@ -246,7 +246,7 @@ public sealed class HandshakeCodeService(DlsStore store, TimeProvider time)
     /// <summary>The organization codes belong to; <c>OrganizationNotSet</c> until the server has one.</summary>
     internal static string OrganizationOf(SqliteConnection connection, SqliteTransaction? transaction)
     {
-        var organizationId = ServerRow.Read(connection, transaction, connection.DataSource).OrganizationId;
+        var organizationId = Server.ServerService.Read(connection, transaction, connection.DataSource).OrganizationId;
         return organizationId.Length > 0 ? organizationId : throw new DlsException(
             "OrganizationNotSet",
             DlsErrorKind.InvalidOperation,

@@ -142,7 +142,7 @@ public sealed class LicenseImporter(DlsStore store, TimeProvider time)
             HandshakeCodeService.ValidateName(newCodeName);
         }
 
-        var server = ServerRow.Read(connection, transaction, store.Path);
+        var server = Server.ServerService.Read(connection, transaction, store.Path);
         var (envelope, document) = LicenseFile.Open(file, keyId => TrustedIssuerService.PublicKeyOf(connection, transaction, keyId), target);
         if (document.ServerUuid != server.Uuid)
         {

@@ -25,7 +25,7 @@ public sealed class ServerService(DlsStore store, TimeProvider time)
 
         store.Write((connection, transaction) =>
         {
-            var exists = ReadRow(connection, transaction) is not null;
+            var exists = TryRead(connection, transaction, store.Path) is not null;
             if (exists && !force)
             {
                 return;
@@ -63,8 +63,7 @@ public sealed class ServerService(DlsStore store, TimeProvider time)
     }
 
     public ServerInfo Get() =>
-        (store.Read(connection => ReadRow(connection, null)) ?? throw NotInitialized())
-        with { UsageRetentionDays = new Usage.UsageRetention(store).GetRetentionDays() };
+        store.Read(connection => TryRead(connection, null, store.Path)) ?? throw NotInitialized();
 
     /// <summary>Changes the given settings; <c>null</c> leaves a setting as it is, an empty URL clears the standby.</summary>
     public ServerInfo Set(string? organizationId, string? mainServerUrl, string? standbyServerUrl, ServerRole? role)
@@ -78,7 +77,7 @@ public sealed class ServerService(DlsStore store, TimeProvider time)
         var standby = standbyServerUrl is null ? null : Validation.ServerUrl(standbyServerUrl, "StandbyServerUrl", allowEmpty: true);
         store.Write((connection, transaction) =>
         {
-            var current = ReadRow(connection, transaction) ?? throw NotInitialized();
+            var current = TryRead(connection, transaction, store.Path) ?? throw NotInitialized();
             using var command = connection.CreateCommand();
             command.Transaction = transaction;
             command.CommandText = """
@@ -117,13 +116,19 @@ public sealed class ServerService(DlsStore store, TimeProvider time)
         return key;
     }
 
-    private DlsException NotInitialized() => new(
+    /// <summary>The server identity read inside the caller's transaction; <c>ServerNotInitialized</c> when there is none.</summary>
+    public static ServerInfo Read(SqliteConnection connection, SqliteTransaction? transaction, string storePath) =>
+        TryRead(connection, transaction, storePath) ?? throw NotInitialized(storePath);
+
+    private DlsException NotInitialized() => NotInitialized(store.Path);
+
+    private static DlsException NotInitialized(string storePath) => new(
         "ServerNotInitialized",
         DlsErrorKind.InvalidOperation,
-        $"The store '{store.Path}' has no server identity. Run Initialize-DlsServer -StorePath '{store.Path}'.",
-        store.Path);
+        $"The store '{storePath}' has no server identity. Run Initialize-DlsServer -StorePath '{storePath}'.",
+        storePath);
 
-    private ServerInfo? ReadRow(SqliteConnection connection, SqliteTransaction? transaction)
+    private static ServerInfo? TryRead(SqliteConnection connection, SqliteTransaction? transaction, string storePath)
     {
         using var command = connection.CreateCommand();
         command.Transaction = transaction;
@@ -138,13 +143,16 @@ public sealed class ServerService(DlsStore store, TimeProvider time)
         return new ServerInfo(
             reader.GetString(0),
             reader.GetString(1),
-            store.Path,
+            storePath,
             DlsVersion.Current,
             Enum.Parse<ServerRole>(reader.GetString(4)),
             reader.GetString(2),
             reader.GetString(3),
             EcKeys.PublicKeyPem(publicKey),
-            Timestamps.Parse(reader.GetString(6)).UtcDateTime);
+            Timestamps.Parse(reader.GetString(6)).UtcDateTime)
+        {
+            UsageRetentionDays = Usage.UsageRetention.ReadRetentionDays(connection, transaction),
+        };
     }
 
     private static long CountLicenses(SqliteConnection connection, SqliteTransaction transaction)

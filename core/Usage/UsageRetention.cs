@@ -28,12 +28,16 @@ public sealed class UsageRetention
         _store = store;
     }
 
-    public int GetRetentionDays() => _store.Read(connection =>
+    public int GetRetentionDays() => _store.Read(connection => ReadRetentionDays(connection, null));
+
+    /// <summary>The retention in days, read on the caller's connection.</summary>
+    public static int ReadRetentionDays(SqliteConnection connection, SqliteTransaction? transaction)
     {
         using var command = connection.CreateCommand();
+        command.Transaction = transaction;
         command.CommandText = "SELECT value FROM usage_setting WHERE name = 'raw_retention_days';";
         return command.ExecuteScalar() is string text ? int.Parse(text, CultureInfo.InvariantCulture) : DefaultDays;
-    });
+    }
 
     /// <summary>Sets how many days raw records are kept (at least 1; the roll-ups are kept regardless).</summary>
     public void SetRetentionDays(int days, DateTimeOffset now)
