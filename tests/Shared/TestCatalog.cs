@@ -7,7 +7,8 @@ namespace Dls.Tests;
 
 /// <summary>
 /// Puts licenses, items and handshake codes into a store the way an import would leave them, straight into the
-/// tables of the licensing migration (the import cmdlets are built elsewhere; these tests exercise the listener).
+/// tables of the licensing migration: tests of the accounting, the listener, alerts and usage set up exactly the
+/// items they need without signing license files (the import itself is tested in Licensing/).
 /// </summary>
 public static class TestCatalog
 {
@@ -95,6 +96,27 @@ public static class TestCatalog
                 link.Parameters.AddWithValue("$position", i);
                 link.ExecuteNonQuery();
             }
+        });
+    }
+
+    /// <summary>Appends an item to an existing code's consumption order, or creates the code with it.</summary>
+    public static void LinkItem(DlsStore store, string code, string itemId)
+    {
+        var exists = store.Read(connection => Dls.Core.Licensing.LicenseCatalog.FindCode(connection, null, code) is not null);
+        if (!exists)
+        {
+            AddCode(store, code, [itemId]);
+            return;
+        }
+
+        store.Write((connection, transaction) =>
+        {
+            using var link = connection.CreateCommand();
+            link.Transaction = transaction;
+            link.CommandText = "INSERT INTO handshake_code_item (code, item_id, position) VALUES ($code, $item, (SELECT count(*) FROM handshake_code_item WHERE code = $code));";
+            link.Parameters.AddWithValue("$code", code);
+            link.Parameters.AddWithValue("$item", itemId);
+            link.ExecuteNonQuery();
         });
     }
 }

@@ -1,11 +1,14 @@
 using System.Text.Json;
+using Dls.Core.Licensing;
 using Dls.Core.Storage;
+using Dls.Tests;
 using Dls.Core.Usage;
 
 // usage: UsageSeed <store path> <facts.json>
 // facts.json: {"usage": [{"slice", "handshakeCode", "itemId", "clientUuid", "instanceId"?, "count", "features"?}],
 //              "authorizations": [{"time", "handshakeCode", "itemId", "clientUuid", "errorCode"}]}
-// Writes every fact through UsageStatistics in one transaction, exactly as the listener records them.
+// Writes every fact through UsageStatistics in one transaction, exactly as the listener records them, at any date:
+// the listener itself takes reports up to 30 days old, and these facts reach back to months long past.
 if (args.Length != 2)
 {
     Console.Error.WriteLine("usage: UsageSeed <store path> <facts.json>");
@@ -15,32 +18,21 @@ if (args.Length != 2)
 var options = new JsonSerializerOptions(JsonSerializerDefaults.Web);
 var facts = JsonSerializer.Deserialize<SeedFacts>(File.ReadAllText(args[1]), options) ?? throw new InvalidDataException("empty facts file");
 var store = DlsStore.Open(args[0]);
+
+// Items and codes as an import would leave them, so the report has quotas to show.
+foreach (var item in facts.Items ?? [])
+{
+    TestCatalog.AddItem(store, item.ItemId, Enum.Parse<LicenseMode>(item.Mode), item.Quantity, new DateOnly(2024, 1, 1), new DateOnly(2030, 12, 31),
+        product: item.Product, licenseId: "seed");
+}
+
+foreach (var code in facts.Codes ?? [])
+{
+    TestCatalog.AddCode(store, code.Code, code.ItemIds);
+}
+
 store.Write((connection, transaction) =>
 {
-    // Items and codes are inserted as the import cmdlets would leave them, so the report has quotas to show.
-    foreach (var item in facts.Items ?? [])
-    {
-        Execute(connection, transaction, """
-            INSERT OR IGNORE INTO license (license_id, alias, organization_id, server_uuid, issued_at, issuer_key_id, file_sha256, document, imported_at, updated_at)
-            VALUES ('seed', 'seed', '216998', '', '2024-01-01T00:00:00.0000000Z', '', '', '{}', '2024-01-01T00:00:00.0000000Z', '2024-01-01T00:00:00.0000000Z');
-            INSERT INTO license_item (item_id, license_id, product, version, deployment, edition, mode, quantity, start_date, expiration_date, updated_at)
-            VALUES ($item, 'seed', $product, '10', 'Desktop', '', $mode, $quantity, '2024-01-01', '2030-12-31', '2024-01-01T00:00:00.0000000Z');
-            """, ("$item", item.ItemId), ("$product", item.Product), ("$mode", item.Mode), ("$quantity", item.Quantity));
-    }
-
-    foreach (var code in facts.Codes ?? [])
-    {
-        Execute(connection, transaction, """
-            INSERT INTO handshake_code (code, organization_id, name, created_at, updated_at)
-            VALUES ($code, '216998', $code, '2024-01-01T00:00:00.0000000Z', '2024-01-01T00:00:00.0000000Z');
-            """, ("$code", code.Code));
-        for (var i = 0; i < code.ItemIds.Count; i++)
-        {
-            Execute(connection, transaction, "INSERT INTO handshake_code_item (code, item_id, position) VALUES ($code, $item, $position);",
-                ("$code", code.Code), ("$item", code.ItemIds[i]), ("$position", i));
-        }
-    }
-
     UsageStatistics.RecordUsage(connection, transaction, (facts.Usage ?? []).Select(u =>
         new UsageFact(u.Slice, u.Slice, u.HandshakeCode, u.ItemId, u.ClientUuid, u.InstanceId ?? string.Empty, u.Count, u.Features)));
     UsageStatistics.RecordAuthorizations(connection, transaction, (facts.Authorizations ?? []).Select(a =>
@@ -48,19 +40,6 @@ store.Write((connection, transaction) =>
 });
 Console.WriteLine($"{facts.Usage?.Count ?? 0} usage facts, {facts.Authorizations?.Count ?? 0} authorizations written");
 return 0;
-
-static void Execute(Microsoft.Data.Sqlite.SqliteConnection connection, Microsoft.Data.Sqlite.SqliteTransaction transaction, string sql, params (string Name, object Value)[] parameters)
-{
-    using var command = connection.CreateCommand();
-    command.Transaction = transaction;
-    command.CommandText = sql;
-    foreach (var (name, value) in parameters)
-    {
-        command.Parameters.AddWithValue(name, value);
-    }
-
-    command.ExecuteNonQuery();
-}
 
 internal sealed record SeedFacts(List<SeedItem>? Items, List<SeedCode>? Codes, List<SeedUsage>? Usage, List<SeedAuthorization>? Authorizations);
 

@@ -1,6 +1,6 @@
 # Get-DlsUsage and Export-DlsUsageReport as an administrator uses them, against a store holding known facts.
-# The facts are written through core's UsageStatistics by tests/UsageSeed (the listener's report endpoint is another
-# issue's work; once it is merged these facts travel through the real listener instead).
+# The facts are written through core's UsageStatistics by tests/UsageSeed, because they reach back to months long past
+# (the listener takes reports up to 30 days old). UsageListener.Tests.ps1 sends recent usage through the real listener.
 BeforeAll {
     . (Join-Path $PSScriptRoot 'Common.ps1')
     Import-Module $ModuleManifest -Force

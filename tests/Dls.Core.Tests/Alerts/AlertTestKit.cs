@@ -44,43 +44,13 @@ internal sealed class FakeMeasurements : IAlertMeasurements
     public IReadOnlyList<CodeAuthorizations> Authorizations(DateTimeOffset since, DateTimeOffset now) => _codes.Values.ToList();
 }
 
-/// <summary>Writes licenses, items and codes as the M0002 tables hold them (what Import-DlsLicense will do).</summary>
+/// <summary>An item of license L1 in a code, as an import would leave it (through the shared <see cref="Dls.Tests.TestCatalog"/>).</summary>
 internal static class TestLicenses
 {
     public static void AddItem(DlsStore store, string itemId, LicenseMode mode, long quantity, DateOnly expires, string code = "216998-app")
     {
-        store.Write((connection, transaction) =>
-        {
-            void Run(string sql, params (string Name, object Value)[] parameters)
-            {
-                using var command = connection.CreateCommand();
-                command.Transaction = transaction;
-                command.CommandText = sql;
-                foreach (var (name, value) in parameters)
-                {
-                    command.Parameters.AddWithValue(name, value);
-                }
-
-                command.ExecuteNonQuery();
-            }
-
-            var now = Timestamps.Format(DateTimeOffset.UtcNow);
-            Run("""
-                INSERT OR IGNORE INTO license (license_id, alias, organization_id, server_uuid, issued_at, issuer_key_id, file_sha256, document, imported_at, updated_at)
-                VALUES ('L1', 'DM_L1', '216998', 'uuid', $now, 'k', 'x', '{}', $now, $now);
-                """, ("$now", now));
-            Run("""
-                INSERT INTO license_item (item_id, license_id, product, version, deployment, edition, mode, quantity, start_date, expiration_date, updated_at)
-                VALUES ($id, 'L1', 'DBR', '10', $deployment, '', $mode, $quantity, '2026-01-01', $expires, $now);
-                """,
-                ("$id", itemId), ("$deployment", mode == LicenseMode.PerServer ? "Server" : "Desktop"), ("$mode", mode.ToString()),
-                ("$quantity", quantity), ("$expires", expires.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)), ("$now", now));
-            Run("""
-                INSERT OR IGNORE INTO handshake_code (code, organization_id, name, created_at, updated_at)
-                VALUES ($code, '216998', $name, $now, $now);
-                """, ("$code", code), ("$name", code[(code.IndexOf('-', StringComparison.Ordinal) + 1)..]), ("$now", now));
-            Run("INSERT INTO handshake_code_item (code, item_id, position) VALUES ($code, $id, (SELECT count(*) FROM handshake_code_item WHERE code = $code));",
-                ("$code", code), ("$id", itemId));
-        });
+        Dls.Tests.TestCatalog.AddItem(store, itemId, mode, quantity, new DateOnly(2026, 1, 1), expires,
+            deployment: mode == LicenseMode.PerServer ? Deployment.Server : Deployment.Desktop, licenseId: "L1");
+        Dls.Tests.TestCatalog.LinkItem(store, code, itemId);
     }
 }

@@ -152,11 +152,13 @@ public sealed class HandshakeCodeTests : IDisposable
     {
         const string password = "Sw0rdfish-unique-7731";
         Codes.Create("app", sessionPassword: password);
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-
         var code = Codes.Get("216998-app");
         Assert.True(code.HasSessionPassword);
         Assert.StartsWith("pbkdf2-sha256$", code.PasswordHash);
+
+        // Closing every connection folds the WAL into the file; nothing opens this store again, so no file comes or
+        // goes while it is read (other tests clear the pools in parallel, which would otherwise delete a WAL mid-scan).
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         foreach (var file in Directory.GetFiles(_temp.Folder))
         {
             var bytes = System.IO.File.ReadAllBytes(file);
