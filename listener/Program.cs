@@ -79,6 +79,8 @@ builder.Services.AddSingleton(store);
 builder.Services.AddSingleton<ServerService>();
 builder.Services.AddSingleton<ListenerRegistry>();
 builder.Services.AddSingleton<ListenerStatusPage>();
+builder.Services.AddSingleton<Dls.Listener.Protection.AbuseGuard>();
+builder.Services.AddHostedService<ProtectionSettingsService>();
 builder.Services.AddSingleton<ProtocolService>();
 builder.Services.AddSingleton<IHomeSection, LicenseItemsSection>();
 builder.Services.AddHostedService<ListenerRegistration>();

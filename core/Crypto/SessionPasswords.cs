@@ -9,7 +9,8 @@ namespace Dls.Core.Crypto;
 /// </summary>
 public static class SessionPasswords
 {
-    public const int Iterations = 100_000;
+    /// <summary>OWASP's current advice for PBKDF2-HMAC-SHA256 (Password Storage Cheat Sheet). Stored hashes carry their own count, so older ones still verify.</summary>
+    public const int Iterations = 600_000;
     private const int SaltBytes = 16;
     private const int HashBytes = 32;
 

@@ -19,6 +19,7 @@ public sealed class CatalogCache
     private readonly Dictionary<string, LicenseItem?> _items = new(StringComparer.Ordinal);
     private readonly Dictionary<string, bool> _revoked = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DateTimeOffset> _updateTimes = new(StringComparer.Ordinal);
+    private Server.ProtectionSettings? _protection;
     private WeakReference<SqliteConnection>? _connection;
     private long _version = -1;
     private SqliteConnection _current = null!;
@@ -36,6 +37,7 @@ public sealed class CatalogCache
             _items.Clear();
             _revoked.Clear();
             _updateTimes.Clear();
+            _protection = null;
             _connection = new WeakReference<SqliteConnection>(connection);
             _version = version;
         }
@@ -61,6 +63,9 @@ public sealed class CatalogCache
 
     public DateTimeOffset HandshakeUpdateTime(string code) =>
         Remember(_updateTimes, code, c => LicenseCatalog.HandshakeUpdateTime(_current, _transaction, c));
+
+    /// <summary>The listener's protection settings (Set-DlsServer -MaxCountPerSlice, ...), read again after any change to the store.</summary>
+    public Server.ProtectionSettings Protection() => _protection ??= Server.ProtectionSettings.Read(_current, _transaction);
 
     private static T Remember<T>(Dictionary<string, T> known, string key, Func<string, T> read)
     {

@@ -30,32 +30,62 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
     /// <summary>Active seats per item as the writer last counted them (see <see cref="ActiveSeatCounter"/>).</summary>
     private readonly ActiveSeatCounter _seats = new();
 
+    /// <summary>Feature names each item's statistics keep (see <see cref="FeatureNames"/>).</summary>
+    private readonly FeatureNames _features = new();
+
+    /// <summary>Who was granted which item through which code: what a report may count.</summary>
+    public GrantIndex Grants { get; } = new();
+
     /// <summary>
-    /// Does the slow part of an authorization outside the writer: verifies the session password once so the
-    /// writer finds the result in the cache. Safe to call from many threads.
+    /// The code and stored hash a request's session password is to be checked against, or null when there is
+    /// nothing to check (no password in the request; a code that does not exist or has no password).
     /// </summary>
-    public void Prepare(DlsStore store, AuthRequest request)
+    public static PasswordTarget? PasswordTargetOf(DlsStore store, AuthRequest request)
     {
         if (request.SessionPassword is null)
         {
-            return;
+            return null;
         }
 
         var code = store.Read(connection => ResolveCode(connection, null, request).Code);
-        if (code?.PasswordHash is { } hash)
-        {
-            passwords.Verify(code.Code, hash, request.SessionPassword);
-        }
+        return code?.PasswordHash is { } hash ? new PasswordTarget(code.Code, hash) : null;
     }
 
-    public AuthOutcome Authorize(SqliteConnection connection, SqliteTransaction transaction, AuthRequest request, DateTimeOffset now)
+    /// <summary>Whether checking the request's password against <paramref name="target"/> is remembered (costs no derivation).</summary>
+    public bool IsPasswordCheckCached(PasswordTarget? target, AuthRequest request) =>
+        target is null || request.SessionPassword is null || passwords.IsCached(target.Code, target.StoredHash, request.SessionPassword);
+
+    /// <summary>
+    /// Checks the session password outside the writer: the slow hash runs here, once per distinct password (the
+    /// result is remembered), so the writer only compares. Safe to call from many threads.
+    /// </summary>
+    public PasswordCheck? CheckPassword(PasswordTarget? target, AuthRequest request) =>
+        target is null || request.SessionPassword is null
+            ? null
+            : new PasswordCheck(target.StoredHash, passwords.Verify(target.Code, target.StoredHash, request.SessionPassword));
+
+    public AuthOutcome Authorize(SqliteConnection connection, SqliteTransaction transaction, AuthRequest request, DateTimeOffset now, AuthContext? context = null)
     {
         _catalog.Sync(connection, transaction);
         _seats.Sync(connection, transaction);
         try
         {
-            var (outcome, code, itemId) = Decide(connection, transaction, request, now);
-            var fact = new AuthorizationFact(now, code ?? string.Empty, itemId ?? string.Empty, request.ClientUuid, outcome.Error?.ErrorCode ?? 0);
+            var (outcome, code, itemId) = Decide(connection, transaction, request, now, context);
+            if (outcome.NeedsPasswordCheck || outcome.RetryAfter is not null)
+            {
+                // Not decided (the password check is stale) or rate-limited: nothing was written, nothing is counted.
+                return outcome;
+            }
+
+            if (outcome.Grant is { } grant)
+            {
+                Grants.Record(connection, transaction, request.ClientUuid, grant.HandshakeCode, grant.ItemId, now, grant.CacheUntil);
+            }
+
+            // A request refused before a code is known is counted, not kept per device: anyone can send those, and
+            // a device row per made-up clientUuid would grow the store without bound.
+            var client = code is null ? string.Empty : request.ClientUuid;
+            var fact = new AuthorizationFact(now, code ?? string.Empty, itemId ?? string.Empty, client, outcome.Error?.ErrorCode ?? 0);
             if (statistics is null)
             {
                 UsageStatistics.RecordAuthorization(connection, transaction, fact);
@@ -75,8 +105,16 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
         }
     }
 
-    /// <summary>Forgets the running seat counts: the caller rolled back work this authority did.</summary>
-    public void ForgetCounts() => _seats.Forget();
+    /// <summary>The caller rolled back work this authority did: forget the running seat counts and the grants not yet committed.</summary>
+    public void RolledBack()
+    {
+        _seats.Forget();
+        _features.Forget();
+        Grants.RolledBack();
+    }
+
+    /// <summary>The caller committed the work this authority did since the last commit.</summary>
+    public void Committed() => Grants.Committed();
 
     /// <summary>
     /// Which code a request names (SPEC §4): the code when given (it must belong to the organization when one is
@@ -136,6 +174,12 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
         request.AppId?.Trim() ?? string.Empty,
         request.ProcessName?.Trim().ToLowerInvariant() ?? string.Empty);
 
+    /// <summary>
+    /// Counts a report batch (SPEC §4). The batch as a whole is refused only when its code does not exist or a slice is
+    /// out of range; each record counts only when its client holds a grant for the record's item through the code and
+    /// names the item's product, and its count is within the per-slice bound. Other records are refused one by one
+    /// (105, 104, 400) and listed in the answer; the rest count. A batch in which nothing counts writes nothing.
+    /// </summary>
     public ReportOutcome Report(SqliteConnection connection, SqliteTransaction transaction, ReportRequest request, DateTimeOffset now)
     {
         _catalog.Sync(connection, transaction);
@@ -154,9 +198,8 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
             return new ReportOutcome(new ReportAnswer(0, request.Records.Count, updateTime), null);
         }
 
-        // Validate every record before writing any: a refused batch writes nothing.
+        // Slices out of range make the whole batch malformed: the client's clock or buffer is broken.
         var current = TimeSlice.StartOf(now);
-        var items = new Dictionary<string, LicenseItem>(StringComparer.Ordinal);
         for (var i = 0; i < request.Records.Count; i++)
         {
             var record = request.Records[i];
@@ -169,17 +212,39 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
             {
                 return Malformed($"records[{i}].slice {record.Slice:O} is older than {MaxReportAge.TotalDays} days.");
             }
+        }
 
-            if (!items.ContainsKey(record.ItemId))
+        var maxCount = _catalog.Protection().MaxCountPerSlice;
+        var itemsOfCode = _catalog.ItemsOfCode(code.Code);
+        var items = new Dictionary<string, LicenseItem>(StringComparer.Ordinal);
+        var accepted = new List<UsageRecord>(request.Records.Count);
+        var refused = new List<RefusedRecord>();
+        for (var i = 0; i < request.Records.Count; i++)
+        {
+            var record = request.Records[i];
+            var item = FindItemOfCode(itemsOfCode, record.ItemId);
+            if (item is null || !string.Equals(item.Product, record.Product, StringComparison.OrdinalIgnoreCase))
             {
-                var item = _catalog.FindItem(record.ItemId);
-                if (item is null)
-                {
-                    return new ReportOutcome(null, new ProtocolError(ErrorCodes.NoMatchingItem, $"records[{i}].itemId '{record.ItemId}' is not a license item of this server."));
-                }
-
-                items[record.ItemId] = item;
+                refused.Add(new RefusedRecord(i, ErrorCodes.NoMatchingItem));
             }
+            else if (record.Count > maxCount)
+            {
+                refused.Add(new RefusedRecord(i, ErrorCodes.Malformed));
+            }
+            else if (!Grants.Covers(connection, transaction, request.ClientUuid, code.Code, item.ItemId, record.Slice))
+            {
+                refused.Add(new RefusedRecord(i, ErrorCodes.NoGrant));
+            }
+            else
+            {
+                items[item.ItemId] = item;
+                accepted.Add(record);
+            }
+        }
+
+        if (accepted.Count == 0)
+        {
+            return new ReportOutcome(new ReportAnswer(0, 0, updateTime) { RefusedRecords = refused }, null);
         }
 
         var batch = StatementCache.Get(connection, transaction, "INSERT INTO report_batch (client_uuid, batch_id, received_at, records) VALUES ($client, $batch, $now, $records);");
@@ -189,10 +254,11 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
         batch.Parameters.AddWithValue("$records", request.Records.Count);
         batch.ExecuteNonQuery();
 
-        Ledger.Count(connection, transaction, items, request.ClientUuid, request.Records, now);
+        Ledger.Count(connection, transaction, items, request.ClientUuid, accepted, now);
 
-        var facts = request.Records.Select(record => new UsageFact(
-            now, TimeSlice.StartOf(record.Slice), code.Code, record.ItemId, request.ClientUuid, record.InstanceId ?? string.Empty, record.Count, record.Features)).ToList();
+        var facts = accepted.Select(record => new UsageFact(
+            now, TimeSlice.StartOf(record.Slice), code.Code, record.ItemId, request.ClientUuid, record.InstanceId ?? string.Empty, record.Count,
+            _features.Admit(connection, transaction, record.ItemId, record.Features))).ToList();
         if (statistics is null)
         {
             UsageStatistics.RecordUsage(connection, transaction, facts);
@@ -202,9 +268,22 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
             statistics.Add(facts);
         }
 
-        return new ReportOutcome(new ReportAnswer(request.Records.Count, 0, updateTime), null);
+        return new ReportOutcome(new ReportAnswer(accepted.Count, 0, updateTime) { RefusedRecords = refused }, null);
 
         static ReportOutcome Malformed(string message) => new(null, new ProtocolError(ErrorCodes.Malformed, message));
+
+        static LicenseItem? FindItemOfCode(IReadOnlyList<LicenseItem> items, string itemId)
+        {
+            foreach (var item in items)
+            {
+                if (string.Equals(item.ItemId, itemId, StringComparison.Ordinal))
+                {
+                    return item;
+                }
+            }
+
+            return null;
+        }
     }
 
     /// <summary>Drops accounting state no rule needs any more: fingerprints of past slices, batch ids and slots beyond the report age.</summary>
@@ -220,7 +299,8 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
         command.ExecuteNonQuery();
     }
 
-    private (AuthOutcome Outcome, string? Code, string? ItemId) Decide(SqliteConnection connection, SqliteTransaction transaction, AuthRequest request, DateTimeOffset now)
+    private (AuthOutcome Outcome, string? Code, string? ItemId) Decide(
+        SqliteConnection connection, SqliteTransaction transaction, AuthRequest request, DateTimeOffset now, AuthContext? context)
     {
         var (code, error) = ResolveCode(request, _catalog.FindCode, _catalog.FindDefaultCode);
         if (error is not null)
@@ -228,16 +308,50 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
             return (new AuthOutcome(null, error), code?.Code, null);
         }
 
-        if (code!.PasswordHash is { } hash
-            && (request.SessionPassword is null || !passwords.Verify(code.Code, hash, request.SessionPassword)))
+        if (code!.PasswordHash is { } hash)
         {
-            return (AuthOutcome.Refused(ErrorCodes.WrongSessionPassword,
-                request.SessionPassword is null ? $"The handshake code '{code.Code}' needs a session password." : "The session password is wrong."), code.Code, null);
+            bool valid;
+            if (request.SessionPassword is null)
+            {
+                valid = false;
+            }
+            else if (context is null)
+            {
+                // Used directly (not through the listener's writer): check here.
+                valid = passwords.Verify(code.Code, hash, request.SessionPassword);
+            }
+            else if (context.Password is { } check && string.Equals(check.StoredHash, hash, StringComparison.Ordinal))
+            {
+                valid = check.Valid;
+            }
+            else
+            {
+                // The slow hash never runs on the writer: the password changed since the request's check, so check again.
+                return (new AuthOutcome(null, null) { NeedsPasswordCheck = true }, code.Code, null);
+            }
+
+            if (!valid)
+            {
+                return (AuthOutcome.Refused(ErrorCodes.WrongSessionPassword,
+                    request.SessionPassword is null ? $"The handshake code '{code.Code}' needs a session password." : "The session password is wrong."), code.Code, null);
+            }
         }
 
         if (CheckAllowedValues(code, request) is { } notAllowed)
         {
             return (new AuthOutcome(null, notAllowed), code.Code, null);
+        }
+
+        var candidates = _catalog.ItemsOfCode(code.Code).Where(i => Matches(i, request)).ToList();
+
+        // A device that holds no grant on any item it could get through this code is asking for a new seat: the
+        // rate limit on new seats applies, before anything is written (a limited request changes nothing).
+        if (candidates.Count > 0 && context?.NewSeats is { } gate
+            && !candidates.Any(item => Grants.Covers(connection, transaction, request.ClientUuid, code.Code, item.ItemId, DateTimeOffset.MinValue))
+            && !gate.TryAdmit(code.Code, out var retryAfter))
+        {
+            return (new AuthOutcome(null, new ProtocolError(ErrorCodes.RateLimited,
+                $"Too many new devices from this address or for the handshake code '{code.Code}'; retry in {Math.Ceiling(retryAfter.TotalSeconds)} s.")) { RetryAfter = retryAfter }, code.Code, null);
         }
 
         if (IsClone(connection, transaction, request, now))
@@ -246,7 +360,6 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
                 $"Client '{request.ClientUuid}' was seen in this time slice with another identity (deployment, os, domain, app id or process name)."), code.Code, null);
         }
 
-        var candidates = _catalog.ItemsOfCode(code.Code).Where(i => Matches(i, request)).ToList();
         if (candidates.Count == 0)
         {
             return (AuthOutcome.Refused(ErrorCodes.NoMatchingItem,

@@ -36,8 +36,32 @@ public sealed record AuthGrant(
 /// <summary>The outcome of an authorization: a grant or an error, never both.</summary>
 public sealed record AuthOutcome(AuthGrant? Grant, ProtocolError? Error)
 {
+    /// <summary>The session password's check that came with the request is stale (the code's password changed meanwhile): check it again and resubmit.</summary>
+    public bool NeedsPasswordCheck { get; init; }
+
+    /// <summary>For a rate-limited request (errorCode 429): when to try again.</summary>
+    public TimeSpan? RetryAfter { get; init; }
+
     public static AuthOutcome Refused(int code, string message) => new(null, new ProtocolError(code, message));
 }
+
+/// <summary>A code with a session password, and its stored hash, that a request's password is checked against.</summary>
+public sealed record PasswordTarget(string Code, string StoredHash);
+
+/// <summary>The result of checking a request's session password against a code's stored hash, done before the writer.</summary>
+public sealed record PasswordCheck(string StoredHash, bool Valid);
+
+/// <summary>Decides whether one more new seat may be taken now (the listener's rate limits); null admits everything.</summary>
+public interface INewSeatGate
+{
+    /// <summary>Takes one new-seat permit for the request's source and code, or says when to retry.</summary>
+    bool TryAdmit(string handshakeCode, out TimeSpan retryAfter);
+}
+
+/// <summary>What the listener learned about an authorization before it reached the writer.</summary>
+/// <param name="Password">The session password's check, when the request carried one and its code has a password.</param>
+/// <param name="NewSeats">The rate limit on new seats for this request's source address and code.</param>
+public sealed record AuthContext(PasswordCheck? Password, INewSeatGate? NewSeats);
 
 public sealed record UsageRecord(
     DateTimeOffset Slice,
@@ -49,7 +73,19 @@ public sealed record UsageRecord(
 
 public sealed record ReportRequest(string ClientUuid, string HandshakeCode, string BatchId, IReadOnlyList<UsageRecord> Records);
 
-/// <summary>Answer to a report batch: numbers of records.</summary>
-public sealed record ReportAnswer(int Accepted, int Duplicates, DateTimeOffset HandshakeUpdateTime);
+/// <summary>A report record refused on its own (SPEC §4): its index in the batch and why (105, 104 or 400).</summary>
+public sealed record RefusedRecord(int Index, int ErrorCode);
 
-public sealed record ReportOutcome(ReportAnswer? Answer, ProtocolError? Error);
+/// <summary>Answer to a report batch: numbers of records, and the records refused one by one.</summary>
+public sealed record ReportAnswer(int Accepted, int Duplicates, DateTimeOffset HandshakeUpdateTime)
+{
+    public IReadOnlyList<RefusedRecord> RefusedRecords { get; init; } = [];
+
+    public int Refused => RefusedRecords.Count;
+}
+
+public sealed record ReportOutcome(ReportAnswer? Answer, ProtocolError? Error)
+{
+    /// <summary>For a rate-limited request (errorCode 429): when to try again.</summary>
+    public TimeSpan? RetryAfter { get; init; }
+}

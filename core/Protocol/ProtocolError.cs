@@ -8,6 +8,7 @@ public static class ErrorCodes
     public const int WrongSessionPassword = 102;
     public const int NotAllowed = 103;
     public const int NoMatchingItem = 104;
+    public const int NoGrant = 105;
     public const int Expired = 111;
     public const int NotYetEffective = 112;
     public const int Revoked = 113;
@@ -19,6 +20,7 @@ public static class ErrorCodes
     public const int CloneSuspected = 151;
     public const int Malformed = 400;
     public const int TooLarge = 413;
+    public const int RateLimited = 429;
 
     /// <summary>The HTTP status for an error code (docs/protocol.md lists them).</summary>
     public static int HttpStatus(int errorCode) => errorCode switch
@@ -26,9 +28,10 @@ public static class ErrorCodes
         Malformed or NoCodeOrOrganization => 400,
         WrongSessionPassword => 401,
         NotAllowed or Expired or NotYetEffective or Revoked or CodeNotInOrganization => 403,
-        CodeNotFound or NoDefaultCode or NoMatchingItem => 404,
+        CodeNotFound or NoDefaultCode or NoMatchingItem or NoGrant => 404,
         QuotaUsedUp or CountQuotaUsedUp or CloneSuspected => 409,
         TooLarge => 413,
+        RateLimited => 429,
         Standby => 503,
         _ => 400,
     };

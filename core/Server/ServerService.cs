@@ -152,6 +152,7 @@ public sealed class ServerService(DlsStore store, TimeProvider time)
             Timestamps.Parse(reader.GetString(6)).UtcDateTime)
         {
             UsageRetentionDays = Usage.UsageRetention.ReadRetentionDays(connection, transaction),
+            Protection = ProtectionSettings.Read(connection, transaction),
         };
     }
 

@@ -18,6 +18,7 @@ public sealed class GroupCommitWriter : IAsyncDisposable
     private readonly Action<SqliteConnection, SqliteTransaction>? _maintenance;
     private readonly Action<SqliteConnection, SqliteTransaction>? _beforeCommit;
     private readonly Action? _afterRollback;
+    private readonly Action? _afterCommit;
     private readonly TimeSpan _maintenanceEvery;
     private readonly Channel<IWork> _queue = Channel.CreateBounded<IWork>(new BoundedChannelOptions(100_000)
     {
@@ -30,13 +31,16 @@ public sealed class GroupCommitWriter : IAsyncDisposable
     /// <param name="maintenance">Housekeeping run inside a batch's transaction at most every <paramref name="maintenanceEvery"/>.</param>
     /// <param name="beforeCommit">Runs after the batch's requests, in its transaction; when it throws, the whole batch fails.</param>
     /// <param name="afterRollback">Runs when a request was rolled back or a batch failed, for state kept beside the store.</param>
+    /// <param name="afterCommit">Runs once a batch has committed, before its requests are answered, for state kept beside the store.</param>
     public GroupCommitWriter(
         DlsStore store,
         Action<SqliteConnection, SqliteTransaction>? maintenance = null,
         TimeSpan? maintenanceEvery = null,
         Action<SqliteConnection, SqliteTransaction>? beforeCommit = null,
-        Action? afterRollback = null)
+        Action? afterRollback = null,
+        Action? afterCommit = null)
     {
+        _afterCommit = afterCommit;
         _store = store;
         _maintenance = maintenance;
         _beforeCommit = beforeCommit;
@@ -152,6 +156,8 @@ public sealed class GroupCommitWriter : IAsyncDisposable
 
             transaction.Commit();
         }
+
+        _afterCommit?.Invoke();
 
         foreach (var work in done)
         {

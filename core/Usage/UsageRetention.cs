@@ -63,7 +63,7 @@ public sealed class UsageRetention
     }
 
     /// <summary>
-    /// Removes the raw facts (and per-device slice/hour rows) older than the retention period before
+    /// Removes the raw facts (and per-device slice/hour rows), lapsed seats and ended grants older than the retention period before
     /// <paramref name="now"/>. Cuts at a UTC day boundary so that no day is left half purged. Safe to run at any time
     /// and repeatedly (the listener runs it daily).
     /// </summary>
@@ -98,6 +98,14 @@ public sealed class UsageRetention
                 SELECT level, period, handshake_code, item_id, client_id, instance_id FROM usage_instance_seen
                 WHERE level IN (0, 1, 2) AND period < $cutoff LIMIT {ChunkRows});
             """, cutoffSeconds, cancellationToken);
+        // Devices that no longer hold anything: seats that lapsed and grants that ended before the cutoff. What an
+        // unknown client can make the listener write is bounded by the rate limits; this bounds how long it stays.
+        devices += DeleteInChunks(
+            "DELETE FROM seat WHERE (item_id, seat_key) IN (SELECT item_id, seat_key FROM seat WHERE active_until < $cutoff LIMIT " + ChunkRows + ");",
+            cutoffText, cancellationToken);
+        devices += DeleteInChunks(
+            "DELETE FROM client_grant WHERE (client_uuid, handshake_code, item_id) IN (SELECT client_uuid, handshake_code, item_id FROM client_grant WHERE cache_until < $cutoff LIMIT " + ChunkRows + ");",
+            cutoffText, cancellationToken);
         return new UsagePurgeResult(cutoff, usage, auth, devices);
     }
 

@@ -33,13 +33,14 @@ public static class AuthEndpoints
         }
         catch (ProtocolException error)
         {
+            protocol.Malformed(http.Connection.RemoteIpAddress);
             return ProtocolResults.Error(error.ToError());
         }
 
         AuthOutcome outcome;
         try
         {
-            outcome = await protocol.AuthorizeAsync(request, CancellationToken.None);
+            outcome = await protocol.AuthorizeAsync(request, http.Connection.RemoteIpAddress, CancellationToken.None);
         }
         catch (Exception error) when (error is Microsoft.Data.Sqlite.SqliteException or Core.Errors.DlsException)
         {
@@ -48,7 +49,7 @@ public static class AuthEndpoints
 
         if (outcome.Grant is not { } grant)
         {
-            return ProtocolResults.Error(outcome.Error!);
+            return ProtocolResults.Error(outcome.Error!, outcome.RetryAfter);
         }
 
         return Results.Json(new AuthAnswer(

@@ -10,10 +10,20 @@ public static class HomeEndpoints
 {
     public static IEndpointRouteBuilder MapHome(this IEndpointRouteBuilder routes)
     {
-        routes.MapGet("/", (ServerService server, ListenerStatusPage status) =>
-            Results.Content(status.Render(server.Get()), "text/html; charset=utf-8"));
+        routes.MapGet("/", (HttpContext http, ServerService server, ListenerStatusPage status) =>
+        {
+            var info = server.Get();
+            var everything = info.PublicHomePage || IsLoopback(http.Connection.RemoteIpAddress);
+            return Results.Content(status.Render(info, everything), "text/html; charset=utf-8");
+        });
         return routes;
     }
+
+    /// <summary>
+    /// Strangers see only what activation needs (SPEC §4): the organization and the license items are shown to
+    /// clients on this machine, and to others only when the administrator turns it on (Set-DlsServer -PublicHomePage).
+    /// </summary>
+    private static bool IsLoopback(IPAddress? address) => address is not null && IPAddress.IsLoopback(address);
 }
 
 /// <summary>Renders the home page; sections for licenses and usage are contributed by <see cref="IHomeSection"/>s.</summary>
@@ -21,7 +31,8 @@ public sealed class ListenerStatusPage(IEnumerable<IHomeSection> sections, TimeP
 {
     private readonly DateTimeOffset _startedAt = time.GetUtcNow();
 
-    public string Render(ServerInfo server)
+    /// <param name="everything">Whether to show the organization and the license items (else UUID, version and status only).</param>
+    public string Render(ServerInfo server, bool everything = true)
     {
         static string E(string? text) => WebUtility.HtmlEncode(text ?? string.Empty);
         var html = new StringBuilder();
@@ -41,12 +52,21 @@ public sealed class ListenerStatusPage(IEnumerable<IHomeSection> sections, TimeP
             <table>
             """);
         html.Append($"<tr><th>Server UUID</th><td><code id=\"uuid\">{E(server.Uuid)}</code></td></tr>");
-        html.Append($"<tr><th>Organization</th><td id=\"organization\">{(server.OrganizationId.Length == 0 ? "<span class=\"muted\">not set</span>" : E(server.OrganizationId))}</td></tr>");
+        if (everything)
+        {
+            html.Append($"<tr><th>Organization</th><td id=\"organization\">{(server.OrganizationId.Length == 0 ? "<span class=\"muted\">not set</span>" : E(server.OrganizationId))}</td></tr>");
+        }
+
         html.Append($"<tr><th>Role</th><td>{E(server.Role.ToString())}</td></tr>");
         html.Append($"<tr><th>Version</th><td id=\"version\">{E(DlsVersion.Current)}</td></tr>");
         html.Append($"<tr><th>Listener</th><td><span class=\"ok\">running</span> since {E(_startedAt.ToString("u"))}</td></tr>");
         html.Append("</table>");
-        foreach (var section in sections)
+        if (!everything)
+        {
+            html.Append("<p class=\"muted\" id=\"private\">License details are shown on this server's own machine only.</p>");
+        }
+
+        foreach (var section in everything ? sections : [])
         {
             html.Append(section.Render());
         }

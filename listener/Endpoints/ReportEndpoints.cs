@@ -6,7 +6,10 @@ namespace Dls.Listener.Endpoints;
 /// <summary><c>POST /api/v1/reports</c>: a client's usage, up to 1000 records a batch (SPEC §4, docs/protocol.md).</summary>
 public static class ReportEndpoints
 {
-    public sealed record ReportAnswerBody(int Accepted, int Duplicates, string HandshakeUpdateTime);
+    public sealed record ReportAnswerBody(int Accepted, int Duplicates, int Refused, IReadOnlyList<RefusedRecordBody> RefusedRecords, string HandshakeUpdateTime);
+
+    /// <summary>A record counted for nothing, by its index in the batch; the client must not send it again.</summary>
+    public sealed record RefusedRecordBody(int Index, int ErrorCode);
 
     public static IEndpointRouteBuilder MapReports(this IEndpointRouteBuilder routes)
     {
@@ -23,6 +26,7 @@ public static class ReportEndpoints
         }
         catch (ProtocolException error)
         {
+            protocol.Malformed(http.Connection.RemoteIpAddress);
             return ProtocolResults.Error(error.ToError());
         }
 
@@ -30,7 +34,7 @@ public static class ReportEndpoints
         try
         {
             // Not cancelled when the client goes away: once queued, the batch is either committed or not at all.
-            outcome = await protocol.ReportAsync(request, CancellationToken.None);
+            outcome = await protocol.ReportAsync(request, http.Connection.RemoteIpAddress, CancellationToken.None);
         }
         catch (Exception error) when (error is Microsoft.Data.Sqlite.SqliteException or Core.Errors.DlsException)
         {
@@ -38,7 +42,12 @@ public static class ReportEndpoints
         }
 
         return outcome.Answer is { } answer
-            ? Results.Json(new ReportAnswerBody(answer.Accepted, answer.Duplicates, AuthorizationSigner.WireTime(answer.HandshakeUpdateTime)))
-            : ProtocolResults.Error(outcome.Error!);
+            ? Results.Json(new ReportAnswerBody(
+                answer.Accepted,
+                answer.Duplicates,
+                answer.Refused,
+                answer.RefusedRecords.Select(r => new RefusedRecordBody(r.Index, r.ErrorCode)).ToList(),
+                AuthorizationSigner.WireTime(answer.HandshakeUpdateTime)))
+            : ProtocolResults.Error(outcome.Error!, outcome.RetryAfter);
     }
 }

@@ -8,8 +8,12 @@ public static class ProtocolResults
 {
     public sealed record ErrorAnswer(int ErrorCode, string Message);
 
-    public static IResult Error(ProtocolError error) =>
-        Results.Json(new ErrorAnswer(error.ErrorCode, error.Message), statusCode: ErrorCodes.HttpStatus(error.ErrorCode));
+    /// <param name="retryAfter">For a rate-limited request: sent as the Retry-After header, in whole seconds.</param>
+    public static IResult Error(ProtocolError error, TimeSpan? retryAfter = null)
+    {
+        var answer = Results.Json(new ErrorAnswer(error.ErrorCode, error.Message), statusCode: ErrorCodes.HttpStatus(error.ErrorCode));
+        return retryAfter is { } after ? new WithRetryAfter(answer, after) : answer;
+    }
 
     public static IResult StoreUnavailable(ILogger logger, Exception error)
     {
@@ -55,6 +59,17 @@ public static class ProtocolResults
         }
 
         return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+    }
+
+    /// <summary>An answer with a Retry-After header (SPEC §4 rate limits).</summary>
+    private sealed class WithRetryAfter(IResult inner, TimeSpan after) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            var seconds = Math.Max(1, (long)Math.Ceiling(after.TotalSeconds));
+            httpContext.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return inner.ExecuteAsync(httpContext);
+        }
     }
 
     private static ProtocolException TooLarge(int limit) => new(ErrorCodes.TooLarge, $"The body is larger than {limit} bytes.");

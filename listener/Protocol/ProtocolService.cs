@@ -1,51 +1,131 @@
+using System.Net;
 using Dls.Core.Crypto;
 using Dls.Core.Protocol;
 using Dls.Core.Server;
 using Dls.Core.Storage;
 using Dls.Core.Usage;
+using Dls.Listener.Protection;
 
 namespace Dls.Listener.Protocol;
 
 /// <summary>
-/// Connects the HTTP endpoints to core: the single group-commit writer every auth and report goes through, the
-/// decisions of <see cref="LicenseAuthority"/>, and token signing after the commit.
+/// Connects the HTTP endpoints to core: the rate limits, the session password's slow check (done here, in parallel,
+/// never on the writer), the single group-commit writer every auth and report goes through, the decisions of
+/// <see cref="LicenseAuthority"/>, and token signing after the commit.
 /// </summary>
 public sealed class ProtocolService : IAsyncDisposable
 {
     private readonly DlsStore _store;
     private readonly TimeProvider _time;
+    private readonly AbuseGuard _guard;
     private readonly StatisticsBuffer _statistics = new();
     private readonly LicenseAuthority _authority;
     private readonly GroupCommitWriter _writer;
 
-    public ProtocolService(DlsStore store, ServerService server, TimeProvider time)
+    public ProtocolService(DlsStore store, ServerService server, AbuseGuard guard, TimeProvider time)
     {
         _store = store;
         _time = time;
+        _guard = guard;
         Signer = new AuthorizationSigner(server);
         _authority = new LicenseAuthority(new SessionPasswordCache(), _statistics);
+        store.Read(connection =>
+        {
+            _authority.Grants.Load(connection, time.GetUtcNow() - LicenseAuthority.MaxReportAge);
+            return 0;
+        });
         _writer = new GroupCommitWriter(
             store,
             (connection, transaction) => LicenseAuthority.Prune(connection, transaction, time.GetUtcNow()),
             beforeCommit: _statistics.Flush,
-            afterRollback: _authority.ForgetCounts);
+            afterRollback: _authority.RolledBack,
+            afterCommit: _authority.Committed);
     }
 
     public AuthorizationSigner Signer { get; }
 
-    public async Task<AuthOutcome> AuthorizeAsync(AuthRequest request, CancellationToken cancellationToken)
+    /// <summary>Grants held in memory (diagnostics and the benchmark).</summary>
+    public int GrantsInMemory => _authority.Grants.Count;
+
+    public async Task<AuthOutcome> AuthorizeAsync(AuthRequest request, IPAddress? address, CancellationToken cancellationToken)
     {
-        // The session password's slow hash is checked here, in parallel, so the writer only looks it up.
-        _authority.Prepare(_store, request);
-        return await _writer.SubmitAsync((connection, transaction) => _authority.Authorize(connection, transaction, request, _time.GetUtcNow()), cancellationToken);
+        var codeKey = CodeKey(request);
+
+        // A device that holds a grant is never held back by the failure limits, unless its request would cost a
+        // password derivation that is not cached: that is what a password guesser spends, whatever uuid it sends.
+        var target = LicenseAuthority.PasswordTargetOf(_store, request);
+        var limited = !_authority.Grants.IsKnownClient(request.ClientUuid) || !_authority.IsPasswordCheckCached(target, request);
+        if (limited && _guard.FailuresExhausted(address, codeKey, out var retryAfter))
+        {
+            return RateLimited(retryAfter);
+        }
+
+        for (var attempt = 0; ; attempt++)
+        {
+            if (attempt > 0)
+            {
+                target = LicenseAuthority.PasswordTargetOf(_store, request);
+            }
+
+            var password = _authority.CheckPassword(target, request);
+            var context = new AuthContext(password, _guard.NewSeatGate(address));
+            var outcome = await _writer.SubmitAsync(
+                (connection, transaction) => _authority.Authorize(connection, transaction, request, _time.GetUtcNow(), context), cancellationToken);
+            if (outcome.NeedsPasswordCheck && attempt < 3)
+            {
+                continue;
+            }
+
+            if (outcome.Error is { } error && error.ErrorCode != ErrorCodes.RateLimited)
+            {
+                _guard.Failed(address, KnowsCode(error.ErrorCode) ? codeKey : null);
+            }
+
+            return outcome.NeedsPasswordCheck
+                ? AuthOutcome.Refused(ErrorCodes.WrongSessionPassword, "The handshake code's session password kept changing during the request; retry.")
+                : outcome;
+        }
     }
 
-    public Task<ReportOutcome> ReportAsync(ReportRequest request, CancellationToken cancellationToken) =>
-        _writer.SubmitAsync((connection, transaction) => _authority.Report(connection, transaction, request, _time.GetUtcNow()), cancellationToken);
+    public async Task<ReportOutcome> ReportAsync(ReportRequest request, IPAddress? address, CancellationToken cancellationToken)
+    {
+        if (!_authority.Grants.IsKnownClient(request.ClientUuid) && _guard.FailuresExhausted(address, request.HandshakeCode, out var retryAfter))
+        {
+            return new ReportOutcome(null, Limited(retryAfter)) { RetryAfter = retryAfter };
+        }
+
+        var outcome = await _writer.SubmitAsync((connection, transaction) => _authority.Report(connection, transaction, request, _time.GetUtcNow()), cancellationToken);
+        if (outcome.Error is { } error)
+        {
+            _guard.Failed(address, KnowsCode(error.ErrorCode) ? request.HandshakeCode : null);
+        }
+        else if (outcome.Answer is { Refused: > 0 })
+        {
+            _guard.Failed(address, request.HandshakeCode);
+        }
+
+        return outcome;
+    }
+
+    /// <summary>A request the listener could not even read counts against its address's failures.</summary>
+    public void Malformed(IPAddress? address) => _guard.Failed(address, null);
 
     public async ValueTask DisposeAsync()
     {
         await _writer.DisposeAsync();
         Signer.Dispose();
     }
+
+    private static AuthOutcome RateLimited(TimeSpan retryAfter) => new(null, Limited(retryAfter)) { RetryAfter = retryAfter };
+
+    private static ProtocolError Limited(TimeSpan retryAfter) => new(ErrorCodes.RateLimited,
+        $"Too many refused requests from this address or for this handshake code; retry in {Math.Ceiling(retryAfter.TotalSeconds)} s.");
+
+    /// <summary>The key a request's code is limited under: the code, or the organization whose default code it asks for.</summary>
+    private static string? CodeKey(AuthRequest request) =>
+        request.HandshakeCode ?? (request.OrganizationId is { } org ? "org:" + org : null);
+
+    /// <summary>Refusals that name no existing code count against the address only (a made-up code has no bucket worth keeping).</summary>
+    private static bool KnowsCode(int errorCode) =>
+        errorCode is not (ErrorCodes.CodeNotFound or ErrorCodes.NoDefaultCode or ErrorCodes.NoCodeOrOrganization or ErrorCodes.CodeNotInOrganization);
 }

@@ -28,6 +28,35 @@ public sealed class SetDlsServerCommand : DlsCmdlet
     [ValidateRange(1, 36500)]
     public int? UsageRetentionDays { get; set; }
 
+    /// <summary>The largest count one report record (one device, one slice) may carry; larger records are refused (400).</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ValidateRange(1L, ProtectionSettings.MaxCountLimit)]
+    public long? MaxCountPerSlice { get; set; }
+
+    /// <summary>New seats per minute per source address (0 = no limit).</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ValidateRange(0, ProtectionSettings.MaxPerMinute)]
+    public int? NewSeatsPerMinute { get; set; }
+
+    /// <summary>New seats per minute per handshake code (0 = no limit).</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ValidateRange(0, ProtectionSettings.MaxPerMinute)]
+    public int? NewSeatsPerMinutePerCode { get; set; }
+
+    /// <summary>Failed password checks and refused requests per minute per source address (0 = no limit).</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ValidateRange(0, ProtectionSettings.MaxPerMinute)]
+    public int? FailedAuthorizationsPerMinute { get; set; }
+
+    /// <summary>Failed password checks and refused requests per minute per handshake code (0 = no limit).</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ValidateRange(0, ProtectionSettings.MaxPerMinute)]
+    public int? FailedAuthorizationsPerMinutePerCode { get; set; }
+
+    /// <summary>Whether the listener's home page shows the organization and license items to other machines.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public bool? PublicHomePage { get; set; }
+
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
@@ -40,6 +69,12 @@ public sealed class SetDlsServerCommand : DlsCmdlet
         if (StandbyServerUrl is not null) changes.Add($"StandbyServerUrl = '{StandbyServerUrl}'");
         if (Role is not null) changes.Add($"Role = {Role}");
         if (UsageRetentionDays is not null) changes.Add($"UsageRetentionDays = {UsageRetentionDays}");
+        if (MaxCountPerSlice is not null) changes.Add($"MaxCountPerSlice = {MaxCountPerSlice}");
+        if (NewSeatsPerMinute is not null) changes.Add($"NewSeatsPerMinute = {NewSeatsPerMinute}");
+        if (NewSeatsPerMinutePerCode is not null) changes.Add($"NewSeatsPerMinutePerCode = {NewSeatsPerMinutePerCode}");
+        if (FailedAuthorizationsPerMinute is not null) changes.Add($"FailedAuthorizationsPerMinute = {FailedAuthorizationsPerMinute}");
+        if (FailedAuthorizationsPerMinutePerCode is not null) changes.Add($"FailedAuthorizationsPerMinutePerCode = {FailedAuthorizationsPerMinutePerCode}");
+        if (PublicHomePage is not null) changes.Add($"PublicHomePage = {PublicHomePage}");
         if (changes.Count == 0)
         {
             WriteVerbose("Nothing to change.");
@@ -59,6 +94,13 @@ public sealed class SetDlsServerCommand : DlsCmdlet
         if (UsageRetentionDays is { } days)
         {
             new Dls.Core.Usage.UsageRetention(Store).SetRetentionDays(days, Time.GetUtcNow());
+        }
+
+        if (MaxCountPerSlice is not null || NewSeatsPerMinute is not null || NewSeatsPerMinutePerCode is not null
+            || FailedAuthorizationsPerMinute is not null || FailedAuthorizationsPerMinutePerCode is not null || PublicHomePage is not null)
+        {
+            ProtectionSettings.Set(Store, Time.GetUtcNow(), MaxCountPerSlice, NewSeatsPerMinute, NewSeatsPerMinutePerCode,
+                FailedAuthorizationsPerMinute, FailedAuthorizationsPerMinutePerCode, PublicHomePage);
         }
 
         var server = OrganizationId is null && MainServerUrl is null && StandbyServerUrl is null && Role is null

@@ -67,7 +67,7 @@ public sealed class ActiveSeatCounterTests : IDisposable
         Assert.Equal(ErrorCodes.QuotaUsedUp, await Error(writer, "d"));
     }
 
-    private GroupCommitWriter NewWriter() => new(_f.Store, afterRollback: _authority.ForgetCounts);
+    private GroupCommitWriter NewWriter() => new(_f.Store, afterRollback: _authority.RolledBack, afterCommit: _authority.Committed);
 
     private async Task<int?> Error(GroupCommitWriter writer, string client) =>
         (await writer.SubmitAsync((c, t) => _authority.Authorize(c, t, AuthorityFixture.Request(client, product: "DLR"), _f.Now))).Error?.ErrorCode;

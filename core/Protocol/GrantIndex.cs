@@ -1,0 +1,146 @@
+using System.Collections.Concurrent;
+using Dls.Core.Storage;
+using Microsoft.Data.Sqlite;
+
+namespace Dls.Core.Protocol;
+
+/// <summary>
+/// Who holds a grant for which item through which code (SPEC §4 "Only authorized usage counts"). The store's
+/// <c>client_grant</c> table is the truth; this index keeps what was committed in memory so a report's check costs a
+/// dictionary lookup, and falls back to the store on a miss (the listener restarted, another listener of the store
+/// granted it, or it was never granted). Grants recorded by the writer wait in <see cref="_pending"/> until their
+/// batch commits (<see cref="Committed"/>): an answer that was never acknowledged never admits usage.
+/// <para>
+/// The writer thread calls <see cref="Record"/>, <see cref="Covers"/>, <see cref="Committed"/> and
+/// <see cref="RolledBack"/>; request threads may call <see cref="IsKnownClient"/> at the same time.
+/// </para>
+/// </summary>
+public sealed class GrantIndex
+{
+    /// <summary>Grants are written at most once an hour per device, item and code: the stored horizon is rounded up.</summary>
+    public static readonly TimeSpan Granularity = TimeSpan.FromHours(1);
+
+    private readonly ConcurrentDictionary<GrantKey, DateTimeOffset> _committed = new();
+    private readonly ConcurrentDictionary<string, byte> _knownClients = new(StringComparer.Ordinal);
+    private readonly Dictionary<GrantKey, DateTimeOffset> _pending = [];
+
+    /// <summary>How many grants are held in memory (for the benchmark and diagnostics).</summary>
+    public int Count => _committed.Count;
+
+    /// <summary>Loads the grants that can still admit usage (horizon not older than <paramref name="since"/>).</summary>
+    public void Load(SqliteConnection connection, DateTimeOffset since)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT client_uuid, handshake_code, item_id, cache_until FROM client_grant WHERE cache_until >= $since;";
+        command.Parameters.AddWithValue("$since", Timestamps.Format(since));
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            var key = new GrantKey(reader.GetString(0), reader.GetString(1), reader.GetString(2));
+            _committed[key] = Timestamps.Parse(reader.GetString(3));
+            _knownClients.TryAdd(key.Client, 0);
+        }
+    }
+
+    /// <summary>
+    /// Records, in the caller's transaction, that <paramref name="client"/> was granted <paramref name="item"/> through
+    /// <paramref name="code"/> until <paramref name="cacheUntil"/>. Writes only when the stored horizon grows.
+    /// </summary>
+    /// <returns>Whether this is the client's first grant on the item through the code (a new seat, for rate limits).</returns>
+    public bool Record(SqliteConnection connection, SqliteTransaction transaction, string client, string code, string item, DateTimeOffset now, DateTimeOffset cacheUntil)
+    {
+        var key = new GrantKey(client, code, item);
+        var horizon = RoundUp(cacheUntil);
+        var known = Find(connection, transaction, key);
+        if (known is { } current && current >= horizon)
+        {
+            return false;
+        }
+
+        var upsert = StatementCache.Get(connection, transaction, """
+            INSERT INTO client_grant (client_uuid, handshake_code, item_id, first_granted, cache_until) VALUES ($client, $code, $item, $now, $until)
+            ON CONFLICT DO UPDATE SET cache_until = max(cache_until, excluded.cache_until);
+            """);
+        upsert.Parameters.AddWithValue("$client", client);
+        upsert.Parameters.AddWithValue("$code", code);
+        upsert.Parameters.AddWithValue("$item", item);
+        upsert.Parameters.AddWithValue("$now", Timestamps.Format(now));
+        upsert.Parameters.AddWithValue("$until", Timestamps.Format(horizon));
+        upsert.ExecuteNonQuery();
+        _pending[key] = horizon;
+        return known is null;
+    }
+
+    /// <summary>Whether the client holds a grant for the item through the code that covers a record of <paramref name="slice"/>.</summary>
+    /// <remarks>
+    /// A grant covers every slice up to its horizon (SPEC §4: "still within its cacheUntil or covering the record's
+    /// slice"; a record's slice is never in the future, so "still within" is the same test).
+    /// </remarks>
+    public bool Covers(SqliteConnection connection, SqliteTransaction transaction, string client, string code, string item, DateTimeOffset slice) =>
+        Find(connection, transaction, new GrantKey(client, code, item)) is { } horizon && slice < horizon;
+
+    /// <summary>
+    /// Whether the client holds any grant in memory: such a device is never held back by the failure limits.
+    /// Cheap and lock-free; a device granted by another listener and not yet seen here answers false.
+    /// </summary>
+    public bool IsKnownClient(string client) => _knownClients.ContainsKey(client);
+
+    /// <summary>The writer's batch committed: its grants are now the truth.</summary>
+    public void Committed()
+    {
+        foreach (var (key, horizon) in _pending)
+        {
+            _committed[key] = horizon;
+            _knownClients.TryAdd(key.Client, 0);
+        }
+
+        _pending.Clear();
+    }
+
+    /// <summary>
+    /// A request or the whole batch was rolled back: which pending grants survived is not known here, so none are
+    /// kept in memory; those that did commit are found in the store on their next lookup.
+    /// </summary>
+    public void RolledBack() => _pending.Clear();
+
+    /// <summary>Drops grants whose horizon is before <paramref name="before"/> from memory (the store is purged separately).</summary>
+    public void Forget(DateTimeOffset before)
+    {
+        foreach (var (key, horizon) in _committed)
+        {
+            if (horizon < before)
+            {
+                _committed.TryRemove(key, out _);
+            }
+        }
+    }
+
+    private static DateTimeOffset RoundUp(DateTimeOffset time)
+    {
+        var ticks = Granularity.Ticks;
+        var rounded = (time.UtcTicks + ticks - 1) / ticks * ticks;
+        return new DateTimeOffset(rounded, TimeSpan.Zero);
+    }
+
+    private DateTimeOffset? Find(SqliteConnection connection, SqliteTransaction transaction, GrantKey key)
+    {
+        if (_pending.TryGetValue(key, out var pending))
+        {
+            return pending;
+        }
+
+        if (_committed.TryGetValue(key, out var committed))
+        {
+            return committed;
+        }
+
+        var command = StatementCache.Get(connection, transaction,
+            "SELECT cache_until FROM client_grant WHERE client_uuid = $client AND handshake_code = $code AND item_id = $item;");
+        command.Parameters.AddWithValue("$client", key.Client);
+        command.Parameters.AddWithValue("$code", key.Code);
+        command.Parameters.AddWithValue("$item", key.Item);
+        return command.ExecuteScalar() is string text ? Timestamps.Parse(text) : null;
+    }
+
+    private readonly record struct GrantKey(string Client, string Code, string Item);
+}

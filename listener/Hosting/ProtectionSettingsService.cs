@@ -1,0 +1,42 @@
+using Dls.Core.Server;
+using Dls.Core.Storage;
+using Dls.Listener.Protection;
+
+namespace Dls.Listener.Hosting;
+
+/// <summary>
+/// Keeps the rate limits in step with the store's settings (Set-DlsServer -NewSeatsPerMinute, ...): read at start and
+/// every few seconds after, so a change made from any PowerShell session applies without a restart.
+/// </summary>
+public sealed class ProtectionSettingsService(DlsStore store, AbuseGuard guard, TimeProvider time, ILogger<ProtectionSettingsService> logger) : BackgroundService
+{
+    public static readonly TimeSpan Every = TimeSpan.FromSeconds(2);
+
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        guard.Apply(ProtectionSettings.Read(store));
+        return base.StartAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                await Task.Delay(Every, time, stoppingToken);
+                try
+                {
+                    guard.Apply(ProtectionSettings.Read(store));
+                }
+                catch (Exception error) when (error is Dls.Core.Errors.DlsException or Microsoft.Data.Sqlite.SqliteException)
+                {
+                    logger.LogWarning("Reading the protection settings failed ({Message}); the previous ones stay in force", error.Message);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+}
