@@ -52,9 +52,9 @@ public sealed class AuthorityFixture : IDisposable
     public int? Error(string client, string? domain = null, Deployment deployment = Deployment.Desktop) =>
         Auth(client, domain, deployment).Error?.ErrorCode;
 
-    public ReportOutcome Report(string client, string itemId, long count, DateTimeOffset? slice = null, string? batchId = null, string? instanceId = null) =>
+    public ReportOutcome Report(string client, string itemId, long count, DateTimeOffset? slice = null, string? batchId = null, string? instanceId = null, string product = "DBR") =>
         Report(new ReportRequest(client, "216998-app", batchId ?? $"b{Interlocked.Increment(ref _batch)}",
-            [new UsageRecord(TimeSlice.StartOf(slice ?? Now), itemId, "DBR", count, instanceId, null)]));
+            [new UsageRecord(TimeSlice.StartOf(slice ?? Now), itemId, product, count, instanceId, null)]));
 
     public ReportOutcome Report(ReportRequest request) =>
         Store.Write((connection, transaction) => Authority.Report(connection, transaction, request, Now));

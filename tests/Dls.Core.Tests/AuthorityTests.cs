@@ -103,7 +103,8 @@ public sealed class AuthorityTests : IDisposable
             return list;
         });
 
-        Assert.Equal(["216998-app|I1|a|0", "||b|101", "216998-app||c|104"], events);
+        // Refused before a code is known (101): counted, but not kept per device (anyone can send those).
+        Assert.Equal(["216998-app|I1|a|0", "|||101", "216998-app||c|104"], events);
     }
 
     [Fact]
@@ -111,6 +112,8 @@ public sealed class AuthorityTests : IDisposable
     {
         _f.Item("S", LicenseMode.PerScan, 1000);
         TestCatalog.AddCode(_f.Store, "216998-app", ["S"]);
+        Assert.Null(_f.Auth("a").Error);
+        Assert.Null(_f.Auth("z").Error);
 
         var first = _f.Report("a", "S", 10, batchId: "b1").Answer!;
         var again = _f.Report("a", "S", 10, batchId: "b1").Answer!;
@@ -129,11 +132,12 @@ public sealed class AuthorityTests : IDisposable
     {
         _f.Item("S", LicenseMode.PerScan, 1000);
         TestCatalog.AddCode(_f.Store, "216998-app", ["S"]);
+        Assert.Null(_f.Auth("a").Error);
 
-        Assert.NotNull(_f.Report("a", "S", 1, slice: _f.Now - TimeSpan.FromDays(29)).Answer);
+        Assert.Equal(1, _f.Report("a", "S", 1, slice: _f.Now - TimeSpan.FromDays(29)).Answer!.Accepted);
         Assert.Equal(ErrorCodes.Malformed, _f.Report("a", "S", 1, slice: _f.Now - TimeSpan.FromDays(31)).Error!.ErrorCode);
         Assert.Equal(ErrorCodes.Malformed, _f.Report("a", "S", 1, slice: _f.Now + TimeSlice.Length).Error!.ErrorCode);
-        Assert.Equal(ErrorCodes.NoMatchingItem, _f.Report("a", "nope", 1).Error!.ErrorCode);
+        Assert.Equal([new RefusedRecord(0, ErrorCodes.NoMatchingItem)], _f.Report("a", "nope", 1).Answer!.RefusedRecords);
         Assert.Equal(1, _f.Measure("S").Used);
     }
 

@@ -105,9 +105,9 @@ public sealed class LicenseModeTests : IDisposable
         _f.Item("I1", LicenseMode.PerDeviceMonthly, 1);
         _f.Code("216998-app", "I1");
         Assert.Null(_f.Error("a"));
-        _f.Clock.Advance(TimeSpan.FromDays(29));
-        Assert.NotNull(_f.Report("a", "I1", 5).Answer);
-        _f.Clock.Advance(TimeSpan.FromDays(2)); // 31 days after the auth, 2 after the report
+        _f.Clock.Advance(TimeSpan.FromDays(6)); // within the authorization's cacheUntil: the report counts
+        Assert.Equal(1, _f.Report("a", "I1", 5).Answer!.Accepted);
+        _f.Clock.Advance(TimeSpan.FromDays(25)); // 31 days after the auth, 25 after the report
         Assert.Equal(ErrorCodes.QuotaUsedUp, _f.Error("b"));
     }
 
@@ -211,9 +211,11 @@ public sealed class LicenseModeTests : IDisposable
         _f.Item("S", LicenseMode.PerScan, 1000);
         _f.Code("216998-app", "S");
 
-        Assert.NotNull(_f.Report("a", "S", 1049).Answer);
         Assert.Null(_f.Auth("a").Error);
-        Assert.NotNull(_f.Report("b", "S", 1).Answer);
+        Assert.Null(_f.Auth("b").Error);
+        Assert.Equal(1, _f.Report("a", "S", 1049).Answer!.Accepted);
+        Assert.Null(_f.Auth("a").Error);
+        Assert.Equal(1, _f.Report("b", "S", 1).Answer!.Accepted);
         Assert.Equal(ErrorCodes.CountQuotaUsedUp, _f.Error("a"));
         Assert.Equal(ErrorCodes.CountQuotaUsedUp, _f.Error("new-client"));
         Assert.NotNull(_f.Report("a", "S", 10).Answer); // usage already done is still recorded
@@ -229,9 +231,10 @@ public sealed class LicenseModeTests : IDisposable
         _f.Item("P", LicenseMode.PerPage, 100);
         _f.Code("216998-app", "P");
 
-        Assert.NotNull(_f.Report("a", "P", 104).Answer);
         Assert.Null(_f.Auth("a").Error);
-        Assert.NotNull(_f.Report("a", "P", 1).Answer);
+        Assert.Equal(1, _f.Report("a", "P", 104).Answer!.Accepted);
+        Assert.Null(_f.Auth("a").Error);
+        Assert.Equal(1, _f.Report("a", "P", 1).Answer!.Accepted);
         Assert.Equal(ErrorCodes.CountQuotaUsedUp, _f.Error("a"));
     }
 
@@ -323,15 +326,17 @@ public sealed class LicenseModeTests : IDisposable
     {
         _f.Item("Y", LicenseMode.PerDeviceYearly, 10);
         _f.Item("D", LicenseMode.PerDomain, 10, deployment: Deployment.Browser);
-        _f.Item("S", LicenseMode.PerScan, 100);
+        _f.Item("S", LicenseMode.PerScan, 100, product: "DLR");
         _f.Code("216998-app", "Y", "D", "S");
 
         _f.Auth("a");
         _f.Auth("b");
         _f.Auth(AuthorityFixture.Request("c", deployment: Deployment.Browser, domain: "x.example.com"));
         _f.Auth(AuthorityFixture.Request("d", deployment: Deployment.Browser, domain: "y.example.com"));
-        _f.Report("a", "S", 7);
-        _f.Report("b", "S", 5);
+        Assert.Equal("S", _f.Auth(AuthorityFixture.Request("a", product: "DLR")).Grant!.ItemId);
+        Assert.Equal("S", _f.Auth(AuthorityFixture.Request("b", product: "DLR")).Grant!.ItemId);
+        Assert.Equal(1, _f.Report("a", "S", 7, product: "DLR").Answer!.Accepted);
+        Assert.Equal(1, _f.Report("b", "S", 5, product: "DLR").Answer!.Accepted);
 
         Assert.Equal(2, _f.Measure("Y").Used);
         Assert.Equal(1, _f.Measure("D").Used);
