@@ -13,8 +13,7 @@ public static class HomeEndpoints
         routes.MapGet("/", (HttpContext http, ServerService server, ListenerStatusPage status) =>
         {
             var info = server.Get();
-            var everything = info.PublicHomePage || IsLoopback(http.Connection.RemoteIpAddress);
-            return Results.Content(status.Render(info, everything), "text/html; charset=utf-8");
+            return Results.Content(status.Render(info, ShowsDetails(info, http.Connection.RemoteIpAddress)), "text/html; charset=utf-8");
         });
         return routes;
     }
@@ -23,7 +22,8 @@ public static class HomeEndpoints
     /// Strangers see only what activation needs (SPEC §4): the organization and the license items are shown to
     /// clients on this machine, and to others only when the administrator turns it on (Set-DlsServer -PublicHomePage).
     /// </summary>
-    private static bool IsLoopback(IPAddress? address) => address is not null && IPAddress.IsLoopback(address);
+    public static bool ShowsDetails(ServerInfo server, IPAddress? client) =>
+        server.PublicHomePage || (client is not null && IPAddress.IsLoopback(client.IsIPv4MappedToIPv6 ? client.MapToIPv4() : client));
 }
 
 /// <summary>Renders the home page; sections for licenses and usage are contributed by <see cref="IHomeSection"/>s.</summary>

@@ -14,8 +14,18 @@ public sealed class ProtectionSettingsService(DlsStore store, AbuseGuard guard, 
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
-        guard.Apply(ProtectionSettings.Read(store));
+        Apply(ProtectionSettings.Read(store));
         return base.StartAsync(cancellationToken);
+    }
+
+    private void Apply(ProtectionSettings settings)
+    {
+        if (guard.Apply(settings))
+        {
+            logger.LogInformation(
+                "Protection: at most {NewSeats} new seats a minute per address ({NewSeatsPerCode} per code), {Failures} failures a minute per address ({FailuresPerCode} per code), records up to {MaxCount} (0 = no limit)",
+                settings.NewSeatsPerMinute, settings.NewSeatsPerMinutePerCode, settings.FailedAuthorizationsPerMinute, settings.FailedAuthorizationsPerMinutePerCode, settings.MaxCountPerSlice);
+        }
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -27,7 +37,7 @@ public sealed class ProtectionSettingsService(DlsStore store, AbuseGuard guard, 
                 await Task.Delay(Every, time, stoppingToken);
                 try
                 {
-                    guard.Apply(ProtectionSettings.Read(store));
+                    Apply(ProtectionSettings.Read(store));
                 }
                 catch (Exception error) when (error is Dls.Core.Errors.DlsException or Microsoft.Data.Sqlite.SqliteException)
                 {

@@ -22,12 +22,12 @@ public sealed class AbuseGuard : IDisposable
 
     public ProtectionSettings Settings { get; private set; } = ProtectionSettings.Default;
 
-    /// <summary>Uses these settings from now on (the buckets start full when a limit changes).</summary>
-    public void Apply(ProtectionSettings settings)
+    /// <summary>Uses these settings from now on (the buckets start full when a limit changes); false when nothing changed.</summary>
+    public bool Apply(ProtectionSettings settings)
     {
         if (settings == Settings && !ReferenceEquals(_limits, Limits.Off))
         {
-            return;
+            return false;
         }
 
         var old = _limits;
@@ -38,17 +38,18 @@ public sealed class AbuseGuard : IDisposable
         Settings = settings;
         if (!rateChanged)
         {
-            return;
+            return true;
         }
 
         _limits = new Limits(
-            Bucket(settings.NewSeatsPerMinute),
-            Bucket(settings.NewSeatsPerMinutePerCode),
-            Bucket(settings.FailedAuthorizationsPerMinute),
-            Bucket(settings.FailedAuthorizationsPerMinutePerCode));
+            NewBucket(settings.NewSeatsPerMinute),
+            NewBucket(settings.NewSeatsPerMinutePerCode),
+            NewBucket(settings.FailedAuthorizationsPerMinute),
+            NewBucket(settings.FailedAuthorizationsPerMinutePerCode));
 
         // Requests in flight may still hold the old limiters: let them finish before the timers go.
         _ = Task.Delay(TimeSpan.FromSeconds(10)).ContinueWith(_ => old.Dispose(), TaskScheduler.Default);
+        return true;
     }
 
     /// <summary>The gate an authorization from <paramref name="address"/> takes new seats through (checked by the writer).</summary>
@@ -69,10 +70,10 @@ public sealed class AbuseGuard : IDisposable
     public void Failed(IPAddress? address, string? code)
     {
         var limits = _limits;
-        limits.FailuresByAddress?.AttemptAcquire(Key(address)).Dispose();
+        limits.FailuresByAddress?.Limiter.AttemptAcquire(Key(address)).Dispose();
         if (code is not null)
         {
-            limits.FailuresByCode?.AttemptAcquire(code).Dispose();
+            limits.FailuresByCode?.Limiter.AttemptAcquire(code).Dispose();
         }
     }
 
@@ -81,30 +82,24 @@ public sealed class AbuseGuard : IDisposable
     private static string Key(IPAddress? address) =>
         address is null ? "unknown" : (address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address).ToString();
 
-    private static bool Exhausted(PartitionedRateLimiter<string>? limiter, string key, out TimeSpan retryAfter)
+    /// <remarks>
+    /// Reads the bucket instead of asking for 0 permits: the token bucket refills continuously, so a bucket that was
+    /// emptied a moment ago holds a fraction of a token, which "0 permits" counts as available.
+    /// </remarks>
+    private static bool Exhausted(Bucket? bucket, string key, out TimeSpan retryAfter)
     {
         retryAfter = TimeSpan.Zero;
-        if (limiter is null)
+        if (bucket is null || bucket.Limiter.GetStatistics(key) is not { CurrentAvailablePermits: < 1 })
         {
             return false;
         }
 
-        // Asking for 0 permits tells whether any is left without taking one.
-        using var lease = limiter.AttemptAcquire(key, 0);
-        if (lease.IsAcquired)
-        {
-            return false;
-        }
-
-        retryAfter = RetryAfter(lease);
+        retryAfter = bucket.TokenEvery;
         return true;
     }
 
-    private static TimeSpan RetryAfter(RateLimitLease lease) =>
-        lease.TryGetMetadata(MetadataName.RetryAfter, out var after) && after > TimeSpan.Zero ? after : TimeSpan.FromSeconds(1);
-
     /// <summary>A token bucket per partition that holds a minute's worth and refills evenly over the minute.</summary>
-    private static PartitionedRateLimiter<string>? Bucket(int perMinute)
+    private static Bucket? NewBucket(int perMinute)
     {
         if (perMinute <= 0)
         {
@@ -113,7 +108,7 @@ public sealed class AbuseGuard : IDisposable
 
         var period = perMinute >= 60 ? TimeSpan.FromSeconds(1) : TimeSpan.FromSeconds(60.0 / perMinute);
         var tokensPerPeriod = perMinute >= 60 ? perMinute / 60 : 1;
-        return PartitionedRateLimiter.Create<string, string>(key => RateLimitPartition.GetTokenBucketLimiter(key, _ => new TokenBucketRateLimiterOptions
+        var limiter = PartitionedRateLimiter.Create<string, string>(key => RateLimitPartition.GetTokenBucketLimiter(key, _ => new TokenBucketRateLimiterOptions
         {
             TokenLimit = perMinute,
             TokensPerPeriod = tokensPerPeriod,
@@ -121,13 +116,18 @@ public sealed class AbuseGuard : IDisposable
             QueueLimit = 0,
             AutoReplenishment = true,
         }));
+
+        // How long until the next whole token: what a limited client is told to wait (Retry-After, at least 1 s).
+        var every = TimeSpan.FromSeconds(Math.Max(1, Math.Ceiling(60.0 / perMinute)));
+        return new Bucket(limiter, every);
     }
 
-    private sealed record Limits(
-        PartitionedRateLimiter<string>? NewSeatsByAddress,
-        PartitionedRateLimiter<string>? NewSeatsByCode,
-        PartitionedRateLimiter<string>? FailuresByAddress,
-        PartitionedRateLimiter<string>? FailuresByCode) : IDisposable
+    private sealed record Bucket(PartitionedRateLimiter<string> Limiter, TimeSpan TokenEvery) : IDisposable
+    {
+        public void Dispose() => Limiter.Dispose();
+    }
+
+    private sealed record Limits(Bucket? NewSeatsByAddress, Bucket? NewSeatsByCode, Bucket? FailuresByAddress, Bucket? FailuresByCode) : IDisposable
     {
         public static readonly Limits Off = new(null, null, null, null);
 
@@ -154,8 +154,15 @@ public sealed class AbuseGuard : IDisposable
                 return false;
             }
 
-            using var byAddress = limits.NewSeatsByAddress?.AttemptAcquire(address);
-            using var byCode = limits.NewSeatsByCode?.AttemptAcquire(handshakeCode);
+            using var byAddress = limits.NewSeatsByAddress?.Limiter.AttemptAcquire(address);
+            using var byCode = limits.NewSeatsByCode?.Limiter.AttemptAcquire(handshakeCode);
+            if (byAddress is { IsAcquired: false } || byCode is { IsAcquired: false })
+            {
+                // Another request took the last whole token meanwhile.
+                retryAfter = (byAddress is { IsAcquired: false } ? limits.NewSeatsByAddress! : limits.NewSeatsByCode!).TokenEvery;
+                return false;
+            }
+
             return true;
         }
     }

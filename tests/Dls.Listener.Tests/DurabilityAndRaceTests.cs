@@ -44,6 +44,10 @@ public sealed class DurabilityAndRaceTests
         var today = DateOnly.FromDateTime(DateTime.UtcNow);
         TestCatalog.AddItem(store, "S", LicenseMode.PerScan, 1_000_000, today.AddYears(-1), today.AddYears(1));
         TestCatalog.AddCode(store, "216998-app", ["S"], isDefault: true);
+        for (var i = 0; i < 40; i++)
+        {
+            await AuthorizeAsync(host.Http, $"device-{i}");
+        }
 
         var results = await Task.WhenAll(Enumerable.Range(0, 40).Select(i =>
             PostAsync(host.Http, "api/v1/reports", Report($"device-{i}", "b1", "216998-app", Enumerable.Repeat(("S", 2L), 25).ToArray()))));

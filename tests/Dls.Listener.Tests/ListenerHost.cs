@@ -53,11 +53,21 @@ public sealed class ListenerHost : IAsyncDisposable
         }
     }
 
-    public static async Task<ListenerHost> StartAsync(string organizationId = "216998")
+    /// <param name="rateLimits">
+    /// Whether the listener keeps its default rate limits. Off unless a test is about them: tests send many new devices
+    /// and refusals from one loopback address in a second, which the limits exist to stop.
+    /// </param>
+    public static async Task<ListenerHost> StartAsync(string organizationId = "216998", bool rateLimits = false)
     {
         var folder = Directory.CreateTempSubdirectory("dls-listener-test-").FullName;
         var storePath = Path.Combine(folder, "dls.db");
         var server = new ServerService(DlsStore.OpenOrCreate(storePath), TimeProvider.System).Initialize(organizationId, force: false);
+        if (!rateLimits)
+        {
+            ProtectionSettings.Set(DlsStore.Open(storePath), DateTimeOffset.UtcNow, newSeatsPerMinute: 0, newSeatsPerMinutePerCode: 0,
+                failedAuthorizationsPerMinute: 0, failedAuthorizationsPerMinutePerCode: 0);
+        }
+
         var port = FreePort();
         var process = Launch(storePath, $"http://127.0.0.1:{port}");
         var host = new ListenerHost(folder, storePath, port, process, server);

@@ -67,13 +67,34 @@ public sealed class ProtocolFixture : IAsyncLifetime
         return body;
     }
 
+    /// <summary>A report body; each record names its item's product (DBR unless the fixture's catalog says otherwise).</summary>
     public static object Report(string client, string batchId, string code, params (string ItemId, long Count)[] records) => new
     {
         clientUuid = client,
         handshakeCode = code,
         batchId,
-        records = records.Select(r => new { slice = SliceNow(), itemId = r.ItemId, product = "DBR", count = r.Count }).ToArray(),
+        records = records.Select(r => new { slice = SliceNow(), itemId = r.ItemId, product = ProductOf(r.ItemId), count = r.Count }).ToArray(),
     };
+
+    /// <summary>The products of this fixture's items that are not DBR.</summary>
+    public static string ProductOf(string itemId) => itemId switch
+    {
+        "EXP" => "OLD",
+        "GRACE" => "GRC",
+        "FUT" => "FUT",
+        "REV" or "REVOKER" => "RVK",
+        "ONE" => "ONE",
+        "SCAN" => "SCN",
+        "DOM" => "DOM",
+        _ => "DBR",
+    };
+
+    /// <summary>Authorizes a desktop client for a product through 216998-app (what a real client does before it reports).</summary>
+    public static async Task AuthorizeAsync(HttpClient http, string client, string product = "DBR", string code = "216998-app")
+    {
+        var (status, json) = await PostAsync(http, "api/v1/auth", AuthBody(client, ("product", product), ("handshakeCode", code)));
+        Assert.True(status == HttpStatusCode.OK, $"authorizing {client} for {product}: {status} {json}");
+    }
 
     public static string SliceNow()
     {

@@ -67,6 +67,7 @@ public sealed class ProtocolTests(ProtocolFixture fixture) : IClassFixture<Proto
                 Assert.True(taken == HttpStatusCode.OK || taken == HttpStatusCode.Conflict);
                 break;
             case "scan quota":
+                await AuthorizeAsync(Host.Http, "scanner-" + client, "SCN");
                 var (reported, _) = await PostAsync(Host.Http, "api/v1/reports", Report("scanner-" + client, Guid.NewGuid().ToString(), "216998-app", ("SCAN", 11)));
                 Assert.Equal(HttpStatusCode.OK, reported);
                 break;
@@ -133,6 +134,7 @@ public sealed class ProtocolTests(ProtocolFixture fixture) : IClassFixture<Proto
     public async Task A_re_sent_report_batch_is_answered_200_with_every_record_a_duplicate()
     {
         var client = $"reporter-{Guid.NewGuid():N}";
+        await AuthorizeAsync(Host.Http, client);
         var batch = Report(client, "batch-1", "216998-app", ("Y", 3), ("Y", 4));
 
         var (first, firstJson) = await PostAsync(Host.Http, "api/v1/reports", batch);
@@ -157,6 +159,7 @@ public sealed class ProtocolTests(ProtocolFixture fixture) : IClassFixture<Proto
     public async Task A_1001_record_batch_is_refused_413_and_records_nothing_while_1000_are_accepted()
     {
         var client = $"big-{Guid.NewGuid():N}";
+        await AuthorizeAsync(Host.Http, client);
         var (tooMany, json) = await PostAsync(Host.Http, "api/v1/reports", Report(client, "b1", "216998-app", Enumerable.Repeat(("Y", 1L), 1001).ToArray()));
         Assert.Equal((HttpStatusCode.RequestEntityTooLarge, 413), (tooMany, json.GetProperty("errorCode").GetInt32()));
         Assert.Equal(0, CountFor(client, "SELECT count(*) FROM usage_record WHERE client_uuid = $client;"));
