@@ -23,6 +23,10 @@ TestCatalog.AddItem(store, "DEV", LicenseMode.PerDeviceYearly, 10_000_000, today
 TestCatalog.AddItem(store, "SCAN", LicenseMode.PerScan, 1_000_000_000, today.AddYears(-1), today.AddYears(1), product: "DLR");
 TestCatalog.AddCode(store, "216998-bench", ["DEV", "SCAN"], isDefault: true);
 
+// The rate limits stay on (their code runs on every request) but far above what the benchmark sends.
+ProtectionSettings.Set(store, DateTimeOffset.UtcNow, newSeatsPerMinute: ProtectionSettings.MaxPerMinute, newSeatsPerMinutePerCode: ProtectionSettings.MaxPerMinute,
+    failedAuthorizationsPerMinute: ProtectionSettings.MaxPerMinute, failedAuthorizationsPerMinutePerCode: ProtectionSettings.MaxPerMinute);
+
 var port = FreePort();
 var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
 foreach (var a in new[] { listenerDll, "--store", storePath, "--urls", $"http://127.0.0.1:{port}" })
@@ -54,6 +58,14 @@ try
 {
     await Phase("auth (new device each time)", i => http.PostAsJsonAsync("api/v1/auth", AuthBody($"dev-{i}")));
     await Phase("auth (known device)", i => http.PostAsJsonAsync("api/v1/auth", AuthBody($"dev-{i % 1000}")));
+
+    // Only authorized usage counts: the reporting devices hold a grant on the scan item first (not timed).
+    for (var i = 0; i < 1000; i++)
+    {
+        using var granted = await http.PostAsJsonAsync("api/v1/auth", AuthBody($"dev-{i}", "DLR"));
+        granted.EnsureSuccessStatusCode();
+    }
+
     await Phase("reports (10 records a batch)", i => http.PostAsJsonAsync("api/v1/reports", new
     {
         clientUuid = $"dev-{i % 1000}",
@@ -61,6 +73,17 @@ try
         batchId = $"batch-{i}",
         records = Enumerable.Range(0, 10).Select(_ => new { slice = DateTimeOffset.UtcNow.AddMinutes(-3).ToString("O"), itemId = "SCAN", product = "DLR", count = 3 }).ToArray(),
     }));
+    // Every batch must have counted: a refused record would be answered 200 too.
+    var counted = store.Read(connection =>
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT coalesce((SELECT counted FROM item_counter WHERE item_id = 'SCAN'), 0), (SELECT count(*) FROM report_batch);";
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        return (Counted: reader.GetInt64(0), Batches: reader.GetInt64(1));
+    });
+    Console.WriteLine($"{"reports counted",-32} {counted.Batches,9} batches, {counted.Counted / 3,9} records ({(counted.Counted == counted.Batches * 30 ? "every record counted" : "SOME RECORDS WERE NOT COUNTED")})");
+
 }
 finally
 {
@@ -96,11 +119,11 @@ async Task Phase(string name, Func<int, Task<HttpResponseMessage>> send)
     Console.WriteLine($"{name,-32} {all.Length / elapsed,9:F0} req/s   p50 {all[all.Length / 2],6:F1} ms   p99 {all[(int)(all.Length * 0.99)],6:F1} ms   non-200: {failures}");
 }
 
-Dictionary<string, object> AuthBody(string client) => new()
+Dictionary<string, object> AuthBody(string client, string product = "DBR") => new()
 {
     ["handshakeCode"] = "216998-bench",
     ["clientUuid"] = client,
-    ["product"] = "DBR",
+    ["product"] = product,
     ["version"] = "10.4",
     ["deployment"] = "Desktop",
     ["processName"] = "bench",
