@@ -81,7 +81,7 @@ public sealed class SecretProtector(string storePath)
             "SigningKeySecretsKeyMissing",
             DlsErrorKind.SecurityError,
             $"The server's signing key is encrypted with the key file '{KeyPath}', which is missing, so this store cannot sign authorizations. "
-            + "Put back the file from where the store came from, or the '.secrets.key' file that Backup-DlsStore wrote beside the backup.",
+            + "Copy back this store's key file: from the machine the store came from, or the '.secrets.key' file that Backup-DlsStore wrote beside the backup.",
             KeyPath);
         try
         {

@@ -66,6 +66,38 @@ public sealed class StoreBackup(DlsStore store, TimeProvider time)
     /// <summary>Called with the path of the backup's partial file as soon as it exists, before any content is written (tests watch its mode).</summary>
     internal Action<string>? PartialFileCreated { get; init; }
 
+    /// <summary>
+    /// Refuses, before anything changes, a backup whose sealed signing key the restored store could not open: the key
+    /// file that will sit beside the store after the restore (the backup's own, else the store's current one) must
+    /// decrypt it. Restoring without it would leave a store that cannot sign authorizations.
+    /// </summary>
+    private void CheckSigningKeyOpens(byte[]? stored, string backupPath)
+    {
+        if (stored is null || !Alerts.SecretProtector.IsProtected(stored))
+        {
+            return; // a backup from before schema 64: migration 64 seals its key with the key file once restored
+        }
+
+        var keyStore = File.Exists(SecretsKeyPath(backupPath)) ? backupPath : store.Path;
+        byte[] opened;
+        try
+        {
+            opened = new Alerts.SecretProtector(keyStore).UnprotectSigningKey(stored);
+        }
+        catch (DlsException error) when (keyStore == store.Path)
+        {
+            throw new DlsException(
+                "BackupSecretsKeyMissing",
+                DlsErrorKind.InvalidData,
+                $"The server's signing key in '{backupPath}' is encrypted with the key file written beside the backup ('{SecretsKeyPath(backupPath)}'), which is not there. "
+                + "Put it beside the backup and restore again; the store was not changed.",
+                backupPath,
+                error);
+        }
+
+        System.Security.Cryptography.CryptographicOperations.ZeroMemory(opened);
+    }
+
     /// <summary>Copies a key file through an owner-only partial file, so no reader ever sees it readable by others or half written.</summary>
     private static void CopyOwnerOnly(string from, string to)
     {
@@ -123,6 +155,9 @@ public sealed class StoreBackup(DlsStore store, TimeProvider time)
             {
                 throw new DlsException("BackupTooNew", DlsErrorKind.InvalidData, $"'{full}' was written by a newer DLS (schema {version}, this one reads up to {DlsStore.SchemaVersion}).", full);
             }
+
+            check.CommandText = "SELECT private_key FROM server WHERE id = 1;";
+            CheckSigningKeyOpens(check.ExecuteScalar() as byte[], full);
         }
         catch (SqliteException error)
         {

@@ -135,6 +135,31 @@ public sealed class SecretsAtRestTests : IDisposable
     }
 
     [Fact]
+    public void A_backup_without_its_key_file_is_refused_by_a_restore_elsewhere_and_the_store_is_unchanged()
+    {
+        var source = _temp.Initialized();
+        var backup = Path.Combine(_temp.Folder, "dls-backup.db");
+        new StoreBackup(source, _temp.Clock).Backup(backup, overwrite: false);
+        File.Delete(backup + ".secrets.key");
+
+        using var elsewhere = new TempStore();
+        var target = elsewhere.Initialized("777");
+        var before = new ServerService(target, elsewhere.Clock).Get();
+        var keyBefore = File.ReadAllBytes(elsewhere.Path + ".secrets.key");
+
+        var error = Assert.Throws<DlsException>(() => new StoreBackup(target, elsewhere.Clock).Restore(backup));
+        Assert.Equal("BackupSecretsKeyMissing", error.ErrorId);
+        Assert.Contains(backup + ".secrets.key", error.Message, StringComparison.Ordinal);
+        Assert.Equal(before, new ServerService(target, elsewhere.Clock).Get());
+        Assert.Equal(keyBefore, File.ReadAllBytes(elsewhere.Path + ".secrets.key"));
+
+        // The same backup restored into its own store needs no copy: the store's key file opens it.
+        new StoreBackup(source, _temp.Clock).Restore(backup);
+        using var publicKey = PublicKey(new ServerService(source, _temp.Clock).Get());
+        Assert.NotNull(AuthorizationTokens.Verify(publicKey, Sign(new ServerService(DlsStore.Open(_temp.Path), _temp.Clock))));
+    }
+
+    [Fact]
     public void Without_the_secrets_key_file_the_store_cannot_sign_and_says_which_file_is_missing()
     {
         var store = _temp.Initialized();
