@@ -117,8 +117,8 @@ public sealed class ServerService(DlsStore store, TimeProvider time)
             return command.ExecuteScalar() as byte[];
         }) ?? throw NotInitialized();
 
-        // Schema 64 (M0064_ServerKeyProtected) sealed every key at rest; a plain PKCS#8 key can only come from a
-        // store written before it and not yet migrated, and still signs.
+        // Opening a store seals a plain key (migration 64, M0064_ServerKeyProtected), so one is not expected here;
+        // should one appear, it still signs: refusing it would stop the listener and protect nothing.
         var pkcs8 = SecretProtector.IsProtected(stored) ? new SecretProtector(store.Path).UnprotectSigningKey(stored) : stored;
         try
         {
