@@ -60,7 +60,7 @@ public sealed class StoreBackup(DlsStore store, TimeProvider time)
         return new FileInfo(full);
     }
 
-    /// <summary>Where the key of a store's protected settings is kept (see Alerts.SecretProtector).</summary>
+    /// <summary>Where the key of a store's secrets (the signing key, the alert secrets) is kept (see Alerts.SecretProtector).</summary>
     public static string SecretsKeyPath(string storePath) => storePath + ".secrets.key";
 
     /// <summary>Called with the path of the backup's partial file as soon as it exists, before any content is written (tests watch its mode).</summary>
