@@ -62,6 +62,10 @@ try
 {
     store = DlsStore.Open(options.StorePath);
     new ServerService(store, TimeProvider.System).Get();
+
+    // The signing key is sealed with the key file beside the store: a missing or foreign file is said here, in
+    // one line, rather than as a stack trace from the first service that signs.
+    new ServerService(store, TimeProvider.System).LoadSigningKey().Dispose();
 }
 catch (DlsException error)
 {

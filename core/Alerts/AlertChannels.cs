@@ -20,6 +20,10 @@ internal sealed class EmailChannel : IAlertChannel
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
 
+    internal const string PlainCredentialRefused =
+        "the SMTP server offered no TLS; the credential was not sent. Use -SmtpSecurity StartTls or SslOnConnect with a server that offers TLS, "
+        + "or -SmtpSecurity None to send the credential in clear.";
+
     public async Task SendAsync(long notificationId, AlertMessage message, AlertSettings settings, DateTimeOffset now, CancellationToken cancellationToken)
     {
         if (!settings.EmailEnabled)
@@ -41,6 +45,15 @@ internal sealed class EmailChannel : IAlertChannel
             await client.ConnectAsync(settings.SmtpServer, settings.SmtpPort, options, cancellationToken).ConfigureAwait(false);
             if (settings.SmtpUserName.Length > 0)
             {
+                // Auto falls back to a plain connection when the server offers no STARTTLS. The message itself may go
+                // that way, but a password in clear is for the administrator to choose (None), not for a server (or
+                // whoever sits between it and us and strips the STARTTLS offer) to decide.
+                if (!client.IsSecure && settings.SmtpSecurity != SmtpSecurity.None)
+                {
+                    await client.DisconnectAsync(quit: true, cancellationToken).ConfigureAwait(false);
+                    throw new AuthenticationException(PlainCredentialRefused);
+                }
+
                 await client.AuthenticateAsync(settings.SmtpUserName, settings.SmtpPassword, cancellationToken).ConfigureAwait(false);
             }
 
@@ -64,7 +77,9 @@ internal sealed class WebhookChannel : IAlertChannel
     public const string TimestampHeader = "X-Dls-Timestamp";
     public const string SignatureHeader = "X-Dls-Signature";
 
-    private static readonly HttpClient Http = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+    // Redirects are not followed: the signed body would go to an address the administrator never configured
+    // (another host, or plain http after https), and a receiver that moved can be given its new URL.
+    private static readonly HttpClient Http = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5), AllowAutoRedirect = false })
     {
         Timeout = TimeSpan.FromSeconds(20),
     };
@@ -102,6 +117,16 @@ internal sealed class WebhookChannel : IAlertChannel
 
         using (response)
         {
+            if ((int)response.StatusCode is >= 300 and < 400)
+            {
+                var location = response.Headers.Location is { } target
+                    ? $" to {(target.IsAbsoluteUri ? target : new Uri(new Uri(settings.WebhookUrl), target))}"
+                    : string.Empty;
+                throw new HttpRequestException(
+                    $"webhook {settings.WebhookUrl}: answered HTTP {(int)response.StatusCode} {response.ReasonPhrase}, a redirect{location}; "
+                    + "DLS does not follow redirects: set -WebhookUrl to the address that accepts the POST.");
+            }
+
             if (!response.IsSuccessStatusCode)
             {
                 throw new HttpRequestException($"webhook {settings.WebhookUrl}: answered HTTP {(int)response.StatusCode} {response.ReasonPhrase}");

@@ -9,10 +9,10 @@ namespace Dls.Core.Alerts;
 /// <summary>How the SMTP connection is secured (MailKit's SecureSocketOptions, by the names SPEC §5 fixes).</summary>
 public enum SmtpSecurity
 {
-    /// <summary>Plain SMTP, no TLS.</summary>
+    /// <summary>Plain SMTP, no TLS; the only choice that sends a credential in clear.</summary>
     None,
 
-    /// <summary>TLS on connect for port 465, STARTTLS when the server offers it otherwise.</summary>
+    /// <summary>TLS on connect for port 465, STARTTLS when the server offers it otherwise; a credential is never sent over plain SMTP.</summary>
     Auto,
 
     /// <summary>STARTTLS required.</summary>

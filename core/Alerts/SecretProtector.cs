@@ -1,42 +1,41 @@
-using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using Dls.Core.Errors;
+using Dls.Core.Storage;
 
 namespace Dls.Core.Alerts;
 
 /// <summary>
-/// Protects the alert secrets (SMTP password, webhook secret) kept in the store: AES-256-GCM under a random key
-/// held in a file next to the store (<c>dls.db.secrets.key</c>), readable by its owner only. The store alone —
-/// a copy, a backup, a file shared for support — does not reveal them; the listener, running as the same user,
-/// can still decrypt them to send mail unattended (which rules out a passphrase). DPAPI would do the same job
-/// on Windows only; one scheme everywhere keeps stores portable between the cmdlets and the listener.
-/// The setting's name is the associated data, so a value copied into another setting does not decrypt.
+/// Protects the secrets kept in the store — the server's signing key, the SMTP password, the webhook secret —
+/// with AES-256-GCM under a random key held in a file next to the store (<c>dls.db.secrets.key</c>), readable by
+/// its owner only. The store alone — a copy, a backup, a file shared for support — does not reveal them; the
+/// listener, running as the same user, can still decrypt them to sign and send mail unattended (which rules out
+/// a passphrase). DPAPI would do the same job on Windows only; one scheme everywhere keeps stores portable
+/// between the cmdlets and the listener. The secret's name is the associated data, so a value copied into
+/// another setting (or into the server row) does not decrypt.
 /// </summary>
 public sealed class SecretProtector(string storePath)
 {
+    /// <summary>The associated data of the signing key (server.private_key).</summary>
+    public const string SigningKeyName = "server.private_key";
+
     private const string Prefix = "v1:";
     private const int KeyBytes = 32;
     private const int NonceBytes = 12;
     private const int TagBytes = 16;
 
-    public string KeyPath { get; } = Storage.StoreBackup.SecretsKeyPath(storePath);
+    // Binary form for BLOB columns: the same prefix in ASCII, then nonce, tag and ciphertext. A PKCS#8 key starts
+    // with a DER SEQUENCE (0x30), never with 'v', so a protected value cannot be mistaken for a plain one.
+    private static ReadOnlySpan<byte> BinaryPrefix => "v1:"u8;
 
-    public string Protect(string name, string secret)
-    {
-        var key = LoadKey(create: true)!;
-        var plain = Encoding.UTF8.GetBytes(secret);
-        var output = new byte[NonceBytes + TagBytes + plain.Length];
-        var nonce = output.AsSpan(0, NonceBytes);
-        RandomNumberGenerator.Fill(nonce);
-        using var aes = new AesGcm(key, TagBytes);
-        aes.Encrypt(nonce, plain, output.AsSpan(NonceBytes + TagBytes), output.AsSpan(NonceBytes, TagBytes), Encoding.UTF8.GetBytes(name));
-        return Prefix + Convert.ToBase64String(output);
-    }
+    public string KeyPath { get; } = StoreBackup.SecretsKeyPath(storePath);
+
+    public string Protect(string name, string secret) =>
+        Prefix + Convert.ToBase64String(Seal(LoadKey(create: true, "AlertSecretKeyInvalid")!, name, Encoding.UTF8.GetBytes(secret)));
 
     public string Unprotect(string name, string stored)
     {
-        var key = LoadKey(create: false) ?? throw new DlsException(
+        var key = LoadKey(create: false, "AlertSecretKeyInvalid") ?? throw new DlsException(
             "AlertSecretKeyMissing",
             DlsErrorKind.SecurityError,
             $"The key that protects the alert secrets ('{KeyPath}') is missing: set the SMTP credential and the webhook secret again with Set-DlsAlertSetting.",
@@ -48,13 +47,9 @@ public sealed class SecretProtector(string storePath)
                 throw new FormatException("unknown format");
             }
 
-            var data = Convert.FromBase64String(stored[Prefix.Length..]);
-            var plain = new byte[data.Length - NonceBytes - TagBytes];
-            using var aes = new AesGcm(key, TagBytes);
-            aes.Decrypt(data.AsSpan(0, NonceBytes), data.AsSpan(NonceBytes + TagBytes), data.AsSpan(NonceBytes, TagBytes), plain, Encoding.UTF8.GetBytes(name));
-            return Encoding.UTF8.GetString(plain);
+            return Encoding.UTF8.GetString(Open(key, name, Convert.FromBase64String(stored[Prefix.Length..])));
         }
-        catch (Exception error) when (error is CryptographicException or FormatException or ArgumentException or OverflowException)
+        catch (Exception error) when (IsUnreadable(error))
         {
             throw new DlsException(
                 "AlertSecretUnreadable",
@@ -65,14 +60,84 @@ public sealed class SecretProtector(string storePath)
         }
     }
 
-    private byte[]? LoadKey(bool create)
+    /// <summary>Whether a BLOB holds a protected value (as opposed to a key stored in plain by DLS before schema 64).</summary>
+    public static bool IsProtected(ReadOnlySpan<byte> stored) => stored.StartsWith(BinaryPrefix);
+
+    /// <summary>The server's PKCS#8 signing key sealed for <c>server.private_key</c>; creates the key file when there is none.</summary>
+    public byte[] ProtectSigningKey(ReadOnlySpan<byte> pkcs8)
+    {
+        var sealedKey = Seal(LoadKey(create: true, "SigningKeySecretsKeyInvalid")!, SigningKeyName, pkcs8);
+        var stored = new byte[BinaryPrefix.Length + sealedKey.Length];
+        BinaryPrefix.CopyTo(stored);
+        sealedKey.CopyTo(stored.AsSpan(BinaryPrefix.Length));
+        return stored;
+    }
+
+    /// <summary>The PKCS#8 signing key from <c>server.private_key</c>; the caller clears it after use.</summary>
+    public byte[] UnprotectSigningKey(ReadOnlySpan<byte> stored)
+    {
+        // Without the key file the store cannot sign: say which file, and that it travels beside every backup.
+        var key = LoadKey(create: false, "SigningKeySecretsKeyInvalid") ?? throw new DlsException(
+            "SigningKeySecretsKeyMissing",
+            DlsErrorKind.SecurityError,
+            $"The server's signing key is encrypted with the key file '{KeyPath}', which is missing, so this store cannot sign authorizations. "
+            + "Copy back this store's key file: from the machine the store came from, or the '.secrets.key' file that Backup-DlsStore wrote beside the backup.",
+            KeyPath);
+        try
+        {
+            if (!IsProtected(stored))
+            {
+                throw new FormatException("unknown format");
+            }
+
+            return Open(key, SigningKeyName, stored[BinaryPrefix.Length..]);
+        }
+        catch (Exception error) when (IsUnreadable(error))
+        {
+            throw new DlsException(
+                "SigningKeyUnreadable",
+                DlsErrorKind.SecurityError,
+                $"The server's signing key cannot be decrypted with '{KeyPath}': the key file belongs to another store or was replaced. "
+                + "Put back this store's own '.secrets.key' file (Backup-DlsStore writes it beside each backup).",
+                KeyPath,
+                error);
+        }
+    }
+
+    private static bool IsUnreadable(Exception error) =>
+        error is CryptographicException or FormatException or ArgumentException or OverflowException;
+
+    private static byte[] Seal(byte[] key, string name, ReadOnlySpan<byte> plain)
+    {
+        var output = new byte[NonceBytes + TagBytes + plain.Length];
+        var nonce = output.AsSpan(0, NonceBytes);
+        RandomNumberGenerator.Fill(nonce);
+        using var aes = new AesGcm(key, TagBytes);
+        aes.Encrypt(nonce, plain, output.AsSpan(NonceBytes + TagBytes), output.AsSpan(NonceBytes, TagBytes), Encoding.UTF8.GetBytes(name));
+        return output;
+    }
+
+    private static byte[] Open(byte[] key, string name, ReadOnlySpan<byte> data)
+    {
+        if (data.Length < NonceBytes + TagBytes)
+        {
+            throw new FormatException("too short");
+        }
+
+        var plain = new byte[data.Length - NonceBytes - TagBytes];
+        using var aes = new AesGcm(key, TagBytes);
+        aes.Decrypt(data[..NonceBytes], data[(NonceBytes + TagBytes)..], data.Slice(NonceBytes, TagBytes), plain, Encoding.UTF8.GetBytes(name));
+        return plain;
+    }
+
+    private byte[]? LoadKey(bool create, string invalidErrorId)
     {
         if (File.Exists(KeyPath))
         {
             var key = File.ReadAllBytes(KeyPath);
             if (key.Length != KeyBytes)
             {
-                throw new DlsException("AlertSecretKeyInvalid", DlsErrorKind.SecurityError, $"The key file '{KeyPath}' is not a DLS secrets key.", KeyPath);
+                throw new DlsException(invalidErrorId, DlsErrorKind.SecurityError, $"The key file '{KeyPath}' is not a DLS secrets key.", KeyPath);
             }
 
             return key;
@@ -83,47 +148,28 @@ public sealed class SecretProtector(string storePath)
             return null;
         }
 
+        // Written whole under a temporary name, then moved into place without overwriting: a reader never sees a
+        // half-written key, and when two processes race the first one's key wins and both use it.
         var fresh = RandomNumberGenerator.GetBytes(KeyBytes);
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
-        if (!RuntimeInformation.IsOSPlatform(OSPlatform.Windows))
-        {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
+        var temporary = $"{KeyPath}.{Guid.NewGuid():N}.tmp";
         try
         {
-            using (var stream = new FileStream(KeyPath, options))
+            using (var stream = OwnerOnlyFile.CreateNew(temporary))
             {
                 stream.Write(fresh);
                 stream.Flush(flushToDisk: true);
             }
 
-            if (OperatingSystem.IsWindows())
-            {
-                RestrictToOwner(KeyPath);
-            }
-
+            File.Move(temporary, KeyPath, overwrite: false);
             return fresh;
         }
         catch (IOException) when (File.Exists(KeyPath))
         {
-            // Another process created it first: use theirs.
-            return LoadKey(create: false);
+            return LoadKey(create: false, invalidErrorId);
         }
-    }
-
-    [System.Runtime.Versioning.SupportedOSPlatform("windows")]
-    private static void RestrictToOwner(string path)
-    {
-        // Owner, SYSTEM and Administrators only; no inherited entries from %ProgramData% (readable by Users).
-        var security = new System.Security.AccessControl.FileSecurity();
-        security.SetAccessRuleProtection(isProtected: true, preserveInheritance: false);
-        var full = System.Security.AccessControl.FileSystemRights.FullControl;
-        var allow = System.Security.AccessControl.AccessControlType.Allow;
-        using var identity = System.Security.Principal.WindowsIdentity.GetCurrent();
-        security.AddAccessRule(new(identity.User!, full, allow));
-        security.AddAccessRule(new(new System.Security.Principal.SecurityIdentifier(System.Security.Principal.WellKnownSidType.LocalSystemSid, null), full, allow));
-        security.AddAccessRule(new(new System.Security.Principal.SecurityIdentifier(System.Security.Principal.WellKnownSidType.BuiltinAdministratorsSid, null), full, allow));
-        new FileInfo(path).SetAccessControl(security);
+        finally
+        {
+            File.Delete(temporary);
+        }
     }
 }

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Dls.Core.Alerts;
 using Dls.Core.Audit;
 using Dls.Core.Crypto;
 using Dls.Core.Errors;
@@ -41,6 +42,7 @@ public sealed class ServerService(DlsStore store, TimeProvider time)
             }
 
             using var key = EcKeys.Create();
+            var privateKey = ProtectedPrivateKey(key);
             var now = Timestamps.Format(time.GetUtcNow());
             using var command = connection.CreateCommand();
             command.Transaction = transaction;
@@ -52,7 +54,7 @@ public sealed class ServerService(DlsStore store, TimeProvider time)
             command.Parameters.AddWithValue("$uuid", uuid);
             command.Parameters.AddWithValue("$org", organizationId ?? string.Empty);
             command.Parameters.AddWithValue("$main", DefaultMainServerUrl);
-            command.Parameters.AddWithValue("$private", key.ExportPkcs8PrivateKey());
+            command.Parameters.AddWithValue("$private", privateKey);
             command.Parameters.AddWithValue("$public", key.ExportSubjectPublicKeyInfo());
             command.Parameters.AddWithValue("$now", now);
             command.ExecuteNonQuery();
@@ -102,18 +104,46 @@ public sealed class ServerService(DlsStore store, TimeProvider time)
         return Get();
     }
 
-    /// <summary>The server's signing key, for authorization tokens. The caller disposes it.</summary>
+    /// <summary>
+    /// The server's signing key, for authorization tokens. The caller disposes it. <c>SigningKeySecretsKeyMissing</c>
+    /// or <c>SigningKeyUnreadable</c> when the store's secrets key file is missing or is not this store's.
+    /// </summary>
     public ECDsa LoadSigningKey()
     {
-        var privateKey = store.Read(connection =>
+        var stored = store.Read(connection =>
         {
             using var command = connection.CreateCommand();
             command.CommandText = "SELECT private_key FROM server WHERE id = 1;";
             return command.ExecuteScalar() as byte[];
         }) ?? throw NotInitialized();
-        var key = EcKeys.Create();
-        key.ImportPkcs8PrivateKey(privateKey, out _);
-        return key;
+
+        // Opening a store seals a plain key (migration 64, M0064_ServerKeyProtected), so one is not expected here;
+        // should one appear, it still signs: refusing it would stop the listener and protect nothing.
+        var pkcs8 = SecretProtector.IsProtected(stored) ? new SecretProtector(store.Path).UnprotectSigningKey(stored) : stored;
+        try
+        {
+            var key = EcKeys.Create();
+            key.ImportPkcs8PrivateKey(pkcs8, out _);
+            return key;
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(pkcs8);
+        }
+    }
+
+    /// <summary>The key as <c>server.private_key</c> holds it: PKCS#8 sealed by the store's <see cref="SecretProtector"/>.</summary>
+    private byte[] ProtectedPrivateKey(ECDsa key)
+    {
+        var pkcs8 = key.ExportPkcs8PrivateKey();
+        try
+        {
+            return new SecretProtector(store.Path).ProtectSigningKey(pkcs8);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(pkcs8);
+        }
     }
 
     /// <summary>The server identity read inside the caller's transaction; <c>ServerNotInitialized</c> when there is none.</summary>

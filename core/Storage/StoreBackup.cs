@@ -27,32 +27,78 @@ public sealed class StoreBackup(DlsStore store, TimeProvider time)
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
         var temporary = full + ".partial";
         File.Delete(temporary);
-        using (var source = store.OpenConnection())
-        using (var destination = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = temporary, Pooling = false }.ToString()))
+
+        // The copy holds everything the store does: it is owner-only from its first byte. SQLite writes into the
+        // empty file created here (it would create a missing one with the umask's mode, readable by others until a
+        // later chmod), and gives its journal beside it the same mode.
+        OwnerOnlyFile.CreateNew(temporary).Dispose();
+        try
         {
-            destination.Open();
-            source.BackupDatabase(destination);
-            using var journal = destination.CreateCommand();
-            journal.CommandText = "PRAGMA journal_mode = DELETE;";
-            journal.ExecuteNonQuery();
+            PartialFileCreated?.Invoke(temporary);
+            using (var source = store.OpenConnection())
+            using (var destination = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = temporary, Pooling = false }.ToString()))
+            {
+                destination.Open();
+                source.BackupDatabase(destination);
+                using var journal = destination.CreateCommand();
+                journal.CommandText = "PRAGMA journal_mode = DELETE;";
+                journal.ExecuteNonQuery();
+            }
+
+            File.Move(temporary, full, overwrite: true);
+        }
+        finally
+        {
+            // A failed backup leaves no partial copy of the store's content behind.
+            File.Delete(temporary);
         }
 
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(temporary, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        }
-
-        File.Move(temporary, full, overwrite: true);
-
-        // The key that decrypts the alert secrets lives beside the store, never in it: it travels beside the backup.
+        // The key that decrypts the store's secrets (the signing key, the alert secrets) lives beside the store, never
+        // in it: it travels beside the backup, or the restored store could not sign.
         CopyOwnerOnly(SecretsKeyPath(store.Path), SecretsKeyPath(full));
         store.Write((connection, transaction) => AuditLog.Write(connection, transaction, time.GetUtcNow(), "Store.Backup", full));
         return new FileInfo(full);
     }
 
-    /// <summary>Where the key of a store's protected settings is kept (see Alerts.SecretProtector).</summary>
+    /// <summary>Where the key of a store's secrets (the signing key, the alert secrets) is kept (see Alerts.SecretProtector).</summary>
     public static string SecretsKeyPath(string storePath) => storePath + ".secrets.key";
 
+    /// <summary>Called with the path of the backup's partial file as soon as it exists, before any content is written (tests watch its mode).</summary>
+    internal Action<string>? PartialFileCreated { get; init; }
+
+    /// <summary>
+    /// Refuses, before anything changes, a backup whose sealed signing key the restored store could not open: the key
+    /// file that will sit beside the store after the restore (the backup's own, else the store's current one) must
+    /// decrypt it. Restoring without it would leave a store that cannot sign authorizations.
+    /// </summary>
+    private void CheckSigningKeyOpens(byte[]? stored, string backupPath)
+    {
+        if (stored is null || !Alerts.SecretProtector.IsProtected(stored))
+        {
+            return; // a backup from before schema 64: migration 64 seals its key with the key file once restored
+        }
+
+        var keyStore = File.Exists(SecretsKeyPath(backupPath)) ? backupPath : store.Path;
+        byte[] opened;
+        try
+        {
+            opened = new Alerts.SecretProtector(keyStore).UnprotectSigningKey(stored);
+        }
+        catch (DlsException error) when (keyStore == store.Path)
+        {
+            throw new DlsException(
+                "BackupSecretsKeyMissing",
+                DlsErrorKind.InvalidData,
+                $"The server's signing key in '{backupPath}' is encrypted with the key file written beside the backup ('{SecretsKeyPath(backupPath)}'), which is not there. "
+                + "Put it beside the backup and restore again; the store was not changed.",
+                backupPath,
+                error);
+        }
+
+        System.Security.Cryptography.CryptographicOperations.ZeroMemory(opened);
+    }
+
+    /// <summary>Copies a key file through an owner-only partial file, so no reader ever sees it readable by others or half written.</summary>
     private static void CopyOwnerOnly(string from, string to)
     {
         if (!File.Exists(from))
@@ -60,10 +106,22 @@ public sealed class StoreBackup(DlsStore store, TimeProvider time)
             return;
         }
 
-        File.Copy(from, to, overwrite: true);
-        if (!OperatingSystem.IsWindows())
+        var temporary = to + ".partial";
+        File.Delete(temporary);
+        try
         {
-            File.SetUnixFileMode(to, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            using (var source = new FileStream(from, FileMode.Open, FileAccess.Read, FileShare.Read))
+            using (var destination = OwnerOnlyFile.CreateNew(temporary))
+            {
+                source.CopyTo(destination);
+                destination.Flush(flushToDisk: true);
+            }
+
+            File.Move(temporary, to, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temporary);
         }
     }
 
@@ -97,6 +155,9 @@ public sealed class StoreBackup(DlsStore store, TimeProvider time)
             {
                 throw new DlsException("BackupTooNew", DlsErrorKind.InvalidData, $"'{full}' was written by a newer DLS (schema {version}, this one reads up to {DlsStore.SchemaVersion}).", full);
             }
+
+            check.CommandText = "SELECT private_key FROM server WHERE id = 1;";
+            CheckSigningKeyOpens(check.ExecuteScalar() as byte[], full);
         }
         catch (SqliteException error)
         {
@@ -113,5 +174,45 @@ public sealed class StoreBackup(DlsStore store, TimeProvider time)
         // The backup may be of an older schema: bring it up to date, then record the restore in the restored log.
         var restored = DlsStore.Open(store.Path);
         restored.Write((connection, transaction) => AuditLog.Write(connection, transaction, time.GetUtcNow(), "Store.Restore", store.Path, $"from={full}"));
+    }
+}
+
+/// <summary>Files that hold secrets, created readable and writable by their owner only from the start.</summary>
+internal static class OwnerOnlyFile
+{
+    /// <summary>Creates <paramref name="path"/> (it must not exist) for writing: mode 0600 on Unix, an owner-only ACL on Windows.</summary>
+    public static FileStream CreateNew(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return FileSystemAclExtensions.Create(
+                new FileInfo(path), FileMode.CreateNew, System.Security.AccessControl.FileSystemRights.Write | System.Security.AccessControl.FileSystemRights.Read,
+                FileShare.None, 4096, FileOptions.None, OwnerOnlySecurity());
+        }
+
+        // The mode is given to open(2) itself (the umask can only narrow it), so there is no moment when the file
+        // exists with wider permissions.
+        return new FileStream(path, new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew,
+            Access = FileAccess.Write,
+            Share = FileShare.None,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        });
+    }
+
+    [System.Runtime.Versioning.SupportedOSPlatform("windows")]
+    private static System.Security.AccessControl.FileSecurity OwnerOnlySecurity()
+    {
+        // Owner, SYSTEM and Administrators only; no inherited entries (%ProgramData% is readable by Users).
+        var security = new System.Security.AccessControl.FileSecurity();
+        security.SetAccessRuleProtection(isProtected: true, preserveInheritance: false);
+        var full = System.Security.AccessControl.FileSystemRights.FullControl;
+        var allow = System.Security.AccessControl.AccessControlType.Allow;
+        using var identity = System.Security.Principal.WindowsIdentity.GetCurrent();
+        security.AddAccessRule(new(identity.User!, full, allow));
+        security.AddAccessRule(new(new System.Security.Principal.SecurityIdentifier(System.Security.Principal.WellKnownSidType.LocalSystemSid, null), full, allow));
+        security.AddAccessRule(new(new System.Security.Principal.SecurityIdentifier(System.Security.Principal.WellKnownSidType.BuiltinAdministratorsSid, null), full, allow));
+        return security;
     }
 }

@@ -16,16 +16,22 @@ public sealed class LoopbackSmtpServer : IAsyncDisposable
     private readonly SmtpServer.SmtpServer _server;
     private readonly Task _running;
 
-    private LoopbackSmtpServer(int port)
+    private LoopbackSmtpServer(int port, bool plainAuthentication)
     {
         Port = port;
         var options = new SmtpServerOptionsBuilder()
             .ServerName("localhost")
-            .Endpoint(b => b.Endpoint(new IPEndPoint(IPAddress.Loopback, port)))
+            .Endpoint(b => b.Endpoint(new IPEndPoint(IPAddress.Loopback, port)).AllowUnsecureAuthentication(plainAuthentication).AuthenticationRequired(false))
             .Build();
         var services = new SmtpServer.ComponentModel.ServiceProvider();
         services.Add(new Keeper(Messages));
+        services.Add(new SmtpServer.Authentication.DelegatingUserAuthenticator((user, password) =>
+        {
+            Credentials.Enqueue((user, password));
+            return true;
+        }));
         _server = new SmtpServer.SmtpServer(options, services);
+        _server.SessionCreated += (_, session) => session.Context.CommandExecuting += (_, command) => Commands.Enqueue(command.Command.Name);
         _running = _server.StartAsync(_stop.Token);
     }
 
@@ -33,10 +39,19 @@ public sealed class LoopbackSmtpServer : IAsyncDisposable
 
     public ConcurrentQueue<MimeMessage> Messages { get; } = new();
 
-    /// <summary>Starts on <paramref name="port"/>, or a free one.</summary>
-    public static async Task<LoopbackSmtpServer> StartAsync(int? port = null)
+    /// <summary>Every command a client sent (EHLO, AUTH, MAIL, ...), in order.</summary>
+    public ConcurrentQueue<string> Commands { get; } = new();
+
+    /// <summary>The user names and passwords clients authenticated with (any is accepted).</summary>
+    public ConcurrentQueue<(string User, string Password)> Credentials { get; } = new();
+
+    /// <summary>
+    /// Starts on <paramref name="port"/>, or a free one. The server never offers STARTTLS (it has no certificate);
+    /// with <paramref name="plainAuthentication"/> it offers AUTH PLAIN/LOGIN over the plain connection.
+    /// </summary>
+    public static async Task<LoopbackSmtpServer> StartAsync(int? port = null, bool plainAuthentication = false)
     {
-        var server = new LoopbackSmtpServer(port ?? FreePort());
+        var server = new LoopbackSmtpServer(port ?? FreePort(), plainAuthentication);
         for (var i = 0; i < 100 && !await IsOpenAsync(server.Port); i++)
         {
             await Task.Delay(50);
@@ -132,6 +147,9 @@ public sealed class LoopbackWebhook : IDisposable
 
     public int Status { get; set; }
 
+    /// <summary>The Location header sent with the answer (a redirect), if any.</summary>
+    public string? Location { get; set; }
+
     public ConcurrentQueue<(string Timestamp, string? Signature, string ContentType, byte[] Body)> Requests { get; } = new();
 
     public void Dispose()
@@ -158,6 +176,11 @@ public sealed class LoopbackWebhook : IDisposable
             await context.Request.InputStream.CopyToAsync(body);
             Requests.Enqueue((context.Request.Headers["X-Dls-Timestamp"] ?? string.Empty, context.Request.Headers["X-Dls-Signature"], context.Request.ContentType ?? string.Empty, body.ToArray()));
             context.Response.StatusCode = Status;
+            if (Location is not null)
+            {
+                context.Response.RedirectLocation = Location;
+            }
+
             context.Response.Close();
         }
     }
