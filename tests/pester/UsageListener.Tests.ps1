@@ -41,6 +41,14 @@ BeforeAll {
         @{ client = 'd4'; code = '216998-b'; item = 'S'; product = 'DLR'; slice = $Base.AddHours(1); count = 1 }
         @{ client = 'd3'; code = '216998-a'; item = 'I1'; product = 'DBR'; slice = $Base.AddDays(1).AddHours(12); count = 2 }
     )
+    # Today, before they report (only authorized usage counts): three granted authorizations under a (d2 for the
+    # scan item it reports), one granted and one refused (no DBR item: 104) under b.
+    $script:Today = [datetime]::SpecifyKind([datetime]::UtcNow.Date, 'Utc')
+    foreach ($client in 'd1', 'd3') { $r = Send-Auth '216998-a' $client 'DBR'; if ($r.StatusCode -ne 200) { throw "auth refused: $($r.Content)" } }
+    if ((Send-Auth '216998-a' 'd2' 'DLR' '3').StatusCode -ne 200) { throw 'auth refused' }
+    if ((Send-Auth '216998-b' 'd4' 'DLR' '3').StatusCode -ne 200) { throw 'auth refused' }
+    if ((Send-Auth '216998-b' 'd5' 'DBR').StatusCode -ne 404) { throw 'expected 104' }
+
     foreach ($group in $Sent | Group-Object { "$($_.client)|$($_.code)" }) {
         $first = $group.Group[0]
         $records = @($group.Group | ForEach-Object {
@@ -52,11 +60,6 @@ BeforeAll {
         if ($answer.accepted -ne $records.Count) { throw "Reports not accepted: $($answer | ConvertTo-Json)" }
     }
 
-    # Today: three granted authorizations under a, one granted and one refused (no DBR item: 104) under b.
-    $script:Today = [datetime]::SpecifyKind([datetime]::UtcNow.Date, 'Utc')
-    foreach ($client in 'd1', 'd2', 'd3') { $r = Send-Auth '216998-a' $client 'DBR'; if ($r.StatusCode -ne 200) { throw "auth refused: $($r.Content)" } }
-    if ((Send-Auth '216998-b' 'd4' 'DLR' '3').StatusCode -ne 200) { throw 'auth refused' }
-    if ((Send-Auth '216998-b' 'd5' 'DBR').StatusCode -ne 404) { throw 'expected 104' }
 }
 
 AfterAll {
