@@ -48,16 +48,17 @@ public static class LicenseFile
     {
         ArgumentNullException.ThrowIfNull(document);
         ArgumentNullException.ThrowIfNull(issuerKey);
-        byte[] payload;
+        var payload = SerializePayload(document);
         try
         {
-            payload = SerializePayload(document);
-            ParsePayload(payload);
-        }
-        catch (ArgumentException ex)
-        {
-            // Utf8JsonWriter refuses text that is not valid UTF-16 (a lone surrogate in an alias, say).
-            throw new DlsException("LicenseInvalid", DlsErrorKind.InvalidArgument, $"The license cannot be issued: {ex.Message}", document.LicenseId, ex);
+            var read = ParsePayload(payload);
+
+            // Utf8JsonWriter writes a lone surrogate as U+FFFD rather than refusing it: the file would then say
+            // something other than the document. Ids are ASCII by rule; the free-text fields are compared.
+            if (read.Alias != document.Alias || !read.Items.Select(i => i.Edition).SequenceEqual(document.Items.Select(i => i.Edition)))
+            {
+                throw new LicenseFormatException("the alias or an edition is not valid UTF-16 text.");
+            }
         }
         catch (LicenseFormatException ex)
         {

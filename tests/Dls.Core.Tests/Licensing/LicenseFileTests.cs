@@ -267,4 +267,11 @@ public sealed class LicenseFileTests : IDisposable
         var document = LicenseFiles.Document(Uuid, items: [LicenseFiles.Item("I1", expiration: "2025-01-01", start: "2026-01-01")]);
         Assert.Equal("LicenseInvalid", ErrorOf(() => _files.Write(document)));
     }
+
+    [Fact]
+    public void Writing_an_alias_that_is_not_valid_UTF16_is_refused()
+    {
+        var document = LicenseFiles.Document(Uuid) with { Alias = "Demo \ud800" };
+        Assert.Equal("LicenseInvalid", ErrorOf(() => _files.Write(document)));
+    }
 }
