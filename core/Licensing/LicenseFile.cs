@@ -31,6 +31,13 @@ public static class LicenseFile
 
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
+    // The writer ends its one line with this; a reader takes the line with it or without it, and nothing else.
+    private const string LineEnd = "\n";
+
+    // System.Text.Json parses an escaped lone surrogate ("\ud800") but throws InvalidOperationException when asked
+    // for the string; for a file that is one more way to be malformed, not a crash.
+    private const string UnreadableString = "a name or value is not a valid UTF-16 string (a lone surrogate escape such as \\ud800).";
+
     private static readonly string[] IssuedAtFormats = ["yyyy-MM-dd'T'HH:mm:ss'Z'", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'"];
 
     /// <summary>
@@ -44,7 +51,14 @@ public static class LicenseFile
         var payload = SerializePayload(document);
         try
         {
-            ParsePayload(payload);
+            var read = ParsePayload(payload);
+
+            // Utf8JsonWriter writes a lone surrogate as U+FFFD rather than refusing it: the file would then say
+            // something other than the document. Ids are ASCII by rule; the free-text fields are compared.
+            if (read.Alias != document.Alias || !read.Items.Select(i => i.Edition).SequenceEqual(document.Items.Select(i => i.Edition)))
+            {
+                throw new LicenseFormatException("the alias or an edition is not valid UTF-16 text.");
+            }
         }
         catch (LicenseFormatException ex)
         {
@@ -52,15 +66,22 @@ public static class LicenseFile
         }
 
         var payloadText = Base64Url.Encode(payload);
-        var signature = issuerKey.SignData(Encoding.ASCII.GetBytes(payloadText), HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
+        var signature = EcKeys.SignLowS(issuerKey, Encoding.ASCII.GetBytes(payloadText));
         var keyId = EcKeys.KeyId(issuerKey.ExportSubjectPublicKeyInfo());
-        return CanonicalEnvelope(LicenseDocument.Format, keyId, payloadText, Base64Url.Encode(signature)) + "\n";
+        return CanonicalEnvelope(LicenseDocument.Format, keyId, payloadText, Base64Url.Encode(signature)) + LineEnd;
     }
 
     /// <summary>
     /// Reads the envelope: size, JSON, <c>format</c> (<c>LicenseFormatUnsupported</c>), the three other fields and
     /// the canonical spelling (<c>LicenseMalformed</c>). Does not verify the signature.
     /// </summary>
+    /// <remarks>
+    /// A file is valid only in the one spelling the writer produces (SPEC §7): the envelope line exactly as
+    /// <see cref="Write"/> writes it for its key id, payload and signature, optionally followed by the one
+    /// <c>\n</c> the writer ends it with. No byte order mark, no <c>\r</c>, no spaces, no escapes, no padding,
+    /// no high-S twin of the signature: a file that says the same thing in other bytes is refused, so the bytes an
+    /// issuer signed are the only bytes that import, and a copy cannot be told apart from the original.
+    /// </remarks>
     public static LicenseEnvelope ReadEnvelope(ReadOnlySpan<byte> file, object? target = null)
     {
         if (file.Length > MaxFileBytes)
@@ -68,25 +89,18 @@ public static class LicenseFile
             throw Malformed($"the file is larger than {MaxFileBytes / 1024} KiB.", target);
         }
 
-        var body = file;
-        if (body.StartsWith(Encoding.UTF8.Preamble))
+        if (file.StartsWith(Encoding.UTF8.Preamble))
         {
-            body = body[Encoding.UTF8.Preamble.Length..];
+            throw Malformed("it starts with a byte order mark; import the file exactly as the issuer wrote it.", target);
         }
 
-        if (body.EndsWith("\r\n"u8))
-        {
-            body = body[..^2];
-        }
-        else if (body.EndsWith("\n"u8))
-        {
-            body = body[..^1];
-        }
+        var body = file.EndsWith("\n"u8) ? file[..^1] : file;
 
-        // Every byte of a canonical envelope is ASCII; checking it here also keeps invalid UTF-8 out of the parser.
+        // Every byte of a canonical envelope is printable ASCII; checking it here also keeps invalid UTF-8, a
+        // second line end and a carriage return out of the parser.
         if (body.ContainsAnyExceptInRange((byte)0x20, (byte)0x7E))
         {
-            throw Malformed("it holds bytes other than printable ASCII.", target);
+            throw Malformed("it holds bytes other than printable ASCII on one line (a license file is one line, optionally ending in \\n).", target);
         }
 
         JsonDocument json;
@@ -101,62 +115,75 @@ public static class LicenseFile
 
         using (json)
         {
-            var root = json.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                throw Malformed("it is not a JSON object.", target);
-            }
-
-            if (!root.TryGetProperty("format", out var formatElement) || formatElement.ValueKind != JsonValueKind.String)
-            {
-                throw Malformed("it has no 'format'.", target);
-            }
-
-            var format = formatElement.GetString()!;
-            if (format != LicenseDocument.Format)
-            {
-                throw new DlsException(
-                    "LicenseFormatUnsupported",
-                    DlsErrorKind.InvalidData,
-                    $"The license file has format '{Shorten(format)}'; this DLS reads '{LicenseDocument.Format}'. Update DLS or ask the issuer for a '{LicenseDocument.Format}' file.",
-                    target);
-            }
-
             try
             {
-                CheckProperties(root, ["format", "keyId", "payload", "signature"], ["format", "keyId", "payload", "signature"], "the envelope");
-                var keyId = root.GetProperty("keyId").GetString()!;
-                if (keyId.Length != 16 || !keyId.All(c => char.IsAsciiDigit(c) || c is >= 'a' and <= 'f'))
-                {
-                    throw new LicenseFormatException("'keyId' is not 16 lowercase hex digits.");
-                }
-
-                var payloadText = root.GetProperty("payload").GetString()!;
-                var signatureText = root.GetProperty("signature").GetString()!;
-                var payload = CanonicalBase64Url(payloadText, "payload");
-                var signature = CanonicalBase64Url(signatureText, "signature");
-                if (signature.Length != 64)
-                {
-                    throw new LicenseFormatException("'signature' is not a 64-byte ES256 signature.");
-                }
-
-                if (payload.Length == 0)
-                {
-                    throw new LicenseFormatException("'payload' is empty.");
-                }
-
-                if (!body.SequenceEqual(Encoding.UTF8.GetBytes(CanonicalEnvelope(format, keyId, payloadText, signatureText))))
-                {
-                    throw new LicenseFormatException("the envelope is not written in its canonical form (one line, fields in the documented order, no spaces).");
-                }
-
-                return new LicenseEnvelope(keyId, payloadText, payload, signature);
+                return ReadEnvelope(json.RootElement, body, target);
+            }
+            catch (InvalidOperationException ex)
+            {
+                throw Malformed(UnreadableString, target, ex);
             }
             catch (LicenseFormatException ex)
             {
                 throw Malformed(ex.Message, target, ex);
             }
         }
+    }
+
+    private static LicenseEnvelope ReadEnvelope(JsonElement root, ReadOnlySpan<byte> body, object? target)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            throw new LicenseFormatException("it is not a JSON object.");
+        }
+
+        if (!root.TryGetProperty("format", out var formatElement) || formatElement.ValueKind != JsonValueKind.String)
+        {
+            throw new LicenseFormatException("it has no 'format'.");
+        }
+
+        var format = formatElement.GetString()!;
+        if (format != LicenseDocument.Format)
+        {
+            throw new DlsException(
+                "LicenseFormatUnsupported",
+                DlsErrorKind.InvalidData,
+                $"The license file has format '{Shorten(format)}'; this DLS reads '{LicenseDocument.Format}'. Update DLS or ask the issuer for a '{LicenseDocument.Format}' file.",
+                target);
+        }
+
+        CheckProperties(root, ["format", "keyId", "payload", "signature"], ["format", "keyId", "payload", "signature"], "the envelope");
+        var keyId = root.GetProperty("keyId").GetString()!;
+        if (keyId.Length != 16 || !keyId.All(c => char.IsAsciiDigit(c) || c is >= 'a' and <= 'f'))
+        {
+            throw new LicenseFormatException("'keyId' is not 16 lowercase hex digits.");
+        }
+
+        var payloadText = root.GetProperty("payload").GetString()!;
+        var signatureText = root.GetProperty("signature").GetString()!;
+        var payload = StrictBase64Url(payloadText, "payload");
+        var signature = StrictBase64Url(signatureText, "signature");
+        if (signature.Length != EcKeys.SignatureLength)
+        {
+            throw new LicenseFormatException("'signature' is not a 64-byte ES256 signature.");
+        }
+
+        if (!EcKeys.IsLowS(signature))
+        {
+            throw new LicenseFormatException("'signature' is not in low-S form (s must be at most n/2; an issuer replaces a high s with n − s).");
+        }
+
+        if (payload.Length == 0)
+        {
+            throw new LicenseFormatException("'payload' is empty.");
+        }
+
+        if (!body.SequenceEqual(Encoding.ASCII.GetBytes(CanonicalEnvelope(format, keyId, payloadText, signatureText))))
+        {
+            throw new LicenseFormatException("the envelope is not written in its canonical form (one line, fields in the documented order, no spaces or escapes).");
+        }
+
+        return new LicenseEnvelope(keyId, payloadText, payload, signature);
     }
 
     /// <summary>Whether the signature verifies, over the payload text as written, with the given issuer key (SubjectPublicKeyInfo DER).</summary>
@@ -173,6 +200,10 @@ public static class LicenseFile
         try
         {
             return ParsePayload(envelope.Payload);
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw Malformed(UnreadableString, target, ex);
         }
         catch (LicenseFormatException ex) when (ex.Unsupported)
         {
@@ -207,6 +238,16 @@ public static class LicenseFile
         }
 
         return (envelope, ReadPayload(envelope, target));
+    }
+
+    /// <summary>
+    /// The document of an envelope the store kept at import. It was verified then, but perhaps under older, more
+    /// lenient spelling rules (a padded payload, a high-S signature), so only the payload is read here, and leniently.
+    /// </summary>
+    internal static LicenseDocument ReadStored(string envelopeText)
+    {
+        using var json = JsonDocument.Parse(envelopeText);
+        return ParsePayload(Base64Url.Decode(json.RootElement.GetProperty("payload").GetString()!));
     }
 
     internal static byte[] SerializePayload(LicenseDocument document)
@@ -523,9 +564,17 @@ public static class LicenseFile
         return date;
     }
 
-    /// <summary>base64url in the one spelling that encodes its bytes (no stray bits, correct padding if any).</summary>
-    private static byte[] CanonicalBase64Url(string text, string name)
+    /// <summary>
+    /// base64url in the one spelling that encodes its bytes: only the 64 letters of the alphabet, no padding, no
+    /// stray low bits in the last character. <see cref="Base64Url.Decode"/> is lenient for other uses; a license is not.
+    /// </summary>
+    private static byte[] StrictBase64Url(string text, string name)
     {
+        if (!text.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+        {
+            throw new LicenseFormatException($"'{name}' is not unpadded base64url (only A-Z a-z 0-9 - _).");
+        }
+
         byte[] bytes;
         try
         {
@@ -536,9 +585,7 @@ public static class LicenseFile
             throw new LicenseFormatException($"'{name}' is not base64url.");
         }
 
-        var unpadded = Base64Url.Encode(bytes);
-        var padding = (4 - unpadded.Length % 4) % 4;
-        if (text != unpadded && text != unpadded + new string('=', padding))
+        if (Base64Url.Encode(bytes) != text)
         {
             throw new LicenseFormatException($"'{name}' is not base64url in canonical form.");
         }

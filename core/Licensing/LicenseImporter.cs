@@ -105,9 +105,21 @@ public sealed record LicenseImportPlan(
 /// refused (<c>LicenseOrganizationMismatch</c>). An item id that another license holds is refused
 /// (<c>LicenseItemConflict</c>). The same payload again changes nothing; a newer <c>issuedAt</c> replaces the
 /// items (ids that remain keep their usage); an older or equal one with other content is <c>LicenseSuperseded</c>.
+/// A license belongs to the issuer key that first imported it (<c>license.issuer_key_id</c>): another issuer's
+/// file for it is <see cref="OwnedByAnotherIssuer"/>, and <c>revokes</c> works only within one issuer
+/// (<see cref="RevokesForeignItem"/>, <see cref="RevokedByAnotherIssuer"/>).
 /// </remarks>
 public sealed class LicenseImporter(DlsStore store, TimeProvider time)
 {
+    /// <summary>ErrorId: the license id belongs to another issuer (SPEC §7, issuers own their licenses).</summary>
+    public const string OwnedByAnotherIssuer = "LicenseOwnedByAnotherIssuer";
+
+    /// <summary>ErrorId: an item of the file revokes an item of another issuer's license.</summary>
+    public const string RevokesForeignItem = "LicenseRevokesForeignItem";
+
+    /// <summary>ErrorId: an item of the file is already revoked by an item of another issuer's license.</summary>
+    public const string RevokedByAnotherIssuer = "LicenseItemRevokedByAnotherIssuer";
+
     /// <summary>The plan for importing <paramref name="file"/>, from one consistent read of the store.</summary>
     public LicenseImportPlan Preview(byte[] file, string? newCodeName = null, string? existingCode = null, object? target = null) =>
         store.Read(connection =>
@@ -173,11 +185,23 @@ public sealed class LicenseImporter(DlsStore store, TimeProvider time)
         using (var command = connection.CreateCommand())
         {
             command.Transaction = transaction;
-            command.CommandText = "SELECT issued_at, file_sha256 FROM license WHERE license_id = $id;";
+            command.CommandText = "SELECT issued_at, file_sha256, issuer_key_id FROM license WHERE license_id = $id;";
             command.Parameters.AddWithValue("$id", document.LicenseId);
             using var reader = command.ExecuteReader();
             if (reader.Read())
             {
+                var owner = reader.GetString(2);
+                if (owner != envelope.KeyId)
+                {
+                    // Checked before anything else about the license: whatever the other issuer's file says, even
+                    // the same payload or a later issuedAt, it does not get to speak for this license.
+                    throw new DlsException(
+                        OwnedByAnotherIssuer,
+                        DlsErrorKind.SecurityError,
+                        $"The license '{document.LicenseId}' was imported from issuer key {owner}; this file is signed by issuer key {envelope.KeyId}. Only the issuer that first imported a license can replace it; remove the license first (Remove-DlsLicense) to take it from another issuer.",
+                        target);
+                }
+
                 var issuedAt = Timestamps.Parse(reader.GetString(0));
                 action = reader.GetString(1) == payloadSha256 ? LicenseImportAction.Unchanged
                     : document.IssuedAt > issuedAt ? LicenseImportAction.Replace
@@ -213,6 +237,8 @@ public sealed class LicenseImporter(DlsStore store, TimeProvider time)
                 : new ItemChange(ItemChangeKind.Changed, spec.ItemId, current, after, Differences(current, after)));
         }
 
+        CheckRevocations(connection, transaction, document, envelope.KeyId, target);
+
         var removed = existingItems.Where(e => document.Items.All(i => i.ItemId != e.ItemId)).ToList();
         changes.AddRange(removed.Select(r => new ItemChange(ItemChangeKind.Removed, r.ItemId, r, null, [])));
         var losses = LicenseService.Losses(connection, transaction, removed.Select(r => r.ItemId).ToList());
@@ -240,6 +266,53 @@ public sealed class LicenseImporter(DlsStore store, TimeProvider time)
 
         var plan = new LicenseImportPlan(document, envelope.KeyId, action, changes, losses, code, adopted);
         return (plan, Encoding.UTF8.GetString(file).Trim('\uFEFF', '\r', '\n'), payloadSha256);
+    }
+
+    /// <summary>
+    /// <c>revokes</c> only cancels items of the same issuer (SPEC §7), in both directions: this file's items may not
+    /// revoke another issuer's items, and another issuer's items may not already revoke this file's items (a
+    /// revocation may name an item before it is imported). The issuer of an item is the issuer of its license.
+    /// </summary>
+    private static void CheckRevocations(SqliteConnection connection, SqliteTransaction transaction, LicenseDocument document, string issuerKeyId, object? target)
+    {
+        foreach (var item in document.Items.Where(i => i.Revokes is not null))
+        {
+            var owner = IssuerOfItem(connection, transaction, "SELECT l.license_id, l.issuer_key_id FROM license_item i JOIN license l ON l.license_id = i.license_id WHERE i.item_id = $id;", item.Revokes!);
+            if (owner is { } foreign && foreign.KeyId != issuerKeyId)
+            {
+                throw new DlsException(
+                    RevokesForeignItem,
+                    DlsErrorKind.SecurityError,
+                    $"The item '{item.ItemId}' of license '{document.LicenseId}' revokes '{item.Revokes}', an item of license '{foreign.LicenseId}' from issuer key {foreign.KeyId}; this file is signed by issuer key {issuerKeyId}. An issuer can revoke only its own items.",
+                    target);
+            }
+        }
+
+        foreach (var item in document.Items)
+        {
+            var revoker = IssuerOfItem(connection, transaction,
+                "SELECT l.license_id, l.issuer_key_id FROM license_item i JOIN license l ON l.license_id = i.license_id WHERE i.revokes = $id AND l.issuer_key_id <> $key LIMIT 1;",
+                item.ItemId, issuerKeyId);
+            if (revoker is { } foreign)
+            {
+                throw new DlsException(
+                    RevokedByAnotherIssuer,
+                    DlsErrorKind.SecurityError,
+                    $"The item '{item.ItemId}' of license '{document.LicenseId}' is revoked in advance by license '{foreign.LicenseId}' from issuer key {foreign.KeyId}; this file is signed by issuer key {issuerKeyId}. An issuer's items can be revoked only by the same issuer: remove license '{foreign.LicenseId}' or ask for other item ids.",
+                    target);
+            }
+        }
+    }
+
+    private static (string LicenseId, string KeyId)? IssuerOfItem(SqliteConnection connection, SqliteTransaction transaction, string sql, string itemId, string? keyId = null)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        command.Parameters.AddWithValue("$id", itemId);
+        command.Parameters.AddWithValue("$key", (object?)keyId ?? DBNull.Value);
+        using var reader = command.ExecuteReader();
+        return reader.Read() ? (reader.GetString(0), reader.GetString(1)) : null;
     }
 
     private void Apply(SqliteConnection connection, SqliteTransaction transaction, LicenseImportPlan plan, string envelopeText, string payloadSha256)
@@ -382,7 +455,7 @@ public sealed class LicenseImporter(DlsStore store, TimeProvider time)
         command.CommandText = "SELECT document FROM license WHERE license_id = $id;";
         command.Parameters.AddWithValue("$id", licenseId);
         var text = (string)command.ExecuteScalar()!;
-        return LicenseFile.ReadPayload(LicenseFile.ReadEnvelope(Encoding.UTF8.GetBytes(text))).Alias;
+        return LicenseFile.ReadStored(text).Alias;
     }
 
     private static List<string> Differences(LicenseItem before, LicenseItem after)

@@ -9,7 +9,10 @@ namespace Dls.Core.Licensing;
 /// <summary>An issuer whose license files this server accepts.</summary>
 public sealed record TrustedIssuer(string KeyId, string Name, string PublicKey, DateTime AddedAt);
 
-/// <summary>The server's trusted issuer keys (SPEC §2). Licenses already imported stay when their issuer is removed.</summary>
+/// <summary>
+/// The server's trusted issuer keys (SPEC §2). Licenses already imported stay when their issuer is removed, still owned
+/// by its key id: no other issuer can replace or revoke them, and the same key added again can (docs/licensing.md).
+/// </summary>
 public sealed class TrustedIssuerService(DlsStore store, TimeProvider time)
 {
     public const int MaxNameLength = 128;

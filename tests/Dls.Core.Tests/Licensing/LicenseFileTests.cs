@@ -128,12 +128,16 @@ public sealed class LicenseFileTests : IDisposable
     }
 
     [Fact]
-    public void A_byte_order_mark_and_a_CRLF_line_end_are_accepted()
+    public void The_line_is_accepted_with_its_one_line_end_or_without_it_and_in_no_other_spelling()
     {
-        var text = _files.Write(LicenseFiles.Document(Uuid)).TrimEnd('\n') + "\r\n";
-        var bytes = Encoding.UTF8.GetPreamble().Concat(Encoding.UTF8.GetBytes(text)).ToArray();
+        var text = _files.Write(LicenseFiles.Document(Uuid));
+        var line = text.TrimEnd('\n');
 
-        Assert.Equal("L1", LicenseFile.Open(bytes, Trusted).Document.LicenseId);
+        Assert.Equal("L1", LicenseFile.Open(Encoding.ASCII.GetBytes(text), Trusted).Document.LicenseId);
+        Assert.Equal("L1", LicenseFile.Open(Encoding.ASCII.GetBytes(line), Trusted).Document.LicenseId);
+        Assert.Equal("LicenseMalformed", ErrorOf(() => LicenseFile.Open(Encoding.ASCII.GetBytes(line + "\r\n"), Trusted)));
+        Assert.Equal("LicenseMalformed", ErrorOf(() => LicenseFile.Open(Encoding.ASCII.GetBytes(text + "\n"), Trusted)));
+        Assert.Equal("LicenseMalformed", ErrorOf(() => LicenseFile.Open(Encoding.UTF8.GetPreamble().Concat(Encoding.ASCII.GetBytes(text)).ToArray(), Trusted)));
     }
 
     [Fact]
@@ -261,6 +265,13 @@ public sealed class LicenseFileTests : IDisposable
     public void Writing_an_invalid_document_is_refused()
     {
         var document = LicenseFiles.Document(Uuid, items: [LicenseFiles.Item("I1", expiration: "2025-01-01", start: "2026-01-01")]);
+        Assert.Equal("LicenseInvalid", ErrorOf(() => _files.Write(document)));
+    }
+
+    [Fact]
+    public void Writing_an_alias_that_is_not_valid_UTF16_is_refused()
+    {
+        var document = LicenseFiles.Document(Uuid) with { Alias = "Demo \ud800" };
         Assert.Equal("LicenseInvalid", ErrorOf(() => _files.Write(document)));
     }
 }

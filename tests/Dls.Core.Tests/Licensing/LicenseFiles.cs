@@ -35,9 +35,13 @@ public sealed class LicenseFiles : IDisposable
     public byte[] SignedRaw(string payloadJson, string format = "dls-license/1")
     {
         var payload = Base64Url.Encode(Encoding.UTF8.GetBytes(payloadJson));
-        var signature = Base64Url.Encode(Issuer.SignData(Encoding.ASCII.GetBytes(payload), HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation));
+        var signature = Base64Url.Encode(EcKeys.SignLowS(Issuer, Encoding.ASCII.GetBytes(payload)));
         return Encoding.UTF8.GetBytes($$"""{"format":"{{format}}","keyId":"{{KeyId}}","payload":"{{payload}}","signature":"{{signature}}"}""");
     }
+
+    /// <summary>A file with the given envelope parts, as the writer would spell it (no line end).</summary>
+    public static string Envelope(string keyId, string payload, string signature, string format = "dls-license/1") =>
+        $$"""{"format":"{{format}}","keyId":"{{keyId}}","payload":"{{payload}}","signature":"{{signature}}"}""";
 
     public void Dispose() => Issuer.Dispose();
 }
