@@ -105,7 +105,8 @@ public sealed class HostileCorpusTests
         yield return PostAuth("duplicate clientUuid by escape", auth.Replace("}", ",\"client\\u0055uid\":\"other\"}"));
         yield return PostReport("duplicate feature", Report(record.Replace("}", ",\"features\":{\"qr\":1,\"qr\":2}}")));
 
-        // Sizes.
+        // Sizes. An upload the listener refuses while it is still being sent may end in a closed connection (0)
+        // before the client reads the 413; either way nothing is read past the limit.
         yield return PostReport("1001 records", Report(Enumerable.Repeat(record, 1001).ToArray()), [413]);
         yield return PostReport("2 MiB report", Report(record).Replace("b-1", new string('b', 2 * 1024 * 1024)), [413, 0]);
         yield return new("2 MiB chunked report", HttpMethod.Post, Reports, Encoding.UTF8.GetBytes(Report(record).Replace("b-1", new string('b', 2 * 1024 * 1024))), Chunked: true, Statuses: [413, 0]);
