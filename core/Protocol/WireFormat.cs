@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Text;
 using System.Globalization;
 using System.Text;
@@ -46,11 +47,11 @@ public static class WireFormat
 
     private static readonly string[] RecordNames = ["slice", "itemId", "product", "count", "instanceId", "features"];
 
-    private static readonly byte[][] AuthFields = Utf8(AuthNames);
+    private static readonly byte[][] AuthFields = Encoded(AuthNames);
 
-    private static readonly byte[][] ReportFields = Utf8(ReportNames);
+    private static readonly byte[][] ReportFields = Encoded(ReportNames);
 
-    private static readonly byte[][] RecordFields = Utf8(RecordNames);
+    private static readonly byte[][] RecordFields = Encoded(RecordNames);
 
     private enum Auth { HandshakeCode, OrganizationId, SessionPassword, ClientUuid, Product, Version, Deployment, Edition, Domain, AppId, ProcessName, InstanceId, InstanceCount, Os, SdkVersion, RequestId }
 
@@ -167,7 +168,7 @@ public static class WireFormat
         }
 
         // Checked once over the whole body (vectorized), so no string read later can meet a broken sequence.
-        if (!System.Text.Unicode.Utf8.IsValid(body))
+        if (!Utf8.IsValid(body))
         {
             throw Malformed($"The body is not valid UTF-8 (at byte {FirstInvalidUtf8(body)}).");
         }
@@ -489,12 +490,30 @@ public static class WireFormat
         }
     }
 
-    private static byte[][] Utf8(string[] names) => names.Select(Encoding.UTF8.GetBytes).ToArray();
+    private static byte[][] Encoded(string[] names) => names.Select(Encoding.UTF8.GetBytes).ToArray();
 
-    private static long FirstInvalidUtf8(ReadOnlySpan<byte> body)
+    /// <summary>Where the first broken sequence starts; only on the refusal path, and without a buffer the size of the body.</summary>
+    private static int FirstInvalidUtf8(ReadOnlySpan<byte> body)
     {
-        System.Text.Unicode.Utf8.ToUtf16(body, new char[body.Length], out var read, out _, replaceInvalidSequences: false);
-        return read;
+        var offset = 0;
+        while (offset < body.Length)
+        {
+            var ascii = body[offset..].IndexOfAnyExceptInRange((byte)0, (byte)0x7F);
+            if (ascii < 0)
+            {
+                break;
+            }
+
+            offset += ascii;
+            if (Rune.DecodeFromUtf8(body[offset..], out _, out var consumed) != OperationStatus.Done)
+            {
+                return offset;
+            }
+
+            offset += consumed;
+        }
+
+        return offset;
     }
 
     private static ProtocolException NotJson(JsonException error) =>
