@@ -192,7 +192,10 @@ public sealed class HostileCorpusTests
         var seeds = new[] { AuthText("mutant"), $$$"""{"clientUuid":"mutant","handshakeCode":"216998-app","batchId":"b","records":[{"slice":"{{{ProtocolFixture.SliceNow()}}}","itemId":"Y","product":"DBR","count":1,"features":{"qr":1}}]}""" };
         var snippets = new[] { "\\ud800", "1e3", "-1", "1.5", "null", "[]", "{}", "\"\"", "99999999999999999999", "\"0001-01-01T00:00:00Z\"", "\"9999-12-31T23:59:59Z\"", "\"desktop\"", "\"10.x.y\"", "\" \"", "[[[[[[[[[[1]]]]]]]]]]" };
         var failures = new List<string>();
-        for (var i = 0; i < 300; i++)
+        // At least 200 requests, and as many more as DLS_FUZZ_SECONDS allows (docs/protocol.md, "Fuzzing").
+        var seconds = int.TryParse(Environment.GetEnvironmentVariable("DLS_FUZZ_SECONDS"), out var configured) && configured > 0 ? configured : 3;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        for (var i = 0; i < 200 || clock.Elapsed < TimeSpan.FromSeconds(seconds); i++)
         {
             var path = i % 2 == 0 ? Auth : Reports;
             var body = Encoding.UTF8.GetBytes(seeds[i % 2]).ToList();
