@@ -24,7 +24,17 @@ public sealed class PooledBody : IDisposable
         // Exchanged, so a second Dispose cannot hand the same array to the pool twice.
         if (Interlocked.Exchange(ref _buffer, null) is { } buffer)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            Return(buffer, _length);
         }
+    }
+
+    /// <summary>
+    /// Hands a buffer back to the pool with its used bytes cleared: an auth body holds a session password, and the
+    /// pool is shared with the whole process.
+    /// </summary>
+    internal static void Return(byte[] buffer, int used)
+    {
+        buffer.AsSpan(0, used).Clear();
+        ArrayPool<byte>.Shared.Return(buffer);
     }
 }

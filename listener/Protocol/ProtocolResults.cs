@@ -69,7 +69,7 @@ public static class ProtocolResults
 
                     var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(buffer.Length * 2L, capacity));
                     buffer.AsSpan(0, length).CopyTo(larger);
-                    ArrayPool<byte>.Shared.Return(buffer);
+                    PooledBody.Return(buffer, length);
                     buffer = larger;
                 }
 
@@ -84,7 +84,7 @@ public static class ProtocolResults
         }
         catch (Exception error)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            PooledBody.Return(buffer, length);
             if (ClientFailure(error, limit) is { } refusal)
             {
                 throw refusal;
