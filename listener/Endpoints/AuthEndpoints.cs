@@ -29,7 +29,8 @@ public static class AuthEndpoints
         AuthRequest request;
         try
         {
-            request = WireFormat.ReadAuth(await ProtocolResults.ReadBodyAsync(http, WireFormat.MaxAuthBodyBytes, cancellationToken));
+            using var body = await ProtocolResults.ReadBodyAsync(http, WireFormat.MaxAuthBodyBytes, cancellationToken);
+            request = WireFormat.ReadAuth(body.Memory);
         }
         catch (ProtocolException error)
         {

@@ -22,7 +22,8 @@ public static class ReportEndpoints
         ReportRequest request;
         try
         {
-            request = WireFormat.ReadReport(await ProtocolResults.ReadBodyAsync(http, WireFormat.MaxReportBodyBytes, cancellationToken));
+            using var body = await ProtocolResults.ReadBodyAsync(http, WireFormat.MaxReportBodyBytes, cancellationToken);
+            request = WireFormat.ReadReport(body.Memory);
         }
         catch (ProtocolException error)
         {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Dls.Core.Protocol;
 using Microsoft.AspNetCore.Http.Features;
 
@@ -6,6 +7,9 @@ namespace Dls.Listener.Protocol;
 /// <summary>Body reading with the protocol's limits, and the <c>{errorCode, message}</c> answers.</summary>
 public static class ProtocolResults
 {
+    // Most bodies (an auth, a small report) fit at once; larger ones grow from here by doubling.
+    private const int InitialBufferBytes = 4096;
+
     public sealed record ErrorAnswer(int ErrorCode, string Message);
 
     /// <param name="retryAfter">For a rate-limited request: sent as the Retry-After header, in whole seconds.</param>
@@ -22,14 +26,28 @@ public static class ProtocolResults
     }
 
     /// <summary>
-    /// Reads the whole body, refusing (413) one larger than <paramref name="limit"/> before reading it when the
-    /// Content-Length says so, and as soon as the count passes the limit otherwise (chunked bodies).
+    /// Reads the whole body into a pooled buffer that grows (doubling) as bytes arrive, refusing (413) one larger than
+    /// <paramref name="limit"/> before reading it when the Content-Length says so, and as soon as the count passes the
+    /// limit otherwise (chunked bodies). The buffer never follows the announced length: a client that announces
+    /// 1 MiB and sends 10 bytes costs 10 bytes' worth of buffer. The caller disposes the result.
     /// </summary>
-    public static async Task<ReadOnlyMemory<byte>> ReadBodyAsync(HttpContext http, int limit, CancellationToken cancellationToken)
+    /// <remarks>
+    /// Every way a body can fail to arrive (cut off, too slow, the connection gone) becomes a
+    /// <see cref="ProtocolException"/>: it is the client's doing, so it is answered (if anyone still listens) and
+    /// never logged as an unhandled exception with a stack trace.
+    /// </remarks>
+    public static async Task<PooledBody> ReadBodyAsync(HttpContext http, int limit, CancellationToken cancellationToken)
     {
         if (http.Request.ContentLength > limit)
         {
             throw TooLarge(limit);
+        }
+
+        // Only a JSON type: a browser can send text/plain or form posts across origins without asking (no CORS
+        // preflight), so taking any type would let a web page spend seats through a visitor's browser.
+        if (!http.Request.HasJsonContentType())
+        {
+            throw new ProtocolException(ErrorCodes.Malformed, "Content-Type must be application/json.");
         }
 
         var sizeFeature = http.Features.Get<IHttpMaxRequestBodySizeFeature>();
@@ -38,27 +56,46 @@ public static class ProtocolResults
             sizeFeature.MaxRequestBodySize = limit + 1L;
         }
 
-        var buffer = new MemoryStream(http.Request.ContentLength is { } length ? (int)length : 4096);
-        var chunk = new byte[16 * 1024];
+        // One byte past the limit is room enough to tell "exactly at the limit" from "over it".
+        var capacity = limit + 1;
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(InitialBufferBytes, capacity));
+        var length = 0;
         try
         {
-            int read;
-            while ((read = await http.Request.Body.ReadAsync(chunk, cancellationToken)) > 0)
+            while (true)
             {
-                if (buffer.Length + read > limit)
+                if (length == Math.Min(buffer.Length, capacity))
                 {
-                    throw TooLarge(limit);
+                    if (length == capacity)
+                    {
+                        throw TooLarge(limit);
+                    }
+
+                    var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(buffer.Length * 2L, capacity));
+                    buffer.AsSpan(0, length).CopyTo(larger);
+                    PooledBody.Return(buffer, length);
+                    buffer = larger;
                 }
 
-                buffer.Write(chunk, 0, read);
+                var read = await http.Request.Body.ReadAsync(buffer.AsMemory(length, Math.Min(buffer.Length, capacity) - length), cancellationToken);
+                if (read == 0)
+                {
+                    return new PooledBody(buffer, length);
+                }
+
+                length += read;
             }
         }
-        catch (BadHttpRequestException error) when (error.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        catch (Exception error)
         {
-            throw TooLarge(limit);
-        }
+            PooledBody.Return(buffer, length);
+            if (ClientFailure(error, limit) is { } refusal)
+            {
+                throw refusal;
+            }
 
-        return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+            throw;
+        }
     }
 
     /// <summary>An answer with a Retry-After header (SPEC §4 rate limits).</summary>
@@ -71,6 +108,14 @@ public static class ProtocolResults
             return inner.ExecuteAsync(httpContext);
         }
     }
+
+    private static ProtocolException? ClientFailure(Exception error, int limit) => error switch
+    {
+        BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => TooLarge(limit),
+        BadHttpRequestException bad => new ProtocolException(ErrorCodes.Malformed, $"The body could not be read: {bad.Message}"),
+        IOException or OperationCanceledException => new ProtocolException(ErrorCodes.Malformed, "The connection ended before the whole body arrived."),
+        _ => null,
+    };
 
     private static ProtocolException TooLarge(int limit) => new(ErrorCodes.TooLarge, $"The body is larger than {limit} bytes.");
 }
