@@ -163,6 +163,14 @@ Describe 'Start-, Get- and Stop-DlsListener' {
                 $listener.Status | Should -Be 'Running'
                 Get-PresentedCertificateHash $port | Should -Be $PemCertificate.GetCertHashString([System.Security.Cryptography.HashAlgorithmName]::SHA256)
                 (Get-DlsListener -StorePath $HttpsStore -Url $listener.Url).Status | Should -Be 'Running'
+
+                # Get-DlsListener trusts only the certificate recorded at start: a server presenting another is not this listener.
+                $recorded = Join-Path (Split-Path $HttpsStore) "logs/listener-$port.crt"
+                $recorded | Should -Exist
+                Set-Content -LiteralPath $recorded -Value (New-TestCertificate 'dls-impostor').ExportCertificatePem()
+                (Get-DlsListener -StorePath $HttpsStore -Url $listener.Url).Status | Should -Be 'NotResponding'
+                Set-Content -LiteralPath $recorded -Value $PemCertificate.ExportCertificatePem()
+                (Get-DlsListener -StorePath $HttpsStore -Url $listener.Url).Status | Should -Be 'Running'
             } finally {
                 Stop-DlsListener -StorePath $HttpsStore -Url $listener.Url -Confirm:$false | Out-Null
             }
