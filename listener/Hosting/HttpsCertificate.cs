@@ -66,6 +66,10 @@ public static class HttpsCertificate
             defaults.ServerCertificate = certificate;
             defaults.ClientCertificateMode = ClientCertificateMode.NoCertificate;
         }));
+        webHost.ConfigureServices(services => services.AddHostedService(provider => new HttpsCertificateNotice(
+            certificate,
+            provider.GetService<TimeProvider>() ?? TimeProvider.System,
+            provider.GetRequiredService<ILogger<HttpsCertificateNotice>>())));
         return true;
     }
 

@@ -38,6 +38,7 @@ public sealed class HttpsTests : IDisposable
             "https", ["--certificate", pfx], PasswordEnvironment(Password), TrustOnly(certificate));
 
         await AssertHealthyAsync(listener);
+        await AssertLoggedAsync(listener, certificate.GetCertHashString(HashAlgorithmName.SHA256));
     }
 
     [Fact]
@@ -148,6 +149,17 @@ public sealed class HttpsTests : IDisposable
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         using var health = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         Assert.Equal(listener.Server.Uuid, health.RootElement.GetProperty("uuid").GetString());
+    }
+
+    private static async Task AssertLoggedAsync(ListenerHost listener, string text)
+    {
+        // The console logger writes from its own queue: the line may come a moment after the listener answers.
+        for (var attempt = 0; attempt < 100 && !listener.Output.Contains(text, StringComparison.Ordinal); attempt++)
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.Contains(text, listener.Output);
     }
 
     /// <summary>A self-signed server certificate for 127.0.0.1 and localhost, with its private key.</summary>
