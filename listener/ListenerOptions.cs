@@ -10,4 +10,13 @@ public sealed class ListenerOptions
 
     /// <summary><c>text</c> (one line a message) or <c>json</c> (one JSON object a message).</summary>
     public string LogFormat { get; set; } = "text";
+
+    /// <summary>
+    /// The server certificate for https:// addresses (<c>--certificate</c>): a PFX file, or a PEM certificate.
+    /// Its password, if any, comes from the DLS_CERTIFICATE_PASSWORD environment variable, never from here.
+    /// </summary>
+    public string? CertificatePath { get; set; }
+
+    /// <summary>The PEM private key of <see cref="CertificatePath"/> (<c>--certificate-key</c>), optionally encrypted.</summary>
+    public string? CertificateKeyPath { get; set; }
 }

@@ -17,6 +17,8 @@ builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
 {
     ["--store"] = "Dls:StorePath",
     ["--log-format"] = "Dls:LogFormat",
+    ["--certificate"] = "Dls:CertificatePath",
+    ["--certificate-key"] = "Dls:CertificateKeyPath",
 });
 var urls = builder.Configuration["urls"];
 if (string.IsNullOrEmpty(urls))
@@ -56,6 +58,10 @@ builder.WebHost.ConfigureKestrel(kestrel =>
     kestrel.Limits.MinRequestBodyDataRate = new Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate(240, TimeSpan.FromSeconds(5));
     kestrel.Limits.Http2.MaxStreamsPerConnection = 100;
 });
+if (!builder.WebHost.UseDlsHttps(options, urls, Console.Error))
+{
+    return 2;
+}
 
 DlsStore store;
 try

@@ -29,7 +29,9 @@ public sealed class GetDlsListenerCommand : DlsCmdlet
             return new ListenerInfo(record.Url, record.ProcessId, ListenerStatus.Exited, null, record.StartedAt, storePath);
         }
 
-        var uuid = ListenerProcess.ProbeAsync(record.Url, cancellationToken).GetAwaiter().GetResult();
+        // An HTTPS listener must present the certificate Start-DlsListener recorded for it.
+        using var certificate = ListenerCertificate.ReadRecorded(storePath, record.Url);
+        var uuid = ListenerProcess.ProbeAsync(record.Url, certificate, cancellationToken).GetAwaiter().GetResult();
         return new ListenerInfo(record.Url, record.ProcessId, uuid is null ? ListenerStatus.NotResponding : ListenerStatus.Running, uuid, record.StartedAt, storePath);
     }
 }

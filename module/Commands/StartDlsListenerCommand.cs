@@ -22,6 +22,12 @@ public sealed class StartDlsListenerCommand : DlsCmdlet
     [ValidateNotNullOrEmpty]
     public string? CertificatePath { get; set; }
 
+    /// <summary>The PEM private key of a PEM -CertificatePath; without it the certificate file is a PFX (or a PEM file holding the key too).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? CertificateKeyPath { get; set; }
+
+    /// <summary>The password of the PFX file or of the encrypted PEM key.</summary>
     [Parameter]
     public SecureString? CertificatePassword { get; set; }
 
@@ -39,11 +45,25 @@ public sealed class StartDlsListenerCommand : DlsCmdlet
             throw new DlsException("ListenerUrlInvalid", DlsErrorKind.InvalidArgument, "-CertificatePath needs an https:// -Url.", Url);
         }
 
-        var certificate = CertificatePath is null ? null : GetUnresolvedProviderPathFromPSPath(CertificatePath);
-        if (certificate is not null && !File.Exists(certificate))
+        if (CertificatePath is null && (uri.Scheme == Uri.UriSchemeHttps || CertificateKeyPath is not null))
         {
-            throw new DlsException("CertificateNotFound", DlsErrorKind.NotFound, $"The certificate file '{certificate}' does not exist.", certificate);
+            throw new DlsException("CertificateMissing", DlsErrorKind.InvalidArgument, "An https:// -Url needs -CertificatePath (a PFX file, or a PEM file with -CertificateKeyPath).", Url);
         }
+
+        var certificate = CertificatePath is null ? null : GetUnresolvedProviderPathFromPSPath(CertificatePath);
+        var certificateKey = CertificateKeyPath is null ? null : GetUnresolvedProviderPathFromPSPath(CertificateKeyPath);
+        foreach (var file in new[] { certificate, certificateKey })
+        {
+            if (file is not null && !File.Exists(file))
+            {
+                throw new DlsException("CertificateNotFound", DlsErrorKind.NotFound, $"The certificate file '{file}' does not exist.", file);
+            }
+        }
+
+        var password = SecureStrings.ToPlain(CertificatePassword);
+
+        // The probe below trusts this certificate and no other: whatever answers on the port must prove it is our listener.
+        using var expected = certificate is null ? null : ListenerCertificate.ReadPublic(certificate, password);
 
         var server = new ServerService(Store, Time).Get();
         var registry = new ListenerRegistry(Store, Time);
@@ -67,8 +87,7 @@ public sealed class StartDlsListenerCommand : DlsCmdlet
         Directory.CreateDirectory(logDirectory);
         var logPath = Path.Combine(logDirectory, $"listener-{uri.Port}.log");
         var logStart = File.Exists(logPath) ? new FileInfo(logPath).Length : 0;
-        var password = CertificatePassword is null ? null : new System.Net.NetworkCredential(string.Empty, CertificatePassword).Password;
-        using var process = ListenerProcess.Launch(Store.Path, url, certificate, password, logPath);
+        using var process = ListenerProcess.Launch(Store.Path, url, certificate, certificateKey, password, logPath);
         WriteVerbose($"Started listener process {process.Id}; logs go to '{logPath}'.");
 
         var clock = Stopwatch.StartNew();
@@ -85,9 +104,14 @@ public sealed class StartDlsListenerCommand : DlsCmdlet
                     url);
             }
 
-            var uuid = ListenerProcess.ProbeAsync(url, CancellationToken).GetAwaiter().GetResult();
+            var uuid = ListenerProcess.ProbeAsync(url, expected, CancellationToken).GetAwaiter().GetResult();
             if (uuid == server.Uuid)
             {
+                if (expected is not null)
+                {
+                    ListenerCertificate.Record(Store.Path, url, expected);
+                }
+
                 var record = registry.List().FirstOrDefault(r => r.Url == url);
                 WriteProgress(new ProgressRecord(1, "Start-DlsListener", "Started") { RecordType = ProgressRecordType.Completed });
                 WriteObject(new ListenerInfo(url, record?.ProcessId ?? process.Id, ListenerStatus.Running, uuid, record?.StartedAt ?? DateTime.UtcNow, Store.Path));
@@ -110,7 +134,7 @@ public sealed class StartDlsListenerCommand : DlsCmdlet
         throw new DlsException(
             "ListenerStartTimeout",
             DlsErrorKind.ResourceUnavailable,
-            $"The listener did not answer at {url}healthz within {TimeoutSeconds} s and was stopped: {ReadLogTail(logPath, logStart)}",
+            $"The listener did not answer at {url}healthz within {TimeoutSeconds} s{(expected is null ? string.Empty : $" with the certificate {expected.Thumbprint}")} and was stopped: {ReadLogTail(logPath, logStart)}",
             url);
     }
 

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Dls.Core.Errors;
 using Dls.Core.Listeners;
@@ -12,15 +13,13 @@ namespace Dls.Module.Hosting;
 /// <summary>Starts, probes and stops listener processes (the listener ships in the module's <c>listener/</c> folder).</summary>
 internal static class ListenerProcess
 {
-    private static readonly HttpClient Http = new(new SocketsHttpHandler
-    {
-        // The listener may use a certificate the admin made for it; the probe only asks whether it answers.
-        SslOptions = { RemoteCertificateValidationCallback = (_, _, _, _) => true },
-        UseProxy = false,
-    })
-    {
-        Timeout = TimeSpan.FromSeconds(2),
-    };
+    private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>Probes http:// listeners, and https:// ones whose certificate is not known (the system's trust decides).</summary>
+    private static readonly HttpClient Http = new(new SocketsHttpHandler { UseProxy = false }) { Timeout = ProbeTimeout };
+
+    /// <summary>The password of the certificate file, as the listener reads it (never its command line).</summary>
+    public const string CertificatePasswordVariable = "DLS_CERTIFICATE_PASSWORD";
 
     public static string ListenerAssemblyPath()
     {
@@ -89,14 +88,19 @@ internal static class ListenerProcess
         }
     }
 
-    public static Process Launch(string storePath, string url, string? certificatePath, string? certificatePassword, string logPath)
+    public static Process Launch(string storePath, string url, string? certificatePath, string? certificateKeyPath, string? certificatePassword, string logPath)
     {
         var dotnet = DotnetHost();
         var listener = ListenerAssemblyPath();
         var arguments = new List<string> { listener, "--store", storePath, "--urls", url.TrimEnd('/') };
         if (certificatePath is not null)
         {
-            arguments.Add("--Kestrel:Certificates:Default:Path=" + certificatePath);
+            arguments.AddRange(["--certificate", certificatePath]);
+        }
+
+        if (certificateKeyPath is not null)
+        {
+            arguments.AddRange(["--certificate-key", certificateKeyPath]);
         }
 
         ProcessStartInfo start;
@@ -123,18 +127,29 @@ internal static class ListenerProcess
         if (certificatePassword is not null)
         {
             // Through the environment, not the command line, so other users' `ps` does not show it.
-            start.Environment["Kestrel__Certificates__Default__Password"] = certificatePassword;
+            start.Environment[CertificatePasswordVariable] = certificatePassword;
         }
 
         return Process.Start(start) ?? throw new DlsException("ListenerStartFailed", DlsErrorKind.ResourceUnavailable, "The listener process could not be started.");
     }
 
-    /// <summary>The UUID from /healthz, or null when it does not answer.</summary>
-    public static async Task<string?> ProbeAsync(string url, CancellationToken cancellationToken)
+    /// <summary>
+    /// The UUID from /healthz, or null when it does not answer. With <paramref name="certificate"/>, an
+    /// https:// listener counts only when it presents exactly that certificate (self-signed ones included).
+    /// </summary>
+    public static async Task<string?> ProbeAsync(string url, X509Certificate2? certificate, CancellationToken cancellationToken)
     {
+        using var pinned = certificate is null ? null : new HttpClient(new SocketsHttpHandler
+        {
+            SslOptions = { RemoteCertificateValidationCallback = (_, presented, _, _) => ListenerCertificate.Matches(presented, certificate) },
+            UseProxy = false,
+        })
+        {
+            Timeout = ProbeTimeout,
+        };
         try
         {
-            using var response = await Http.GetAsync(new Uri(new Uri(url), "healthz"), cancellationToken).ConfigureAwait(false);
+            using var response = await (pinned ?? Http).GetAsync(new Uri(new Uri(url), "healthz"), cancellationToken).ConfigureAwait(false);
             if (!response.IsSuccessStatusCode)
             {
                 return null;

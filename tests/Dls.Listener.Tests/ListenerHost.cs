@@ -17,15 +17,15 @@ public sealed class ListenerHost : IAsyncDisposable
     private readonly StringBuilder _output = new();
     private readonly Process _process;
 
-    private ListenerHost(string folder, string storePath, int port, Process process, ServerInfo server)
+    private ListenerHost(string folder, string storePath, int port, Process process, ServerInfo server, string scheme = "http", HttpMessageHandler? handler = null)
     {
         Folder = folder;
         StorePath = storePath;
         Port = port;
         _process = process;
         Server = server;
-        Url = $"http://127.0.0.1:{port}/";
-        Http = new HttpClient { BaseAddress = new Uri(Url), Timeout = TimeSpan.FromSeconds(30) };
+        Url = $"{scheme}://127.0.0.1:{port}/";
+        Http = new HttpClient(handler ?? new HttpClientHandler()) { BaseAddress = new Uri(Url), Timeout = TimeSpan.FromSeconds(30) };
     }
 
     public string Folder { get; }
@@ -57,7 +57,20 @@ public sealed class ListenerHost : IAsyncDisposable
     /// Whether the listener keeps its default rate limits. Off unless a test is about them: tests send many new devices
     /// and refusals from one loopback address in a second, which the limits exist to stop.
     /// </param>
-    public static async Task<ListenerHost> StartAsync(string organizationId = "216998", bool rateLimits = false)
+    public static Task<ListenerHost> StartAsync(string organizationId = "216998", bool rateLimits = false) =>
+        StartAsync("http", [], new Dictionary<string, string>(), null, organizationId, rateLimits);
+
+    /// <summary>
+    /// A listener at <paramref name="scheme"/>://127.0.0.1 started with more arguments and environment (HTTPS
+    /// settings, for one); <see cref="Http"/> goes through <paramref name="handler"/> (a certificate check, for one).
+    /// </summary>
+    public static async Task<ListenerHost> StartAsync(
+        string scheme,
+        IEnumerable<string> arguments,
+        IReadOnlyDictionary<string, string> environment,
+        HttpMessageHandler? handler,
+        string organizationId = "216998",
+        bool rateLimits = false)
     {
         var folder = Directory.CreateTempSubdirectory("dls-listener-test-").FullName;
         var storePath = Path.Combine(folder, "dls.db");
@@ -69,8 +82,8 @@ public sealed class ListenerHost : IAsyncDisposable
         }
 
         var port = FreePort();
-        var process = Launch(storePath, $"http://127.0.0.1:{port}");
-        var host = new ListenerHost(folder, storePath, port, process, server);
+        var process = Launch(storePath, $"{scheme}://127.0.0.1:{port}", arguments, environment);
+        var host = new ListenerHost(folder, storePath, port, process, server, scheme, handler);
         process.OutputDataReceived += (_, e) => host.Append(e.Data);
         process.ErrorDataReceived += (_, e) => host.Append(e.Data);
         process.BeginOutputReadLine();
@@ -79,7 +92,9 @@ public sealed class ListenerHost : IAsyncDisposable
         return host;
     }
 
-    public static Process Launch(string storePath, string url)
+    public static Process Launch(string storePath, string url) => Launch(storePath, url, [], new Dictionary<string, string>());
+
+    public static Process Launch(string storePath, string url, IEnumerable<string> arguments, IReadOnlyDictionary<string, string> environment)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -92,6 +107,16 @@ public sealed class ListenerHost : IAsyncDisposable
         start.ArgumentList.Add(storePath);
         start.ArgumentList.Add("--urls");
         start.ArgumentList.Add(url);
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
         return Process.Start(start)!;
     }
 
