@@ -79,6 +79,10 @@ public sealed class GrantIndex
     public bool Covers(SqliteConnection connection, SqliteTransaction transaction, string client, string code, string item, DateTimeOffset slice) =>
         Find(connection, transaction, new GrantKey(client, code, item)) is { } horizon && slice < horizon;
 
+    /// <summary>Until when the client's grant for the item through the code covers slices (null: no grant).</summary>
+    public DateTimeOffset? Horizon(SqliteConnection connection, SqliteTransaction transaction, string client, string code, string item) =>
+        Find(connection, transaction, new GrantKey(client, code, item));
+
     /// <summary>
     /// Whether the client holds any grant in memory: such a device is never held back by the failure limits.
     /// Cheap and lock-free; a device granted by another listener and not yet seen here answers false.

@@ -219,6 +219,9 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
         var items = new Dictionary<string, LicenseItem>(StringComparer.Ordinal);
         var accepted = new List<UsageRecord>(request.Records.Count);
         var refused = new List<RefusedRecord>();
+
+        // A batch's records mostly name one or two items: the grant is looked up once per item.
+        var horizons = new Dictionary<string, DateTimeOffset?>(StringComparer.Ordinal);
         for (var i = 0; i < request.Records.Count; i++)
         {
             var record = request.Records[i];
@@ -231,7 +234,7 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
             {
                 refused.Add(new RefusedRecord(i, ErrorCodes.Malformed));
             }
-            else if (!Grants.Covers(connection, transaction, request.ClientUuid, code.Code, item.ItemId, record.Slice))
+            else if (!Granted(item.ItemId, record.Slice))
             {
                 refused.Add(new RefusedRecord(i, ErrorCodes.NoGrant));
             }
@@ -271,6 +274,17 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
         return new ReportOutcome(new ReportAnswer(accepted.Count, 0, updateTime) { RefusedRecords = refused }, null);
 
         static ReportOutcome Malformed(string message) => new(null, new ProtocolError(ErrorCodes.Malformed, message));
+
+        bool Granted(string itemId, DateTimeOffset slice)
+        {
+            if (!horizons.TryGetValue(itemId, out var horizon))
+            {
+                horizon = Grants.Horizon(connection, transaction, request.ClientUuid, code.Code, itemId);
+                horizons[itemId] = horizon;
+            }
+
+            return horizon is { } until && slice < until;
+        }
 
         static LicenseItem? FindItemOfCode(IReadOnlyList<LicenseItem> items, string itemId)
         {
