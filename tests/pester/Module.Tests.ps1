@@ -151,6 +151,28 @@ Describe 'Set-DlsServer' {
         (Get-DlsServer -StorePath $StorePath).OrganizationId | Should -Be $before.OrganizationId
     }
 
+    It 'shows the protection defaults and changes them, 0 turning a limit off, audited' {
+        $before = Get-DlsServer -StorePath $StorePath
+        $before.MaxCountPerSlice | Should -Be 100000
+        $before.NewSeatsPerMinute | Should -Be 60
+        $before.FailedAuthorizationsPerMinute | Should -Be 30
+        $before.PublicHomePage | Should -BeFalse
+
+        $after = Set-DlsServer -StorePath $StorePath -MaxCountPerSlice 5000 -NewSeatsPerMinute 0 -FailedAuthorizationsPerMinutePerCode 7 -PublicHomePage $true -PassThru
+        $after.MaxCountPerSlice | Should -Be 5000
+        $after.NewSeatsPerMinute | Should -Be 0
+        $after.NewSeatsPerMinutePerCode | Should -Be 600
+        $after.FailedAuthorizationsPerMinutePerCode | Should -Be 7
+        $after.PublicHomePage | Should -BeTrue
+        (Get-DlsAuditLog -StorePath $StorePath | Where-Object Action -eq 'Server.SetProtection').Details | Should -Match 'MaxCountPerSlice=5000'
+    }
+
+    It 'refuses a limit out of range and changes nothing' {
+        { Set-DlsServer -StorePath $StorePath -MaxCountPerSlice 0 -ErrorAction Stop } | Should -Throw -ErrorId 'ParameterArgumentValidationError,*'
+        { Set-DlsServer -StorePath $StorePath -NewSeatsPerMinute -1 -ErrorAction Stop } | Should -Throw -ErrorId 'ParameterArgumentValidationError,*'
+        (Get-DlsServer -StorePath $StorePath).MaxCountPerSlice | Should -Be 5000
+    }
+
     It 'refuses a bad URL with ServerUrlInvalid and changes nothing' {
         $before = Get-DlsServer -StorePath $StorePath
         Set-DlsServer -StorePath $StorePath -MainServerUrl 'ftp://x' -ErrorVariable problems -ErrorAction SilentlyContinue
