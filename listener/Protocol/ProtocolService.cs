@@ -36,7 +36,13 @@ public sealed class ProtocolService : IAsyncDisposable
         });
         _writer = new GroupCommitWriter(
             store,
-            (connection, transaction) => LicenseAuthority.Prune(connection, transaction, time.GetUtcNow()),
+            (connection, transaction) =>
+            {
+                LicenseAuthority.Prune(connection, transaction, time.GetUtcNow());
+
+                // Grants whose horizon is past the oldest slice a report may carry admit nothing any more.
+                _authority.Grants.Forget(time.GetUtcNow() - LicenseAuthority.MaxReportAge);
+            },
             beforeCommit: _statistics.Flush,
             afterRollback: _authority.RolledBack,
             afterCommit: _authority.Committed);
