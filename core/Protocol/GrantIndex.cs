@@ -11,7 +11,7 @@ namespace Dls.Core.Protocol;
 /// granted it, or it was never granted). Grants recorded by the writer wait in <see cref="_pending"/> until their
 /// batch commits (<see cref="Committed"/>): an answer that was never acknowledged never admits usage.
 /// <para>
-/// The writer thread calls <see cref="Record"/>, <see cref="Covers"/>, <see cref="Committed"/> and
+/// The writer thread calls <see cref="Record"/>, <see cref="Horizon"/>, <see cref="Committed"/> and
 /// <see cref="RolledBack"/>; request threads may call <see cref="IsKnownClient"/> at the same time.
 /// </para>
 /// </summary>
@@ -23,9 +23,6 @@ public sealed class GrantIndex
     private readonly ConcurrentDictionary<GrantKey, DateTimeOffset> _committed = new();
     private readonly ConcurrentDictionary<string, byte> _knownClients = new(StringComparer.Ordinal);
     private readonly Dictionary<GrantKey, DateTimeOffset> _pending = [];
-
-    /// <summary>How many grants are held in memory (for the benchmark and diagnostics).</summary>
-    public int Count => _committed.Count;
 
     /// <summary>Loads the grants that can still admit usage (horizon not older than <paramref name="since"/>).</summary>
     public void Load(SqliteConnection connection, DateTimeOffset since)
@@ -71,15 +68,11 @@ public sealed class GrantIndex
         return known is null;
     }
 
-    /// <summary>Whether the client holds a grant for the item through the code that covers a record of <paramref name="slice"/>.</summary>
-    /// <remarks>
-    /// A grant covers every slice up to its horizon (SPEC §4: "still within its cacheUntil or covering the record's
-    /// slice"; a record's slice is never in the future, so "still within" is the same test).
-    /// </remarks>
-    public bool Covers(SqliteConnection connection, SqliteTransaction transaction, string client, string code, string item, DateTimeOffset slice) =>
-        Find(connection, transaction, new GrantKey(client, code, item)) is { } horizon && slice < horizon;
-
-    /// <summary>Until when the client's grant for the item through the code covers slices (null: no grant).</summary>
+    /// <summary>
+    /// Until when the client's grant for the item through the code covers slices (null: no grant). A grant covers
+    /// every slice before its horizon (SPEC §4: "still within its cacheUntil or covering the record's slice"; a
+    /// record's slice is never in the future, so "still within" is the same test).
+    /// </summary>
     public DateTimeOffset? Horizon(SqliteConnection connection, SqliteTransaction transaction, string client, string code, string item) =>
         Find(connection, transaction, new GrantKey(client, code, item));
 

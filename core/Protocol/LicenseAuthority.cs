@@ -361,7 +361,7 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
         // A device that holds no grant on any item it could get through this code is asking for a new seat: the
         // rate limit on new seats applies, before anything is written (a limited request changes nothing).
         if (candidates.Count > 0 && context?.NewSeats is { } gate
-            && !candidates.Any(item => Grants.Covers(connection, transaction, request.ClientUuid, code.Code, item.ItemId, DateTimeOffset.MinValue))
+            && !candidates.Any(item => Grants.Horizon(connection, transaction, request.ClientUuid, code.Code, item.ItemId) is not null)
             && !gate.TryAdmit(code.Code, out var retryAfter))
         {
             return (new AuthOutcome(null, new ProtocolError(ErrorCodes.RateLimited,

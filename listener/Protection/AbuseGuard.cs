@@ -53,7 +53,7 @@ public sealed class AbuseGuard : IDisposable
     }
 
     /// <summary>The gate an authorization from <paramref name="address"/> takes new seats through (checked by the writer).</summary>
-    public INewSeatGate NewSeatGate(IPAddress? address) => new SeatGate(this, Key(address));
+    public INewSeatGate NewSeatGate(IPAddress? address) => new SeatGate(this, address);
 
     /// <summary>
     /// Whether a request from a device that holds no grant must be turned away because its address or code has
@@ -140,11 +140,13 @@ public sealed class AbuseGuard : IDisposable
         }
     }
 
-    private sealed class SeatGate(AbuseGuard guard, string address) : INewSeatGate
+    /// <summary>Turns the address into its key only when a new seat is asked for: known devices never need it.</summary>
+    private sealed class SeatGate(AbuseGuard guard, IPAddress? source) : INewSeatGate
     {
         public bool TryAdmit(string handshakeCode, out TimeSpan retryAfter)
         {
             var limits = guard._limits;
+            var address = Key(source);
             retryAfter = TimeSpan.Zero;
 
             // Both buckets must have a permit before either is taken: a seat refused by the code's limit does not

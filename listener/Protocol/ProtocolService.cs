@@ -50,9 +50,6 @@ public sealed class ProtocolService : IAsyncDisposable
 
     public AuthorizationSigner Signer { get; }
 
-    /// <summary>Grants held in memory (diagnostics and the benchmark).</summary>
-    public int GrantsInMemory => _authority.Grants.Count;
-
     public async Task<AuthOutcome> AuthorizeAsync(AuthRequest request, IPAddress? address, CancellationToken cancellationToken)
     {
         var codeKey = CodeKey(request);

@@ -4,6 +4,8 @@ using Dls.Core.Usage;
 using Microsoft.Data.Sqlite;
 using static Dls.Core.Tests.UsageFacts;
 
+using Dls.Tests;
+
 namespace Dls.Core.Tests;
 
 /// <summary>The listener writer's shortcuts: cached statements, and report batches added up before they are written.</summary>
@@ -175,5 +177,5 @@ public sealed class WritePathTests : IDisposable
         command.ExecuteNonQuery();
     }
 
-    private static string Dump(DlsStore store, string table) => store.Read(connection => Licensing.StoreDigest.Rows(connection, table));
+    private static string Dump(DlsStore store, string table) => store.Read(connection => Dls.Tests.StoreDigest.Rows(connection, table));
 }

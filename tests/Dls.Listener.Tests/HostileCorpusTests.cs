@@ -318,24 +318,7 @@ public sealed class HostileCorpusTests
         var text = new StringBuilder();
         foreach (var table in WrittenTables)
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = $"SELECT * FROM \"{table}\";";
-            using var reader = command.ExecuteReader();
-            var rows = new List<string>();
-            while (reader.Read())
-            {
-                var row = new StringBuilder();
-                for (var i = 0; i < reader.FieldCount; i++)
-                {
-                    var value = reader.GetValue(i);
-                    row.Append(value is byte[] bytes ? Convert.ToHexString(bytes) : Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)).Append('|');
-                }
-
-                rows.Add(row.ToString());
-            }
-
-            rows.Sort(StringComparer.Ordinal);
-            text.Append("## ").AppendLine(table).AppendJoin('\n', rows).AppendLine();
+            text.Append("## ").AppendLine(table).AppendLine(StoreDigest.Rows(connection, table));
         }
 
         return text.ToString();

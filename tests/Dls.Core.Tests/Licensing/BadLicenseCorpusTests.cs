@@ -6,6 +6,8 @@ using Dls.Core.Licensing;
 using Dls.Core.Server;
 using Dls.Core.Storage;
 
+using Dls.Tests;
+
 namespace Dls.Core.Tests.Licensing;
 
 /// <summary>

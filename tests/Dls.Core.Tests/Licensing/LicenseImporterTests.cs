@@ -3,6 +3,8 @@ using Dls.Core.Licensing;
 using Dls.Core.Server;
 using Dls.Core.Storage;
 
+using Dls.Tests;
+
 namespace Dls.Core.Tests.Licensing;
 
 public sealed class LicenseImporterTests : IDisposable

@@ -3,6 +3,8 @@ using Dls.Core.Licensing;
 using Dls.Core.Server;
 using Dls.Core.Storage;
 
+using Dls.Tests;
+
 namespace Dls.Core.Tests.Licensing;
 
 /// <summary>SPEC §7 "Issuers own their licenses": with two trusted issuers, neither can speak for the other's licenses.</summary>

@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Data.Sqlite;
 
-namespace Dls.Core.Tests.Licensing;
+namespace Dls.Tests;
 
 /// <summary>A hash of every row of every table: equal digests mean the store's content did not change.</summary>
 public static class StoreDigest
