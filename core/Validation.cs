@@ -13,7 +13,7 @@ public static class Validation
         if (value.Length == 0 || value.Length > MaxIdLength || !value.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '.'))
         {
             throw new DlsException(
-                "OrganizationIdInvalid",
+                ErrorIds.OrganizationIdInvalid,
                 DlsErrorKind.InvalidArgument,
                 $"The organization id '{value}' is not valid: use 1 to {MaxIdLength} letters, digits, '_' or '.'.",
                 value);
@@ -34,7 +34,7 @@ public static class Validation
             || !string.IsNullOrEmpty(uri.Query) || !string.IsNullOrEmpty(uri.Fragment))
         {
             throw new DlsException(
-                "ServerUrlInvalid",
+                ErrorIds.ServerUrlInvalid,
                 DlsErrorKind.InvalidArgument,
                 $"{field} '{value}' is not an absolute http:// or https:// URL without query.",
                 value);

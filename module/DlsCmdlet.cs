@@ -96,17 +96,13 @@ public abstract class DlsCmdlet : PSCmdlet, IDisposable
         _ => ErrorCategory.NotSpecified,
     };
 
-    /// <summary>Errors that no further input can avoid: the store itself is missing or unusable.</summary>
-    private static bool IsStoreWide(DlsException error) =>
-        error.ErrorId is "StoreNotFound" or "StoreUnavailable" or "StoreTooNew" or "ServerNotInitialized";
-
     private void Guard(Action step, bool terminating)
     {
         try
         {
             step();
         }
-        catch (DlsException error) when (terminating || IsStoreWide(error))
+        catch (DlsException error) when (terminating || StoreFailures.IsStoreWide(error))
         {
             ThrowTerminatingError(ToErrorRecord(error));
         }

@@ -109,7 +109,7 @@ public sealed class DeviceService(DlsStore store, TimeProvider time)
         if (removed.Count == 0)
         {
             throw new DlsException(
-                "DeviceNotFound",
+                ErrorIds.DeviceNotFound,
                 DlsErrorKind.NotFound,
                 itemId is null ? $"No seat is held by '{clientUuid}'." : $"No seat of item '{itemId}' is held by '{clientUuid}'.",
                 clientUuid);
@@ -139,7 +139,7 @@ public sealed class DeviceService(DlsStore store, TimeProvider time)
         {
             if (LicenseCatalog.FindCode(connection, null, handshakeCode) is null)
             {
-                throw new DlsException("HandshakeCodeNotFound", DlsErrorKind.NotFound, $"There is no handshake code '{handshakeCode}'.", handshakeCode);
+                throw new DlsException(ErrorIds.HandshakeCodeNotFound, DlsErrorKind.NotFound, $"There is no handshake code '{handshakeCode}'.", handshakeCode);
             }
 
             items = LicenseCatalog.ItemsOfCode(connection, null, handshakeCode);
@@ -154,7 +154,7 @@ public sealed class DeviceService(DlsStore store, TimeProvider time)
             items = items.Where(i => i.ItemId == itemId).ToList();
             if (!items.Any() && LicenseCatalog.FindItem(connection, null, itemId) is null)
             {
-                throw new DlsException("LicenseItemNotFound", DlsErrorKind.NotFound, $"There is no license item '{itemId}'.", itemId);
+                throw new DlsException(ErrorIds.LicenseItemNotFound, DlsErrorKind.NotFound, $"There is no license item '{itemId}'.", itemId);
             }
         }
 

@@ -96,7 +96,7 @@ public sealed class AlertManager
         if (channels.Count == 0)
         {
             throw new DlsException(
-                "AlertChannelNotConfigured",
+                ErrorIds.AlertChannelNotConfigured,
                 DlsErrorKind.InvalidOperation,
                 "No alert channel is configured: set an SMTP server, a sender and a recipient, or a webhook URL, with Set-DlsAlertSetting.");
         }

@@ -36,7 +36,7 @@ public sealed class SecretProtector(string storePath)
     public string Unprotect(string name, string stored)
     {
         var key = LoadKey(create: false, "AlertSecretKeyInvalid") ?? throw new DlsException(
-            "AlertSecretKeyMissing",
+            ErrorIds.AlertSecretKeyMissing,
             DlsErrorKind.SecurityError,
             $"The key that protects the alert secrets ('{KeyPath}') is missing: set the SMTP credential and the webhook secret again with Set-DlsAlertSetting.",
             KeyPath);
@@ -52,7 +52,7 @@ public sealed class SecretProtector(string storePath)
         catch (Exception error) when (IsUnreadable(error))
         {
             throw new DlsException(
-                "AlertSecretUnreadable",
+                ErrorIds.AlertSecretUnreadable,
                 DlsErrorKind.SecurityError,
                 $"The stored {name} cannot be decrypted with '{KeyPath}' (the key file was replaced?): set it again with Set-DlsAlertSetting.",
                 name,
@@ -78,7 +78,7 @@ public sealed class SecretProtector(string storePath)
     {
         // Without the key file the store cannot sign: say which file, and that it travels beside every backup.
         var key = LoadKey(create: false, "SigningKeySecretsKeyInvalid") ?? throw new DlsException(
-            "SigningKeySecretsKeyMissing",
+            ErrorIds.SigningKeySecretsKeyMissing,
             DlsErrorKind.SecurityError,
             $"The server's signing key is encrypted with the key file '{KeyPath}', which is missing, so this store cannot sign authorizations. "
             + "Copy back this store's key file: from the machine the store came from, or the '.secrets.key' file that Backup-DlsStore wrote beside the backup.",
@@ -95,7 +95,7 @@ public sealed class SecretProtector(string storePath)
         catch (Exception error) when (IsUnreadable(error))
         {
             throw new DlsException(
-                "SigningKeyUnreadable",
+                ErrorIds.SigningKeyUnreadable,
                 DlsErrorKind.SecurityError,
                 $"The server's signing key cannot be decrypted with '{KeyPath}': the key file belongs to another store or was replaced. "
                 + "Put back this store's own '.secrets.key' file (Backup-DlsStore writes it beside each backup).",

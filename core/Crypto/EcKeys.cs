@@ -90,7 +90,7 @@ public static class EcKeys
 
             if (key.KeySize != 256 || key.ExportParameters(false).Curve.Oid.Value != ECCurve.NamedCurves.nistP256.Oid.Value)
             {
-                throw new Errors.DlsException("PublicKeyInvalid", Errors.DlsErrorKind.InvalidArgument, "The public key is not an ECDSA P-256 key.");
+                throw new Errors.DlsException(Errors.ErrorIds.PublicKeyInvalid, Errors.DlsErrorKind.InvalidArgument, "The public key is not an ECDSA P-256 key.");
             }
 
             return key.ExportSubjectPublicKeyInfo();
@@ -98,7 +98,7 @@ public static class EcKeys
         catch (Exception ex) when (ex is CryptographicException or FormatException or ArgumentException)
         {
             throw new Errors.DlsException(
-                "PublicKeyInvalid",
+                Errors.ErrorIds.PublicKeyInvalid,
                 Errors.DlsErrorKind.InvalidArgument,
                 "The public key is neither a SubjectPublicKeyInfo PEM nor base64 DER of an ECDSA P-256 key.",
                 null,

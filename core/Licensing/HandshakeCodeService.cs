@@ -129,7 +129,7 @@ public sealed class HandshakeCodeService(DlsStore store, TimeProvider time)
             {
                 if (items.RemoveAll(i => i.ItemId == removed) == 0)
                 {
-                    throw new DlsException("ItemNotInCode", DlsErrorKind.InvalidArgument, $"The item '{removed}' is not in the handshake code '{code}'.", removed);
+                    throw new DlsException(ErrorIds.ItemNotInCode, DlsErrorKind.InvalidArgument, $"The item '{removed}' is not in the handshake code '{code}'.", removed);
                 }
             }
 
@@ -217,12 +217,12 @@ public sealed class HandshakeCodeService(DlsStore store, TimeProvider time)
         {
             if (found.PasswordHash is null)
             {
-                throw new DlsException("SessionPasswordNotSet", DlsErrorKind.InvalidOperation, $"The handshake code '{code}' has no session password; omit -SessionPassword or set one with Set-DlsHandshakeCode.", code);
+                throw new DlsException(ErrorIds.SessionPasswordNotSet, DlsErrorKind.InvalidOperation, $"The handshake code '{code}' has no session password; omit -SessionPassword or set one with Set-DlsHandshakeCode.", code);
             }
 
             if (!SessionPasswords.Verify(found.PasswordHash, sessionPassword))
             {
-                throw new DlsException("SessionPasswordMismatch", DlsErrorKind.SecurityError, $"The session password does not match the one set on '{code}'.", code);
+                throw new DlsException(ErrorIds.SessionPasswordMismatch, DlsErrorKind.SecurityError, $"The session password does not match the one set on '{code}'.", code);
             }
         }
 
@@ -236,7 +236,7 @@ public sealed class HandshakeCodeService(DlsStore store, TimeProvider time)
     {
         if (name.Length is 0 or > MaxNameLength || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or '-'))
         {
-            throw new DlsException("HandshakeCodeNameInvalid", DlsErrorKind.InvalidArgument, $"The handshake code name '{name}' is not valid: use 1 to {MaxNameLength} letters, digits, '_', '.' or '-'.", name);
+            throw new DlsException(ErrorIds.HandshakeCodeNameInvalid, DlsErrorKind.InvalidArgument, $"The handshake code name '{name}' is not valid: use 1 to {MaxNameLength} letters, digits, '_', '.' or '-'.", name);
         }
     }
 
@@ -248,7 +248,7 @@ public sealed class HandshakeCodeService(DlsStore store, TimeProvider time)
     {
         var organizationId = Server.ServerService.Read(connection, transaction, connection.DataSource).OrganizationId;
         return organizationId.Length > 0 ? organizationId : throw new DlsException(
-            "OrganizationNotSet",
+            ErrorIds.OrganizationNotSet,
             DlsErrorKind.InvalidOperation,
             "The server has no organization id yet: set it with Set-DlsServer -OrganizationId, or import a license (which brings it).");
     }
@@ -266,7 +266,7 @@ public sealed class HandshakeCodeService(DlsStore store, TimeProvider time)
     {
         if (LicenseCatalog.FindCode(connection, transaction, code) is not null)
         {
-            throw new DlsException("HandshakeCodeExists", DlsErrorKind.AlreadyExists, $"The handshake code '{code}' exists already.", code);
+            throw new DlsException(ErrorIds.HandshakeCodeExists, DlsErrorKind.AlreadyExists, $"The handshake code '{code}' exists already.", code);
         }
 
         if (isDefault)
@@ -336,10 +336,10 @@ public sealed class HandshakeCodeService(DlsStore store, TimeProvider time)
         foreach (var id in itemIds)
         {
             var item = LicenseCatalog.FindItem(connection, transaction, id) ?? throw new DlsException(
-                "LicenseItemNotFound", DlsErrorKind.NotFound, $"There is no license item '{id}'. Get-DlsLicenseItem lists the imported items.", id);
+                ErrorIds.LicenseItemNotFound, DlsErrorKind.NotFound, $"There is no license item '{id}'. Get-DlsLicenseItem lists the imported items.", id);
             if (items.Any(i => i.ItemId == id))
             {
-                throw new DlsException("ItemIdRepeated", DlsErrorKind.InvalidArgument, $"The item '{id}' is listed twice.", id);
+                throw new DlsException(ErrorIds.ItemIdRepeated, DlsErrorKind.InvalidArgument, $"The item '{id}' is listed twice.", id);
             }
 
             items.Add(item);
@@ -377,7 +377,7 @@ public sealed class HandshakeCodeService(DlsStore store, TimeProvider time)
             var host = domain.StartsWith("*.", StringComparison.Ordinal) ? domain[2..] : domain;
             if (host.Length == 0 || Uri.CheckHostName(host) != UriHostNameType.Dns)
             {
-                throw new DlsException("AllowedValueInvalid", DlsErrorKind.InvalidArgument, $"AllowedDomain '{domain}' is not a host name (such as example.com or *.example.com).", domain);
+                throw new DlsException(ErrorIds.AllowedValueInvalid, DlsErrorKind.InvalidArgument, $"AllowedDomain '{domain}' is not a host name (such as example.com or *.example.com).", domain);
             }
         }
 
@@ -388,7 +388,7 @@ public sealed class HandshakeCodeService(DlsStore store, TimeProvider time)
     {
         if (values.Count > MaxAllowedValues)
         {
-            throw new DlsException("AllowedValueInvalid", DlsErrorKind.LimitsExceeded, $"{field} takes at most {MaxAllowedValues} values.", field);
+            throw new DlsException(ErrorIds.AllowedValueInvalid, DlsErrorKind.LimitsExceeded, $"{field} takes at most {MaxAllowedValues} values.", field);
         }
 
         var result = new List<string>();
@@ -396,7 +396,7 @@ public sealed class HandshakeCodeService(DlsStore store, TimeProvider time)
         {
             if (value.Length is 0 or > MaxAllowedValueLength || value.Any(c => char.IsControl(c) || char.IsWhiteSpace(c)))
             {
-                throw new DlsException("AllowedValueInvalid", DlsErrorKind.InvalidArgument, $"{field} '{value}' must be 1 to {MaxAllowedValueLength} characters without spaces or control characters.", value);
+                throw new DlsException(ErrorIds.AllowedValueInvalid, DlsErrorKind.InvalidArgument, $"{field} '{value}' must be 1 to {MaxAllowedValueLength} characters without spaces or control characters.", value);
             }
 
             if (!result.Contains(value))
@@ -412,7 +412,7 @@ public sealed class HandshakeCodeService(DlsStore store, TimeProvider time)
     {
         if (description.Length > MaxDescriptionLength || description.Any(c => char.IsControl(c) && c is not ('\n' or '\r' or '\t')))
         {
-            throw new DlsException("DescriptionInvalid", DlsErrorKind.InvalidArgument, $"The description must be at most {MaxDescriptionLength} characters without control characters.");
+            throw new DlsException(ErrorIds.DescriptionInvalid, DlsErrorKind.InvalidArgument, $"The description must be at most {MaxDescriptionLength} characters without control characters.");
         }
     }
 }

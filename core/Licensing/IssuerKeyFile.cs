@@ -19,7 +19,7 @@ public static class IssuerKeyFile
         {
             if (!overwrite)
             {
-                throw new DlsException("IssuerKeyExists", DlsErrorKind.AlreadyExists, $"The file '{path}' exists. Use -Force to replace it with a new key.", path);
+                throw new DlsException(ErrorIds.IssuerKeyExists, DlsErrorKind.AlreadyExists, $"The file '{path}' exists. Use -Force to replace it with a new key.", path);
             }
 
             File.Delete(path);
@@ -43,7 +43,7 @@ public static class IssuerKeyFile
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new DlsException("IssuerKeyNotWritten", DlsErrorKind.PermissionDenied, $"The issuer key could not be written to '{path}': {ex.Message}", path, ex);
+            throw new DlsException(ErrorIds.IssuerKeyNotWritten, DlsErrorKind.PermissionDenied, $"The issuer key could not be written to '{path}': {ex.Message}", path, ex);
         }
 
         var publicKey = key.ExportSubjectPublicKeyInfo();
@@ -55,7 +55,7 @@ public static class IssuerKeyFile
     {
         if (!File.Exists(path))
         {
-            throw new DlsException("IssuerKeyNotFound", DlsErrorKind.NotFound, $"There is no issuer key file at '{path}'. Create one with New-DlsIssuerKey.", path);
+            throw new DlsException(ErrorIds.IssuerKeyNotFound, DlsErrorKind.NotFound, $"There is no issuer key file at '{path}'. Create one with New-DlsIssuerKey.", path);
         }
 
         var key = EcKeys.Create();
@@ -80,7 +80,7 @@ public static class IssuerKeyFile
         catch (Exception ex) when (ex is CryptographicException or ArgumentException or IOException or UnauthorizedAccessException)
         {
             key.Dispose();
-            throw new DlsException("IssuerKeyInvalid", DlsErrorKind.InvalidData, $"'{path}' is not an ECDSA P-256 private key (PKCS#8 PEM): {ex.Message}", path, ex);
+            throw new DlsException(ErrorIds.IssuerKeyInvalid, DlsErrorKind.InvalidData, $"'{path}' is not an ECDSA P-256 private key (PKCS#8 PEM): {ex.Message}", path, ex);
         }
     }
 }

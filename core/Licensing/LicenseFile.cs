@@ -62,7 +62,7 @@ public static class LicenseFile
         }
         catch (LicenseFormatException ex)
         {
-            throw new DlsException("LicenseInvalid", DlsErrorKind.InvalidArgument, $"The license cannot be issued: {ex.Message}", document.LicenseId, ex);
+            throw new DlsException(ErrorIds.LicenseInvalid, DlsErrorKind.InvalidArgument, $"The license cannot be issued: {ex.Message}", document.LicenseId, ex);
         }
 
         var payloadText = Base64Url.Encode(payload);
@@ -146,7 +146,7 @@ public static class LicenseFile
         if (format != LicenseDocument.Format)
         {
             throw new DlsException(
-                "LicenseFormatUnsupported",
+                ErrorIds.LicenseFormatUnsupported,
                 DlsErrorKind.InvalidData,
                 $"The license file has format '{Shorten(format)}'; this DLS reads '{LicenseDocument.Format}'. Update DLS or ask the issuer for a '{LicenseDocument.Format}' file.",
                 target);
@@ -207,7 +207,7 @@ public static class LicenseFile
         }
         catch (LicenseFormatException ex) when (ex.Unsupported)
         {
-            throw new DlsException("LicenseFormatUnsupported", DlsErrorKind.InvalidData, $"The license payload {ex.Message}", target, ex);
+            throw new DlsException(ErrorIds.LicenseFormatUnsupported, DlsErrorKind.InvalidData, $"The license payload {ex.Message}", target, ex);
         }
         catch (LicenseFormatException ex)
         {
@@ -224,14 +224,14 @@ public static class LicenseFile
     {
         var envelope = ReadEnvelope(file, target);
         var publicKey = trustedKey(envelope.KeyId) ?? throw new DlsException(
-            "LicenseIssuerNotTrusted",
+            ErrorIds.LicenseIssuerNotTrusted,
             DlsErrorKind.SecurityError,
             $"The license file is signed by issuer key {envelope.KeyId}, which this server does not trust. Add the issuer's public key with Add-DlsTrustedIssuer.",
             target);
         if (!Verify(envelope, publicKey))
         {
             throw new DlsException(
-                "LicenseSignatureInvalid",
+                ErrorIds.LicenseSignatureInvalid,
                 DlsErrorKind.SecurityError,
                 $"The license file's signature does not verify with issuer key {envelope.KeyId}: the file was changed after it was issued.",
                 target);

@@ -112,13 +112,13 @@ public sealed record LicenseImportPlan(
 public sealed class LicenseImporter(DlsStore store, TimeProvider time)
 {
     /// <summary>ErrorId: the license id belongs to another issuer (SPEC §7, issuers own their licenses).</summary>
-    public const string OwnedByAnotherIssuer = "LicenseOwnedByAnotherIssuer";
+    public const string OwnedByAnotherIssuer = ErrorIds.LicenseOwnedByAnotherIssuer;
 
     /// <summary>ErrorId: an item of the file revokes an item of another issuer's license.</summary>
-    public const string RevokesForeignItem = "LicenseRevokesForeignItem";
+    public const string RevokesForeignItem = ErrorIds.LicenseRevokesForeignItem;
 
     /// <summary>ErrorId: an item of the file is already revoked by an item of another issuer's license.</summary>
-    public const string RevokedByAnotherIssuer = "LicenseItemRevokedByAnotherIssuer";
+    public const string RevokedByAnotherIssuer = ErrorIds.LicenseItemRevokedByAnotherIssuer;
 
     /// <summary>The plan for importing <paramref name="file"/>, from one consistent read of the store.</summary>
     public LicenseImportPlan Preview(byte[] file, string? newCodeName = null, string? existingCode = null, object? target = null) =>
@@ -146,7 +146,7 @@ public sealed class LicenseImporter(DlsStore store, TimeProvider time)
     {
         if (newCodeName is not null && existingCode is not null)
         {
-            throw new DlsException("ImportTargetAmbiguous", DlsErrorKind.InvalidArgument, "Give either a new handshake code name or an existing code, not both.");
+            throw new DlsException(ErrorIds.ImportTargetAmbiguous, DlsErrorKind.InvalidArgument, "Give either a new handshake code name or an existing code, not both.");
         }
 
         if (newCodeName is not null)
@@ -159,7 +159,7 @@ public sealed class LicenseImporter(DlsStore store, TimeProvider time)
         if (document.ServerUuid != server.Uuid)
         {
             throw new DlsException(
-                "LicenseBoundToOtherServer",
+                ErrorIds.LicenseBoundToOtherServer,
                 DlsErrorKind.InvalidOperation,
                 $"The license '{document.LicenseId}' is bound to server {document.ServerUuid}, not to this server ({server.Uuid}). Ask the issuer for a file activated with this server's UUID.",
                 target);
@@ -173,7 +173,7 @@ public sealed class LicenseImporter(DlsStore store, TimeProvider time)
         else if (server.OrganizationId != document.OrganizationId)
         {
             throw new DlsException(
-                "LicenseOrganizationMismatch",
+                ErrorIds.LicenseOrganizationMismatch,
                 DlsErrorKind.InvalidOperation,
                 $"The license '{document.LicenseId}' belongs to organization {document.OrganizationId}; this server belongs to {server.OrganizationId}.",
                 target);
@@ -206,7 +206,7 @@ public sealed class LicenseImporter(DlsStore store, TimeProvider time)
                 action = reader.GetString(1) == payloadSha256 ? LicenseImportAction.Unchanged
                     : document.IssuedAt > issuedAt ? LicenseImportAction.Replace
                     : throw new DlsException(
-                        "LicenseSuperseded",
+                        ErrorIds.LicenseSuperseded,
                         DlsErrorKind.InvalidOperation,
                         $"This server holds license '{document.LicenseId}' issued {issuedAt.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z; this file, issued {document.IssuedAt.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z, is not newer and says something else.",
                         target);
@@ -225,7 +225,7 @@ public sealed class LicenseImporter(DlsStore store, TimeProvider time)
             if (current is not null && current.LicenseId != document.LicenseId)
             {
                 throw new DlsException(
-                    "LicenseItemConflict",
+                    ErrorIds.LicenseItemConflict,
                     DlsErrorKind.AlreadyExists,
                     $"The item '{spec.ItemId}' of license '{document.LicenseId}' belongs to license '{current.LicenseId}' already. Item ids are unique on a server.",
                     target);
@@ -250,7 +250,7 @@ public sealed class LicenseImporter(DlsStore store, TimeProvider time)
             var codeText = HandshakeCodeService.Compose(adopted ?? server.OrganizationId, newCodeName);
             if (LicenseCatalog.FindCode(connection, transaction, codeText) is not null)
             {
-                throw new DlsException("HandshakeCodeExists", DlsErrorKind.AlreadyExists, $"The handshake code '{codeText}' exists already; use -HandshakeCode to add to it.", codeText);
+                throw new DlsException(ErrorIds.HandshakeCodeExists, DlsErrorKind.AlreadyExists, $"The handshake code '{codeText}' exists already; use -HandshakeCode to add to it.", codeText);
             }
 
             var ordered = CodeOrder.Default(items).Select(i => i.ItemId).ToList();

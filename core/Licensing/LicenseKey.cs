@@ -63,7 +63,7 @@ public static class LicenseKey
         }
         catch (Exception ex) when (ex is FormatException or JsonException or InvalidOperationException)
         {
-            throw new DlsException("LicenseKeyInvalid", DlsErrorKind.InvalidArgument, $"Not a DLS license key: {ex.Message}", null, ex);
+            throw new DlsException(ErrorIds.LicenseKeyInvalid, DlsErrorKind.InvalidArgument, $"Not a DLS license key: {ex.Message}", null, ex);
         }
     }
 }

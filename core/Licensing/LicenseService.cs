@@ -59,7 +59,7 @@ public sealed class LicenseService(DlsStore store, TimeProvider time)
     {
         if (alias.Trim().Length == 0 || alias.Length > MaxAliasLength || alias.Any(char.IsControl))
         {
-            throw new DlsException("LicenseAliasInvalid", DlsErrorKind.InvalidArgument, $"The alias must be 1 to {MaxAliasLength} characters without control characters.", alias);
+            throw new DlsException(ErrorIds.LicenseAliasInvalid, DlsErrorKind.InvalidArgument, $"The alias must be 1 to {MaxAliasLength} characters without control characters.", alias);
         }
 
         return store.Write((connection, transaction) =>

@@ -32,7 +32,7 @@ public sealed class TrustedIssuerService(DlsStore store, TimeProvider time)
             if (existing is not null)
             {
                 return existing.Name == name ? existing : throw new DlsException(
-                    "IssuerAlreadyTrusted",
+                    ErrorIds.IssuerAlreadyTrusted,
                     DlsErrorKind.AlreadyExists,
                     $"The issuer key {keyId} is already trusted as '{existing.Name}'.",
                     keyId);
@@ -86,7 +86,7 @@ public sealed class TrustedIssuerService(DlsStore store, TimeProvider time)
     {
         if (name.Trim().Length == 0 || name.Length > MaxNameLength || name.Any(char.IsControl))
         {
-            throw new DlsException("IssuerNameInvalid", DlsErrorKind.InvalidArgument, $"The issuer name must be 1 to {MaxNameLength} characters without control characters.", name);
+            throw new DlsException(ErrorIds.IssuerNameInvalid, DlsErrorKind.InvalidArgument, $"The issuer name must be 1 to {MaxNameLength} characters without control characters.", name);
         }
     }
 

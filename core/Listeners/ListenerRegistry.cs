@@ -66,7 +66,7 @@ public sealed class ListenerRegistry(DlsStore store, TimeProvider time)
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
         {
             throw new Errors.DlsException(
-                "ListenerUrlInvalid",
+                Errors.ErrorIds.ListenerUrlInvalid,
                 Errors.DlsErrorKind.InvalidArgument,
                 $"'{url}' is not an http:// or https:// URL such as http://127.0.0.1:48080/.",
                 url);

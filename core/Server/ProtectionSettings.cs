@@ -120,7 +120,7 @@ public sealed record ProtectionSettings(
     {
         if (value < min || value > max)
         {
-            throw new DlsException("ProtectionSettingInvalid", DlsErrorKind.InvalidArgument,
+            throw new DlsException(ErrorIds.ProtectionSettingInvalid, DlsErrorKind.InvalidArgument,
                 $"-{name} must be between {min.ToString("N0", CultureInfo.InvariantCulture)} and {max.ToString("N0", CultureInfo.InvariantCulture)}; {value.ToString(CultureInfo.InvariantCulture)} was given.", value);
         }
     }

@@ -35,7 +35,7 @@ public sealed class ServerService(DlsStore store, TimeProvider time)
             if (exists && CountLicenses(connection, transaction) > 0)
             {
                 throw new DlsException(
-                    "ServerHasLicenses",
+                    ErrorIds.ServerHasLicenses,
                     DlsErrorKind.InvalidOperation,
                     "This server holds licenses bound to its UUID; it cannot be given a new identity. Remove the licenses first or use another store.",
                     store.Path);
@@ -153,7 +153,7 @@ public sealed class ServerService(DlsStore store, TimeProvider time)
     private DlsException NotInitialized() => NotInitialized(store.Path);
 
     private static DlsException NotInitialized(string storePath) => new(
-        "ServerNotInitialized",
+        ErrorIds.ServerNotInitialized,
         DlsErrorKind.InvalidOperation,
         $"The store '{storePath}' has no server identity. Run Initialize-DlsServer -StorePath '{storePath}'.",
         storePath);

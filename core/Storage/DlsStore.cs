@@ -45,14 +45,14 @@ public sealed class DlsStore
         if (!File.Exists(full))
         {
             throw new DlsException(
-                "StoreNotFound",
+                ErrorIds.StoreNotFound,
                 DlsErrorKind.NotFound,
                 $"There is no DLS store at '{full}'. Run Initialize-DlsServer -StorePath '{full}' first.",
                 full);
         }
 
         var store = new DlsStore(full);
-        store.EnsureSchema();
+        store.EnsureSchemaTranslated();
         return store;
     }
 
@@ -66,7 +66,7 @@ public sealed class DlsStore
         }
 
         var store = new DlsStore(full);
-        store.EnsureSchema();
+        store.EnsureSchemaTranslated();
         return store;
     }
 
@@ -85,23 +85,25 @@ public sealed class DlsStore
         catch (SqliteException ex)
         {
             connection.Dispose();
-            throw new DlsException(
-                "StoreUnavailable",
-                DlsErrorKind.ResourceUnavailable,
-                $"The DLS store '{Path}' could not be opened: {ex.Message}",
-                Path,
-                ex);
+            throw StoreFailures.Translate(ex, Path);
         }
     }
 
     /// <summary>Runs <paramref name="work"/> in one write transaction (BEGIN IMMEDIATE) and commits it.</summary>
     public T Write<T>(Func<SqliteConnection, SqliteTransaction, T> work)
     {
-        using var connection = OpenConnection();
-        using var transaction = connection.BeginTransaction(deferred: false);
-        var result = work(connection, transaction);
-        transaction.Commit();
-        return result;
+        try
+        {
+            using var connection = OpenConnection();
+            using var transaction = connection.BeginTransaction(deferred: false);
+            var result = work(connection, transaction);
+            transaction.Commit();
+            return result;
+        }
+        catch (SqliteException ex)
+        {
+            throw StoreFailures.Translate(ex, Path);
+        }
     }
 
     public void Write(Action<SqliteConnection, SqliteTransaction> work) =>
@@ -114,8 +116,15 @@ public sealed class DlsStore
     /// <summary>Runs <paramref name="work"/> on a fresh connection without a transaction (one consistent snapshot per statement).</summary>
     public T Read<T>(Func<SqliteConnection, T> work)
     {
-        using var connection = OpenConnection();
-        return work(connection);
+        try
+        {
+            using var connection = OpenConnection();
+            return work(connection);
+        }
+        catch (SqliteException ex)
+        {
+            throw StoreFailures.Translate(ex, Path);
+        }
     }
 
     private static void CreateFile(string full)
@@ -146,6 +155,18 @@ public sealed class DlsStore
         {
             // The store holds the server's private key.
             File.SetUnixFileMode(full, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+    }
+
+    private void EnsureSchemaTranslated()
+    {
+        try
+        {
+            EnsureSchema();
+        }
+        catch (SqliteException ex)
+        {
+            throw StoreFailures.Translate(ex, Path);
         }
     }
 
@@ -237,7 +258,7 @@ public sealed class DlsStore
         if (version > SchemaVersion)
         {
             throw new DlsException(
-                "StoreTooNew",
+                ErrorIds.StoreTooNew,
                 DlsErrorKind.InvalidOperation,
                 $"The store '{Path}' has schema version {version}, newer than this DLS ({SchemaVersion}). Update DLS.",
                 Path);

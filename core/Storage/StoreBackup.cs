@@ -16,12 +16,12 @@ public sealed class StoreBackup(DlsStore store, TimeProvider time)
         var full = Path.GetFullPath(path);
         if (File.Exists(full) && !overwrite)
         {
-            throw new DlsException("BackupExists", DlsErrorKind.AlreadyExists, $"'{full}' already exists; use -Force to overwrite it.", full);
+            throw new DlsException(ErrorIds.BackupExists, DlsErrorKind.AlreadyExists, $"'{full}' already exists; use -Force to overwrite it.", full);
         }
 
         if (string.Equals(full, store.Path, StringComparison.Ordinal))
         {
-            throw new DlsException("BackupIsStore", DlsErrorKind.InvalidArgument, "A backup cannot be written over the store itself.", full);
+            throw new DlsException(ErrorIds.BackupIsStore, DlsErrorKind.InvalidArgument, "A backup cannot be written over the store itself.", full);
         }
 
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
@@ -87,7 +87,7 @@ public sealed class StoreBackup(DlsStore store, TimeProvider time)
         catch (DlsException error) when (keyStore == store.Path)
         {
             throw new DlsException(
-                "BackupSecretsKeyMissing",
+                ErrorIds.BackupSecretsKeyMissing,
                 DlsErrorKind.InvalidData,
                 $"The server's signing key in '{backupPath}' is encrypted with the key file written beside the backup ('{SecretsKeyPath(backupPath)}'), which is not there. "
                 + "Put it beside the backup and restore again; the store was not changed.",
@@ -134,7 +134,7 @@ public sealed class StoreBackup(DlsStore store, TimeProvider time)
         var full = Path.GetFullPath(path);
         if (!File.Exists(full))
         {
-            throw new DlsException("BackupNotFound", DlsErrorKind.NotFound, $"There is no backup at '{full}'.", full);
+            throw new DlsException(ErrorIds.BackupNotFound, DlsErrorKind.NotFound, $"There is no backup at '{full}'.", full);
         }
 
         using var source = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = full, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
@@ -148,12 +148,12 @@ public sealed class StoreBackup(DlsStore store, TimeProvider time)
             var servers = Convert.ToInt64(check.ExecuteScalar());
             if (version < 1 || servers != 1)
             {
-                throw new DlsException("BackupInvalid", DlsErrorKind.InvalidData, $"'{full}' is not a DLS store backup.", full);
+                throw new DlsException(ErrorIds.BackupInvalid, DlsErrorKind.InvalidData, $"'{full}' is not a DLS store backup.", full);
             }
 
             if (version > DlsStore.SchemaVersion)
             {
-                throw new DlsException("BackupTooNew", DlsErrorKind.InvalidData, $"'{full}' was written by a newer DLS (schema {version}, this one reads up to {DlsStore.SchemaVersion}).", full);
+                throw new DlsException(ErrorIds.BackupTooNew, DlsErrorKind.InvalidData, $"'{full}' was written by a newer DLS (schema {version}, this one reads up to {DlsStore.SchemaVersion}).", full);
             }
 
             check.CommandText = "SELECT private_key FROM server WHERE id = 1;";
@@ -161,7 +161,7 @@ public sealed class StoreBackup(DlsStore store, TimeProvider time)
         }
         catch (SqliteException error)
         {
-            throw new DlsException("BackupInvalid", DlsErrorKind.InvalidData, $"'{full}' is not a DLS store backup: {error.Message}", full, error);
+            throw new DlsException(ErrorIds.BackupInvalid, DlsErrorKind.InvalidData, $"'{full}' is not a DLS store backup: {error.Message}", full, error);
         }
 
         using (var destination = store.OpenConnection())

@@ -33,7 +33,7 @@ public sealed class UsageQuery
         if (start >= end)
         {
             throw new DlsException(
-                "UsageRangeInvalid",
+                ErrorIds.UsageRangeInvalid,
                 DlsErrorKind.InvalidArgument,
                 $"-From ({start.UtcDateTime:u}) must be before -To ({end.UtcDateTime:u}).",
                 start);

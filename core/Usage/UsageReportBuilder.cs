@@ -43,7 +43,7 @@ public sealed class UsageReportBuilder
             using var transaction = connection.BeginTransaction(deferred: true);
             if (handshakeCode is not null && LicenseCatalog.FindCode(connection, transaction, handshakeCode) is null && !HasUsage(connection, transaction, handshakeCode))
             {
-                throw new DlsException("HandshakeCodeNotFound", DlsErrorKind.NotFound, $"There is no handshake code '{handshakeCode}' and no usage recorded for it.", handshakeCode);
+                throw new DlsException(ErrorIds.HandshakeCodeNotFound, DlsErrorKind.NotFound, $"There is no handshake code '{handshakeCode}' and no usage recorded for it.", handshakeCode);
             }
 
             progress?.Invoke(5, "Reading all-history totals");

@@ -44,7 +44,7 @@ public sealed class UsageRetention
     {
         if (days < 1 || days > 36500)
         {
-            throw new DlsException("UsageRetentionInvalid", DlsErrorKind.InvalidArgument,
+            throw new DlsException(ErrorIds.UsageRetentionInvalid, DlsErrorKind.InvalidArgument,
                 $"The raw-record retention must be between 1 and 36500 days; {days} was given.", days);
         }
 

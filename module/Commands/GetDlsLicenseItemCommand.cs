@@ -27,7 +27,7 @@ public sealed class GetDlsLicenseItemCommand : DlsCmdlet
     protected override void Process()
     {
         var items = new LicenseService(Store, Time).Items(licenseId: LicenseId, code: HandshakeCode);
-        var notFound = (string id) => new Core.Errors.DlsException("LicenseItemNotFound", Core.Errors.DlsErrorKind.NotFound, $"There is no license item '{id}' here.", id);
+        var notFound = (string id) => new Core.Errors.DlsException(Core.Errors.ErrorIds.LicenseItemNotFound, Core.Errors.DlsErrorKind.NotFound, $"There is no license item '{id}' here.", id);
         WriteObject(Filters.Select(items, ItemId, i => i.ItemId, notFound, WriteDlsError), enumerateCollection: true);
     }
 }

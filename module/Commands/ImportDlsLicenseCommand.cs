@@ -1,6 +1,7 @@
 using System.Management.Automation;
 using Dls.Core.Errors;
 using Dls.Core.Licensing;
+using Dls.Core.Storage;
 using Dls.Module.Completion;
 
 namespace Dls.Module.Commands;
@@ -37,7 +38,7 @@ public sealed class ImportDlsLicenseCommand : DlsCmdlet
             }
             catch (ItemNotFoundException ex)
             {
-                WriteDlsError(new DlsException("LicenseFileNotFound", DlsErrorKind.NotFound, $"There is no license file '{pattern}'.", pattern, ex));
+                WriteDlsError(new DlsException(ErrorIds.LicenseFileNotFound, DlsErrorKind.NotFound, $"There is no license file '{pattern}'.", pattern, ex));
                 continue;
             }
 
@@ -47,7 +48,7 @@ public sealed class ImportDlsLicenseCommand : DlsCmdlet
                 {
                     ImportOne(file);
                 }
-                catch (DlsException error) when (!error.ErrorId.StartsWith("Store", StringComparison.Ordinal) && error.ErrorId != "ServerNotInitialized")
+                catch (DlsException error) when (!StoreFailures.IsStoreWide(error))
                 {
                     // One bad file does not stop the others.
                     WriteDlsError(error);
@@ -68,7 +69,7 @@ public sealed class ImportDlsLicenseCommand : DlsCmdlet
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new DlsException("LicenseFileUnreadable", DlsErrorKind.ResourceUnavailable, $"The license file '{file}' could not be read: {ex.Message}", file, ex);
+            throw new DlsException(ErrorIds.LicenseFileUnreadable, DlsErrorKind.ResourceUnavailable, $"The license file '{file}' could not be read: {ex.Message}", file, ex);
         }
 
         var newCode = _codeCreatedHere is null ? NewHandshakeCode : null;

@@ -50,7 +50,7 @@ public sealed class InitializeDlsServerCommand : DlsCmdlet
         {
             return service.Get();
         }
-        catch (Core.Errors.DlsException error) when (error.ErrorId == "ServerNotInitialized")
+        catch (Core.Errors.DlsException error) when (error.ErrorId == Core.Errors.ErrorIds.ServerNotInitialized)
         {
             return null;
         }

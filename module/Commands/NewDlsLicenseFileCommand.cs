@@ -61,7 +61,7 @@ public sealed class NewDlsLicenseFileCommand : DlsCmdlet
         var document = new LicenseDocument(LicenseId, Alias ?? LicenseDocument.DefaultAlias(LicenseId, issuedAt), OrganizationId, ServerUuid.ToLowerInvariant(), issuedAt, items);
         if (File.Exists(path) && !Force)
         {
-            throw new DlsException("LicenseFileExists", DlsErrorKind.AlreadyExists, $"The file '{path}' exists. Use -Force to overwrite it.", path);
+            throw new DlsException(ErrorIds.LicenseFileExists, DlsErrorKind.AlreadyExists, $"The file '{path}' exists. Use -Force to overwrite it.", path);
         }
 
         if (!ShouldProcess(path, $"Write license {LicenseId} for server {document.ServerUuid} with items {string.Join(", ", items.Select(i => i.ItemId))}"))

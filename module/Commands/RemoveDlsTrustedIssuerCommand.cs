@@ -31,7 +31,7 @@ public sealed class RemoveDlsTrustedIssuerCommand : DlsCmdlet
             : [service.Find(KeyId) ?? throw TrustedIssuerService.NotFound(KeyId)];
         if (targets.Count == 0)
         {
-            throw new Core.Errors.DlsException("IssuerNotFound", Core.Errors.DlsErrorKind.NotFound, $"No trusted issuer is named '{Name}'.", Name);
+            throw new Core.Errors.DlsException(Core.Errors.ErrorIds.IssuerNotFound, Core.Errors.DlsErrorKind.NotFound, $"No trusted issuer is named '{Name}'.", Name);
         }
 
         foreach (var issuer in targets)

@@ -25,7 +25,7 @@ public sealed class RestoreDlsStoreCommand : DlsCmdlet
         if (running.Count > 0)
         {
             throw new DlsException(
-                "ListenerRunning",
+                ErrorIds.ListenerRunning,
                 DlsErrorKind.InvalidOperation,
                 $"Stop the listeners of this store first ({string.Join(", ", running.Select(r => r.Url))}): a restore under a running listener would lose what it acknowledges.",
                 Store.Path);

@@ -26,7 +26,7 @@ public sealed class SendDlsTestAlertCommand : DlsCmdlet
 
         foreach (var failed in result.Deliveries.Where(d => !d.Delivered))
         {
-            WriteDlsError(new DlsException("AlertDeliveryFailed", DlsErrorKind.ResourceUnavailable, $"The test notification could not be sent by {failed.Channel}: {failed.Error}", failed.Channel.ToString()));
+            WriteDlsError(new DlsException(ErrorIds.AlertDeliveryFailed, DlsErrorKind.ResourceUnavailable, $"The test notification could not be sent by {failed.Channel}: {failed.Error}", failed.Channel.ToString()));
         }
     }
 }

@@ -42,12 +42,12 @@ public sealed class StartDlsListenerCommand : DlsCmdlet
         var uri = new Uri(url);
         if (CertificatePath is not null && uri.Scheme != Uri.UriSchemeHttps)
         {
-            throw new DlsException("ListenerUrlInvalid", DlsErrorKind.InvalidArgument, "-CertificatePath needs an https:// -Url.", Url);
+            throw new DlsException(ErrorIds.ListenerUrlInvalid, DlsErrorKind.InvalidArgument, "-CertificatePath needs an https:// -Url.", Url);
         }
 
         if (CertificatePath is null && (uri.Scheme == Uri.UriSchemeHttps || CertificateKeyPath is not null))
         {
-            throw new DlsException("CertificateMissing", DlsErrorKind.InvalidArgument, "An https:// -Url needs -CertificatePath (a PFX file, or a PEM file with -CertificateKeyPath).", Url);
+            throw new DlsException(ErrorIds.CertificateMissing, DlsErrorKind.InvalidArgument, "An https:// -Url needs -CertificatePath (a PFX file, or a PEM file with -CertificateKeyPath).", Url);
         }
 
         var certificate = CertificatePath is null ? null : GetUnresolvedProviderPathFromPSPath(CertificatePath);
@@ -56,7 +56,7 @@ public sealed class StartDlsListenerCommand : DlsCmdlet
         {
             if (file is not null && !File.Exists(file))
             {
-                throw new DlsException("CertificateNotFound", DlsErrorKind.NotFound, $"The certificate file '{file}' does not exist.", file);
+                throw new DlsException(ErrorIds.CertificateNotFound, DlsErrorKind.NotFound, $"The certificate file '{file}' does not exist.", file);
             }
         }
 
@@ -71,7 +71,7 @@ public sealed class StartDlsListenerCommand : DlsCmdlet
         if (running is not null)
         {
             throw new DlsException(
-                "ListenerAlreadyRunning",
+                ErrorIds.ListenerAlreadyRunning,
                 DlsErrorKind.ResourceUnavailable,
                 $"A listener of this store already runs at {url} (process {running.ProcessId}). Stop it with Stop-DlsListener -Url {url}.",
                 url);
@@ -98,7 +98,7 @@ public sealed class StartDlsListenerCommand : DlsCmdlet
             if (process.HasExited)
             {
                 throw new DlsException(
-                    "ListenerStartFailed",
+                    ErrorIds.ListenerStartFailed,
                     DlsErrorKind.ResourceUnavailable,
                     $"The listener exited with code {process.ExitCode} before answering at {url}: {ReadLogTail(logPath, logStart)}",
                     url);
@@ -121,7 +121,7 @@ public sealed class StartDlsListenerCommand : DlsCmdlet
             if (uuid is not null)
             {
                 throw new DlsException(
-                    "ListenerPortInUse",
+                    ErrorIds.ListenerPortInUse,
                     DlsErrorKind.ResourceUnavailable,
                     $"Port {uri.Port} answers for another DLS server ({uuid}).",
                     url);
@@ -132,7 +132,7 @@ public sealed class StartDlsListenerCommand : DlsCmdlet
 
         ListenerProcess.Stop(process, TimeSpan.FromSeconds(5));
         throw new DlsException(
-            "ListenerStartTimeout",
+            ErrorIds.ListenerStartTimeout,
             DlsErrorKind.ResourceUnavailable,
             $"The listener did not answer at {url}healthz within {TimeoutSeconds} s{(expected is null ? string.Empty : $" with the certificate {expected.Thumbprint}")} and was stopped: {ReadLogTail(logPath, logStart)}",
             url);

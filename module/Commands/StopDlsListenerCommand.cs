@@ -25,7 +25,7 @@ public sealed class StopDlsListenerCommand : DlsCmdlet
         var records = registry.List().Where(r => url is null || r.Url == url).ToList();
         if (url is not null && records.Count == 0)
         {
-            throw new DlsException("ListenerNotFound", DlsErrorKind.NotFound, $"No listener of store '{Store.Path}' is recorded at {url}.", url);
+            throw new DlsException(ErrorIds.ListenerNotFound, DlsErrorKind.NotFound, $"No listener of store '{Store.Path}' is recorded at {url}.", url);
         }
 
         foreach (var record in records)
@@ -40,7 +40,7 @@ public sealed class StopDlsListenerCommand : DlsCmdlet
                 if (process is not null && !ListenerProcess.Stop(process, TimeSpan.FromSeconds(TimeoutSeconds)))
                 {
                     WriteDlsError(new DlsException(
-                        "ListenerStopFailed",
+                        ErrorIds.ListenerStopFailed,
                         DlsErrorKind.InvalidOperation,
                         $"The listener at {record.Url} (process {record.ProcessId}) did not stop.",
                         record.Url));

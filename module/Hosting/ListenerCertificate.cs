@@ -30,7 +30,7 @@ internal static class ListenerCertificate
         catch (Exception error) when (error is CryptographicException or ArgumentException)
         {
             throw new DlsException(
-                "CertificateInvalid",
+                ErrorIds.CertificateInvalid,
                 DlsErrorKind.InvalidData,
                 $"The certificate '{certificatePath}' cannot be read: the -CertificatePassword is wrong or missing, or it is not a PFX or PEM certificate file ({error.Message.TrimEnd('.')}).",
                 certificatePath,
@@ -38,7 +38,7 @@ internal static class ListenerCertificate
         }
         catch (Exception error) when (error is IOException or UnauthorizedAccessException)
         {
-            throw new DlsException("CertificateInvalid", DlsErrorKind.PermissionDenied, $"The certificate '{certificatePath}' cannot be read: {error.Message}", certificatePath, error);
+            throw new DlsException(ErrorIds.CertificateInvalid, DlsErrorKind.PermissionDenied, $"The certificate '{certificatePath}' cannot be read: {error.Message}", certificatePath, error);
         }
     }
 

@@ -28,7 +28,7 @@ internal static class ListenerProcess
         if (!File.Exists(path))
         {
             throw new DlsException(
-                "ListenerNotInstalled",
+                ErrorIds.ListenerNotInstalled,
                 DlsErrorKind.ResourceUnavailable,
                 $"The listener is missing from the module folder ('{path}'). Reinstall the DLS module or run ./build.ps1 build.",
                 path);
@@ -58,7 +58,7 @@ internal static class ListenerProcess
         }
 
         return candidates.FirstOrDefault(File.Exists) ?? throw new DlsException(
-            "DotnetNotFound",
+            ErrorIds.DotnetNotFound,
             DlsErrorKind.ResourceUnavailable,
             "The listener needs the .NET runtime (8 or later, with ASP.NET Core) and no 'dotnet' host was found. Install it or set DOTNET_ROOT.");
     }
@@ -79,7 +79,7 @@ internal static class ListenerProcess
             catch (SocketException error) when (error.SocketErrorCode is SocketError.AddressAlreadyInUse or SocketError.AccessDenied)
             {
                 throw new DlsException(
-                    "ListenerPortInUse",
+                    ErrorIds.ListenerPortInUse,
                     DlsErrorKind.ResourceUnavailable,
                     $"Port {url.Port} on {url.Host} is already in use; stop what listens there or choose another -Url.",
                     url.ToString(),
@@ -130,7 +130,7 @@ internal static class ListenerProcess
             start.Environment[CertificatePasswordVariable] = certificatePassword;
         }
 
-        return Process.Start(start) ?? throw new DlsException("ListenerStartFailed", DlsErrorKind.ResourceUnavailable, "The listener process could not be started.");
+        return Process.Start(start) ?? throw new DlsException(ErrorIds.ListenerStartFailed, DlsErrorKind.ResourceUnavailable, "The listener process could not be started.");
     }
 
     /// <summary>
