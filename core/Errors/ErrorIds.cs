@@ -56,6 +56,7 @@ public static class ErrorIds
     public const string IssuerNotFound = nameof(IssuerNotFound);
 
     // Item
+    public const string ItemHasNoSeats = nameof(ItemHasNoSeats);
     public const string ItemIdRepeated = nameof(ItemIdRepeated);
     public const string ItemNotInCode = nameof(ItemNotInCode);
 

@@ -146,7 +146,7 @@ public sealed class UsageReportBuilder
 
         if (codes.Count > 0)
         {
-            html.Append("<section><h2>By handshake code (selected period)</h2><table><thead><tr><th>Handshake code</th><th class=\"num\">Count</th><th class=\"num\">Devices</th><th class=\"num\">Peak concurrent</th><th class=\"num\">Authorizations</th><th class=\"num\">Failed</th></tr></thead><tbody>");
+            html.Append("<section><h2>By handshake code (selected period)</h2><table><thead><tr><th>Handshake code</th><th class=\"num\">Usage count</th><th class=\"num\">Devices</th><th class=\"num\">Peak concurrent</th><th class=\"num\">Authorizations</th><th class=\"num\">Failed</th></tr></thead><tbody>");
             foreach (var row in codes)
             {
                 html.Append(CultureInfo.InvariantCulture,
@@ -157,7 +157,7 @@ public sealed class UsageReportBuilder
         }
 
         html.Append(CultureInfo.InvariantCulture, $"<section><h2>Detail per {interval.ToString().ToLowerInvariant()} and item</h2>");
-        html.Append("<table id=\"detail\"><thead><tr><th>Period start (UTC)</th><th>Item</th><th class=\"num\">Count</th><th class=\"num\">Devices</th><th class=\"num\">Peak concurrent</th><th class=\"num\">Peak instances</th><th class=\"num\">Authorizations</th><th class=\"num\">Failed</th></tr></thead><tbody>");
+        html.Append("<table id=\"detail\"><thead><tr><th>Period start (UTC)</th><th>Item</th><th class=\"num\">Usage count</th><th class=\"num\">Devices</th><th class=\"num\">Peak concurrent</th><th class=\"num\">Peak instances</th><th class=\"num\">Authorizations</th><th class=\"num\">Failed</th></tr></thead><tbody>");
         foreach (var row in trend)
         {
             html.Append(CultureInfo.InvariantCulture,
