@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using Dls.Core.Accounting;
 using Dls.Core.Licensing;
 using Dls.Core.Protocol;
+using Dls.Tests;
 
 namespace Dls.Core.Tests;
 
@@ -31,8 +32,10 @@ public sealed partial class PublicSuffixListTests
     [Fact]
     public void The_list_test_file_is_read_whole()
     {
-        // 78 active cases in the file carried (the commented-out ".local" ones excluded); a reader that lost some would pass fewer.
-        Assert.Equal(78, ListTestCases().Count);
+        // Every active case (78 in the file carried; the commented-out ".local" ones excluded) becomes a test.
+        var lines = File.ReadLines(Path.Combine(AppContext.BaseDirectory, "Data", "test_psl.txt")).Count(l => l.StartsWith("checkPublicSuffix(", StringComparison.Ordinal));
+        Assert.True(lines >= 78, $"{lines} cases");
+        Assert.Equal(lines, ListTestCases().Count);
     }
 
     [Theory]
@@ -112,6 +115,14 @@ public sealed partial class PublicSuffixListTests
         Assert.StartsWith("// This Source Code Form is subject to the terms of the Mozilla Public\n// License, v. 2.0.", text, StringComparison.Ordinal);
         Assert.Contains("// ===BEGIN ICANN DOMAINS===", text, StringComparison.Ordinal);
         Assert.Contains("// ===BEGIN PRIVATE DOMAINS===", text, StringComparison.Ordinal);
+
+        // The note tools/Update-PublicSuffixList.ps1 writes describes this very file.
+        using var noteStream = typeof(PublicSuffixList).Assembly.GetManifestResourceStream("Dls.Core.public_suffix_list.version")!;
+        var note = new StreamReader(noteStream).ReadToEnd().Split('\n').Where(l => l.Contains(": ", StringComparison.Ordinal))
+            .ToDictionary(l => l[..l.IndexOf(": ", StringComparison.Ordinal)], l => l[(l.IndexOf(": ", StringComparison.Ordinal) + 2)..].Trim());
+        stream.Position = 0;
+        Assert.Equal(note["sha256"], Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(stream)));
+        Assert.Equal(int.Parse(note["rules"], CultureInfo.InvariantCulture), PublicSuffixList.Default.RuleCount);
         Assert.True(PublicSuffixList.Default.RuleCount > 9000, $"{PublicSuffixList.Default.RuleCount} rules");
     }
 
@@ -133,6 +144,54 @@ public sealed partial class PublicSuffixListTests
 
         var domains = new DeviceService(f.Store, f.Clock).List(null, "D", null, activeOnly: true).Select(d => d.Domain).Order(StringComparer.Ordinal);
         Assert.Equal(["alice.s3.amazonaws.com", "bob.s3.amazonaws.com", "pref.tokyo.jp"], domains);
+    }
+
+    [Fact]
+    public void Migration_81_folds_the_domain_seats_of_an_existing_store_again()
+    {
+        using var f = new AuthorityFixture();
+        f.Item("D", LicenseMode.PerDomain, 10, deployment: Deployment.Browser);
+        string At(int month, int day) => Timestamps.Format(new DateTimeOffset(2026, month, day, 0, 0, 0, TimeSpan.Zero));
+        f.Store.Write((connection, transaction) =>
+        {
+            // Seats as the written rule of earlier versions keyed them.
+            foreach (var (key, client, first, last, until) in new[]
+            {
+                ("acme.force.com", "c1", At(10, 1), At(10, 20), At(12, 20)),
+                ("globex.force.com", "c2", At(9, 1), At(10, 25), At(12, 25)),
+                ("example.com", "c3", At(9, 5), At(10, 5), At(12, 5)),
+                ("s3.amazonaws.com", "c4", At(9, 6), At(10, 6), At(12, 6)),
+                ("tokyo.jp", "c5", At(9, 7), At(10, 7), At(12, 7)),
+            })
+            {
+                using var insert = connection.CreateCommand();
+                insert.Transaction = transaction;
+                insert.CommandText = "INSERT INTO seat (item_id, seat_key, kind, client_uuid, first_seen, last_seen, active_until) VALUES ('D', $key, 'domain', $client, $first, $last, $until);";
+                insert.Parameters.AddWithValue("$key", key);
+                insert.Parameters.AddWithValue("$client", client);
+                insert.Parameters.AddWithValue("$first", first);
+                insert.Parameters.AddWithValue("$last", last);
+                insert.Parameters.AddWithValue("$until", until);
+                insert.ExecuteNonQuery();
+            }
+        });
+
+        f.Store.Write((connection, transaction) => new Storage.Migrations.M0081_RefoldDomainSeats().Apply(connection, transaction));
+
+        var seats = f.Store.Read(connection => StoreDigest.Rows(connection, "seat"));
+        var devices = new DeviceService(f.Store, f.Clock).List(null, "D", null, false).OrderBy(d => d.Domain, StringComparer.Ordinal).ToList();
+        Assert.Equal(
+            [("example.com", "c3", At(9, 5), At(10, 5), At(12, 5)), ("force.com", "c2", At(9, 1), At(10, 25), At(12, 25))],
+            devices.Select(d => (d.Domain!, d.ClientUuid, Timestamps.Format(d.FirstSeen), Timestamps.Format(d.LastSeen), Timestamps.Format(d.ActiveUntil!.Value))));
+        var audit = f.Store.Read(connection => StoreDigest.Rows(connection, "audit_log"));
+        Assert.Contains("D/force.com", audit, StringComparison.Ordinal);
+        Assert.Contains("D/s3.amazonaws.com", audit, StringComparison.Ordinal);
+        Assert.Contains("D/tokyo.jp", audit, StringComparison.Ordinal);
+        Assert.DoesNotContain("D/example.com", audit, StringComparison.Ordinal);
+
+        // Run again, nothing changes.
+        f.Store.Write((connection, transaction) => new Storage.Migrations.M0081_RefoldDomainSeats().Apply(connection, transaction));
+        Assert.Equal(seats, f.Store.Read(connection => StoreDigest.Rows(connection, "seat")));
     }
 
     private static string? Argument(string text) => text == "null" ? null : text.Trim('\'');
