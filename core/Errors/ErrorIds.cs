@@ -122,6 +122,9 @@ public static class ErrorIds
     public const string StoreTooNew = nameof(StoreTooNew);
     public const string StoreUnavailable = nameof(StoreUnavailable);
 
+    // Unexpected
+    public const string UnexpectedError = nameof(UnexpectedError);
+
     // Usage
     public const string UsageRangeInvalid = nameof(UsageRangeInvalid);
     public const string UsageRetentionInvalid = nameof(UsageRetentionInvalid);
