@@ -31,7 +31,7 @@ public sealed class DlsStore
         _busyTimeout = busyTimeout ?? BusyTimeout;
         _connectionString = new SqliteConnectionStringBuilder
         {
-            DataSource = path,
+            DataSource = readOnly ? ReadOnlyDataSource(path) : path,
             Mode = readOnly ? SqliteOpenMode.ReadOnly : SqliteOpenMode.ReadWrite,
             // A read-only look (tab completion) keeps no file open once it is done.
             Pooling = !readOnly,
@@ -280,6 +280,16 @@ public sealed class DlsStore
         applied.UnionWith(Migrations.Select(m => m.Version).Where(v => v <= userVersion));
         return applied;
     }
+
+    /// <summary>
+    /// A read-only connection to a store in WAL mode creates the '-wal' and '-shm' files beside it when they are
+    /// missing (and leaves them, owned by whoever looked). When they are missing no one is writing, so the file is
+    /// opened as immutable instead: SQLite then reads it without creating or locking anything.
+    /// </summary>
+    private static string ReadOnlyDataSource(string path) =>
+        File.Exists(path + "-wal") || File.Exists(path + "-shm")
+            ? path
+            : new Uri(System.IO.Path.GetFullPath(path)).AbsoluteUri + "?immutable=1";
 
     private static int ReadUserVersion(SqliteConnection connection)
     {
