@@ -283,8 +283,9 @@ public sealed class DlsStore
 
     /// <summary>
     /// A read-only connection to a store in WAL mode creates the '-wal' and '-shm' files beside it when they are
-    /// missing (and leaves them, owned by whoever looked). When they are missing no one is writing, so the file is
-    /// opened as immutable instead: SQLite then reads it without creating or locking anything.
+    /// missing (and leaves them, owned by whoever looked). When they are missing no one has the store open, so the
+    /// file is opened as immutable instead: SQLite then reads it without creating or locking anything. A writer that
+    /// opens the store meanwhile can at worst make that one lookup fail or miss its newest change.
     /// </summary>
     private static string ReadOnlyDataSource(string path) =>
         File.Exists(path + "-wal") || File.Exists(path + "-shm")
