@@ -24,6 +24,9 @@ public static class AuditLog
         command.ExecuteNonQuery();
     }
 
+    /// <summary>The entries at or after <paramref name="since"/>, oldest first, read from <paramref name="store"/>.</summary>
+    public static IReadOnlyList<AuditEntry> Read(Storage.DlsStore store, DateTimeOffset? since) => store.Read(connection => Read(connection, since));
+
     public static IReadOnlyList<AuditEntry> Read(SqliteConnection connection, DateTimeOffset? since)
     {
         using var command = connection.CreateCommand();

@@ -70,9 +70,12 @@ public static class ErrorIds
     public const string LicenseInvalid = nameof(LicenseInvalid);
     public const string LicenseIssuerNotTrusted = nameof(LicenseIssuerNotTrusted);
     public const string LicenseItemConflict = nameof(LicenseItemConflict);
+    public const string LicenseItemInvalid = nameof(LicenseItemInvalid);
     public const string LicenseItemNotFound = nameof(LicenseItemNotFound);
     public const string LicenseItemRevokedByAnotherIssuer = nameof(LicenseItemRevokedByAnotherIssuer);
     public const string LicenseKeyInvalid = nameof(LicenseKeyInvalid);
+    public const string LicenseMalformed = nameof(LicenseMalformed);
+    public const string LicenseNotFound = nameof(LicenseNotFound);
     public const string LicenseOrganizationMismatch = nameof(LicenseOrganizationMismatch);
     public const string LicenseOwnedByAnotherIssuer = nameof(LicenseOwnedByAnotherIssuer);
     public const string LicenseRevokesForeignItem = nameof(LicenseRevokesForeignItem);
@@ -122,6 +125,9 @@ public static class ErrorIds
     public const string StoreReadOnly = nameof(StoreReadOnly);
     public const string StoreTooNew = nameof(StoreTooNew);
     public const string StoreUnavailable = nameof(StoreUnavailable);
+
+    // Unexpected
+    public const string UnexpectedError = nameof(UnexpectedError);
 
     // Usage
     public const string UsageRangeInvalid = nameof(UsageRangeInvalid);

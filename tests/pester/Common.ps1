@@ -62,3 +62,14 @@ function Stop-SmtpSink($Process) {
         if (-not $Process.WaitForExit(5000)) { Stop-Process -Id $Process.Id -Force }
     }
 }
+
+# The module keeps Dls.Core and its libraries (SQLite, MailKit, …) in its own load context (module/Init), which
+# PowerShell's [type] names do not reach. A test that reaches into the store as another tool would, or that uses
+# a core helper, takes the type from there: (Get-ModuleType 'Microsoft.Data.Sqlite.SqliteConnection')::ClearAllPools().
+function Get-ModuleType([string] $Name) {
+    $context = [System.Runtime.Loader.AssemblyLoadContext]::All | Where-Object Name -EQ 'DLS' | Select-Object -First 1
+    if (-not $context) { throw 'The DLS module''s load context does not exist: import the module first.' }
+    $assemblyName = if ($Name -like 'Dls.Core.*') { 'Dls.Core' } else { ($Name -split '\.')[0..(($Name -split '\.').Count - 2)] -join '.' }
+    $type = $context.LoadFromAssemblyName([System.Reflection.AssemblyName]::new($assemblyName)).GetType($Name, $true)
+    $type
+}
