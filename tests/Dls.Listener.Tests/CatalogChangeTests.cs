@@ -26,8 +26,9 @@ public sealed class CatalogChangeTests
         Assert.Equal(HttpStatusCode.OK, granted);
         var firstUpdate = DateTimeOffset.Parse(grant.GetProperty("handshakeUpdateTime").GetString()!, System.Globalization.CultureInfo.InvariantCulture);
 
-        // A revoking item arrives (as Import-DlsLicense writes it).
-        await Task.Delay(10);
+        // A revoking item arrives (as Import-DlsLicense writes it), once the clock has passed the first answer's time
+        // (wire times have milliseconds: a change in the same millisecond could not show as later).
+        Assert.True(await Eventually.Until(() => DateTimeOffset.UtcNow >= firstUpdate.AddMilliseconds(1), TimeSpan.FromSeconds(5)));
         TestCatalog.AddItem(store, "REVOKER", LicenseMode.PerDeviceYearly, 100, today.AddYears(-1), today.AddYears(1), product: "RVK", version: "99", revokes: "REV", licenseId: "L-2");
         var (revokedStatus, revoked) = await PostAsync(host.Http, "api/v1/auth", AuthBody("device-1", ("product", "RVK")));
         Assert.Equal(113, revoked.GetProperty("errorCode").GetInt32());

@@ -31,14 +31,9 @@ public sealed class DurabilityAndRaceTests
         Assert.Equal(22L, Convert.ToInt64(command.ExecuteScalar()));
     }
 
-    [Fact]
+    [UnixFact("kill -9 (SIGKILL) is a Unix signal")]
     public async Task Acknowledged_reports_survive_a_kill_9_of_the_listener()
     {
-        if (OperatingSystem.IsWindows())
-        {
-            return;
-        }
-
         await using var host = await ListenerHost.StartAsync();
         var store = host.OpenStore();
         var today = DateOnly.FromDateTime(DateTime.UtcNow);
