@@ -10,7 +10,7 @@ public sealed class DurabilityAndRaceTests
     [Fact]
     public async Task Devices_racing_for_the_last_seats_get_exactly_quantity_plus_tolerance()
     {
-        await using var host = await ListenerHost.StartAsync();
+        await using var host = InProcessListener.Start();
         var store = host.OpenStore();
         var today = DateOnly.FromDateTime(DateTime.UtcNow);
         TestCatalog.AddItem(store, "R", LicenseMode.PerDeviceYearly, 20, today.AddYears(-1), today.AddYears(1)); // tolerance 2
