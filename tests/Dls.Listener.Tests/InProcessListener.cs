@@ -21,12 +21,12 @@ public sealed class InProcessListener : IAsyncDisposable
 {
     private readonly Factory _factory;
 
-    private InProcessListener(string folder, string storePath, ServerInfo server)
+    private InProcessListener(string folder, string storePath, ServerInfo server, Action<IServiceCollection>? services)
     {
         Folder = folder;
         StorePath = storePath;
         Server = server;
-        _factory = new Factory(storePath, Log);
+        _factory = new Factory(storePath, Log, services);
         Http = _factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
     }
 
@@ -42,7 +42,8 @@ public sealed class InProcessListener : IAsyncDisposable
     public LogCapture Log { get; } = new();
 
     /// <summary>A listener over a new store of <paramref name="organizationId"/>; rate limits off unless a test is about them.</summary>
-    public static InProcessListener Start(string organizationId = "216998", bool rateLimits = false)
+    /// <param name="services">Changes to the listener's services after its own (a part that fails, for one).</param>
+    public static InProcessListener Start(string organizationId = "216998", bool rateLimits = false, Action<IServiceCollection>? services = null)
     {
         var folder = Directory.CreateTempSubdirectory("dls-listener-test-").FullName;
         var storePath = Path.Combine(folder, "dls.db");
@@ -53,7 +54,7 @@ public sealed class InProcessListener : IAsyncDisposable
                 failedAuthorizationsPerMinute: 0, failedAuthorizationsPerMinutePerCode: 0);
         }
 
-        return new InProcessListener(folder, storePath, server);
+        return new InProcessListener(folder, storePath, server, services);
     }
 
     /// <summary>The store the listener serves, opened by the test.</summary>
@@ -73,7 +74,7 @@ public sealed class InProcessListener : IAsyncDisposable
         }
     }
 
-    private sealed class Factory(string storePath, LogCapture log) : WebApplicationFactory<Program>
+    private sealed class Factory(string storePath, LogCapture log, Action<IServiceCollection>? services) : WebApplicationFactory<Program>
     {
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {
@@ -85,7 +86,11 @@ public sealed class InProcessListener : IAsyncDisposable
                 logging.ClearProviders();
                 logging.AddProvider(log);
             });
-            builder.ConfigureServices(services => services.AddSingleton<IStartupFilter>(new LoopbackClient()));
+            builder.ConfigureServices(collection => collection.AddSingleton<IStartupFilter>(new LoopbackClient()));
+            if (services is not null)
+            {
+                builder.ConfigureTestServices(services);
+            }
         }
     }
 
