@@ -39,6 +39,7 @@ public sealed class StoreTests : IDisposable
     }
 
     [UnixFact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public void A_new_store_file_is_readable_by_its_owner_only()
     {
         _temp.Open();
