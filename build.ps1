@@ -6,7 +6,8 @@
            and its libraries, SQLite for every platform among them, in out/DLS/Dependencies; and the listener
            in out/DLS/listener).
     test   builds, runs the xunit tests and the Pester tests (in a fresh pwsh against out/DLS), and ends
-           with one line 'N passed, N failed'. Exits non-zero when anything fails.
+           with one line 'N passed, N failed'; skipped tests (neither) are listed with their reasons just
+           before it. Exits non-zero when anything fails.
     run    builds, initializes the default store if there is none, and runs the listener in the foreground
            at http://127.0.0.1:48080 (Ctrl+C stops it).
     clean  removes out/ and every bin/ and obj/.
@@ -71,14 +72,18 @@ function Move-ModuleDependency {
 }
 
 function Get-TrxCounts([string] $folder) {
-    $passed = 0; $failed = 0
+    $passed = 0; $failed = 0; $skipped = @()
     foreach ($file in Get-ChildItem -Path $folder -Filter *.trx -Recurse -ErrorAction SilentlyContinue) {
         [xml] $trx = Get-Content -Raw -LiteralPath $file.FullName
         $counters = $trx.TestRun.ResultSummary.Counters
         $passed += [int] $counters.passed
         $failed += [int] $counters.failed + [int] $counters.error + [int] $counters.timeout + [int] $counters.aborted
+        # A skipped test is neither passed nor failed; the TRX counters leave it out, its result says why.
+        foreach ($result in @($trx.TestRun.Results.UnitTestResult) | Where-Object { $_ -and $_.outcome -eq 'NotExecuted' }) {
+            $skipped += "$($result.testName): $($result.Output.ErrorInfo.Message)"
+        }
     }
-    [pscustomobject]@{ Passed = $passed; Failed = $failed }
+    [pscustomobject]@{ Passed = $passed; Failed = $failed; Skipped = $skipped }
 }
 
 function Invoke-Test {
@@ -107,12 +112,17 @@ function Invoke-Test {
     # The filter travels in the environment: pwsh on Unix would expand a bare '*' argument into file names.
     $env:DLS_PESTER_FILTER = $PesterFilter
     dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $root 'tests/pester/Invoke-Pester.ps1') -ModulePath $moduleOut -ResultPath $pesterResult
-    $pester = if (Test-Path $pesterResult) { Get-Content -Raw $pesterResult | ConvertFrom-Json } else { [pscustomobject]@{ Passed = 0; Failed = 1 } }
+    $pester = if (Test-Path $pesterResult) { Get-Content -Raw $pesterResult | ConvertFrom-Json } else { [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = @() } }
 
     $passed = $xunit.Passed + $pester.Passed
     $failed = $xunit.Failed + $pester.Failed + [int] $xunitFailedToRun
+    $skipped = @($xunit.Skipped) + @($pester.Skipped | Where-Object { $_ })
     Write-Host ''
     Write-Host "xunit: $($xunit.Passed) passed, $($xunit.Failed) failed; Pester: $($pester.Passed) passed, $($pester.Failed) failed"
+    if ($skipped.Count -gt 0) {
+        Write-Host "$($skipped.Count) skipped (neither passed nor failed):"
+        $skipped | ForEach-Object { Write-Host "  $_" }
+    }
     Write-Host "$passed passed, $failed failed"
     if ($failed -gt 0 -or $passed -eq 0) { exit 1 }
 }

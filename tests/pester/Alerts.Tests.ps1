@@ -26,8 +26,7 @@ BeforeAll {
                 }
             } finally { $listener.Close() }
         }
-        $deadline = [DateTime]::UtcNow.AddSeconds(10)
-        while (-not (Test-PortOpen $Port) -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
+        $null = Wait-Until { Test-PortOpen $Port } -TimeoutSeconds 10
         $job
     }
 

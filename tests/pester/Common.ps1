@@ -13,6 +13,18 @@ function Get-FreePort {
     try { $socket.LocalEndpoint.Port } finally { $socket.Stop() }
 }
 
+# Polls $Condition until it is true or $TimeoutSeconds pass; returns whether it became true. Tests wait for the
+# thing itself, never for a guessed time.
+function Wait-Until([scriptblock] $Condition, [double] $TimeoutSeconds = 10) {
+    $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSeconds)
+    while ($true) {
+        $late = [DateTime]::UtcNow -ge $deadline
+        if (& $Condition) { return $true }
+        if ($late) { return $false }
+        Start-Sleep -Milliseconds 25
+    }
+}
+
 function Test-PortOpen([int] $Port) {
     $client = [System.Net.Sockets.TcpClient]::new()
     try { $client.Connect([System.Net.IPAddress]::Loopback, $Port); $true } catch { $false } finally { $client.Dispose() }
@@ -48,11 +60,8 @@ function Start-SmtpSink([int] $Port, [string] $Folder) {
     $start.ArgumentList.Add($dll.FullName); $start.ArgumentList.Add("$Port"); $start.ArgumentList.Add($Folder)
     $start.RedirectStandardInput = $true; $start.RedirectStandardOutput = $true; $start.UseShellExecute = $false
     $process = [System.Diagnostics.Process]::Start($start)
-    $deadline = [DateTime]::UtcNow.AddSeconds(20)
-    while (-not (Test-PortOpen $Port)) {
-        if ([DateTime]::UtcNow -gt $deadline -or $process.HasExited) { throw 'The SMTP sink did not start.' }
-        Start-Sleep -Milliseconds 100
-    }
+    $null = Wait-Until { $process.HasExited -or (Test-PortOpen $Port) } -TimeoutSeconds 20
+    if ($process.HasExited -or -not (Test-PortOpen $Port)) { throw 'The SMTP sink did not start.' }
     $process
 }
 
