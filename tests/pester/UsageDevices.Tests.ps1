@@ -17,8 +17,8 @@ BeforeAll {
     Import-DlsLicense -StorePath $StorePath -Path (Join-Path $Folder 'd.dlslicense') -NewHandshakeCode a | Out-Null
     New-DlsHandshakeCode -StorePath $StorePath -Name b -ItemId S | Out-Null   # S is shared by codes a and b
 
-    $script:Url = "http://127.0.0.1:$(Get-FreePort)/"
-    Start-DlsListener -StorePath $StorePath -Url $Url | Out-Null
+    # Port 0: the listener takes a free port and Start-DlsListener answers with the address it got.
+    $script:Url = (Start-DlsListener -StorePath $StorePath -Url http://127.0.0.1:0).Url.TrimEnd('/') + '/'
 
     function Send-Dls([string] $Path, [hashtable] $Body) {
         $response = Invoke-WebRequest -Uri "$($Url)$Path" -Method Post -ContentType 'application/json' -Body ($Body | ConvertTo-Json -Depth 6) -SkipHttpErrorCheck
