@@ -1,4 +1,3 @@
-using System.Globalization;
 using Dls.Core.Audit;
 using Dls.Core.Errors;
 using Dls.Core.Licensing;
@@ -154,9 +153,10 @@ public sealed class DeviceService(DlsStore store, TimeProvider time)
         using (var command = connection.CreateCommand())
         {
             command.Transaction = transaction;
-            command.CommandText = """
+            // Only the filters given, so that the planner seeks the device in the index when one is asked for.
+            command.CommandText = $"""
                 SELECT client_uuid, min(first_granted), max(cache_until), group_concat(handshake_code, char(10)) FROM client_grant
-                WHERE item_id = $item AND ($client IS NULL OR client_uuid = $client) AND ($code IS NULL OR handshake_code = $code)
+                WHERE item_id = $item{(clientUuid is null ? string.Empty : " AND client_uuid = $client")}{(handshakeCode is null ? string.Empty : " AND handshake_code = $code")}
                 GROUP BY client_uuid;
                 """;
             command.Parameters.AddWithValue("$item", item.ItemId);
@@ -239,74 +239,105 @@ public sealed class DeviceService(DlsStore store, TimeProvider time)
     }
 
     /// <summary>
-    /// A device's last contact with an item (a granted authorization or a report), to the slice: its latest hour row
+    /// A device's last contact with an item (a granted authorization or a report), to the slice: its newest hour row
     /// with such a contact (day rows once the hour rows are purged), found through the item-and-device index of
-    /// migration 80, then that hour's slice rows looked up by key (20 slices × the codes it was granted through).
+    /// migration 80, then that hour's 20 slice rows looked up by their full key, per code it was granted through.
+    /// The statements are prepared once per item and reused for each of its devices.
     /// </summary>
     private sealed class LastContact : IDisposable
     {
         private const string Contact = "(reports > 0 OR authorizations > failed_authorizations)";
+        private static readonly int SlicesPerHour = (int)(TimeSpan.FromHours(1) / TimeSlice.Length);
+        private readonly SqliteCommand _client;
         private readonly SqliteCommand _period;
-        private readonly SqliteConnection _connection;
-        private readonly SqliteTransaction _transaction;
-        private readonly string _item;
+        private readonly SqliteCommand _slice;
 
         public LastContact(SqliteConnection connection, SqliteTransaction transaction, string item, string? code)
         {
-            _connection = connection;
-            _transaction = transaction;
-            _item = item;
+            _client = connection.CreateCommand();
+            _client.Transaction = transaction;
+            _client.CommandText = "SELECT id FROM usage_client WHERE client_uuid = $client;";
+            _client.Parameters.Add("$client", SqliteType.Text);
+
             _period = connection.CreateCommand();
             _period.Transaction = transaction;
             // "grain > 0" as written in the partial index's WHERE, so that the planner may use it.
             _period.CommandText = $"""
                 SELECT period FROM usage_device INDEXED BY usage_device_item_client
-                WHERE item_id = $item AND client_id = (SELECT id FROM usage_client WHERE client_uuid = $client) AND grain > 0 AND grain = $grain
-                  AND ($code IS NULL OR handshake_code = $code) AND {Contact}
+                WHERE item_id = $item AND client_id = $id AND grain > 0 AND grain = $grain{(code is null ? string.Empty : " AND handshake_code = $code")} AND {Contact}
                 ORDER BY period DESC LIMIT 1;
                 """;
             _period.Parameters.AddWithValue("$item", item);
-            _period.Parameters.AddWithValue("$code", (object?)code ?? DBNull.Value);
-            _period.Parameters.Add("$client", SqliteType.Text);
+            _period.Parameters.Add("$id", SqliteType.Integer);
             _period.Parameters.Add("$grain", SqliteType.Integer);
+            if (code is not null)
+            {
+                _period.Parameters.AddWithValue("$code", code);
+            }
+
+            _slice = connection.CreateCommand();
+            _slice.Transaction = transaction;
+            _slice.CommandText = $"""
+                SELECT max(period) FROM usage_device
+                WHERE grain = 0 AND period IN ({string.Join(", ", Enumerable.Range(0, SlicesPerHour).Select(i => $"$p{i}"))})
+                  AND handshake_code = $code AND item_id = $item AND client_id = $id AND {Contact};
+                """;
+            for (var i = 0; i < SlicesPerHour; i++)
+            {
+                _slice.Parameters.Add($"$p{i}", SqliteType.Integer);
+            }
+
+            _slice.Parameters.Add("$code", SqliteType.Text);
+            _slice.Parameters.AddWithValue("$item", item);
+            _slice.Parameters.Add("$id", SqliteType.Integer);
         }
 
-        public void Dispose() => _period.Dispose();
+        public void Dispose()
+        {
+            _client.Dispose();
+            _period.Dispose();
+            _slice.Dispose();
+        }
 
         public DateTimeOffset? Find(string client, IReadOnlyList<string> codes)
         {
-            _period.Parameters["$client"].Value = client;
+            _client.Parameters["$client"].Value = client;
+            if (_client.ExecuteScalar() is not long id)
+            {
+                return null;
+            }
+
+            _period.Parameters["$id"].Value = id;
             _period.Parameters["$grain"].Value = (int)UsageGrain.Hour;
             if (_period.ExecuteScalar() is long hour)
             {
-                return LastSlice(client, codes, hour) ?? DateTimeOffset.FromUnixTimeSeconds(hour);
+                return LastSlice(id, codes, hour) ?? DateTimeOffset.FromUnixTimeSeconds(hour);
             }
 
             _period.Parameters["$grain"].Value = (int)UsageGrain.Day;
             return _period.ExecuteScalar() is long day ? DateTimeOffset.FromUnixTimeSeconds(day) : null;
         }
 
-        private DateTimeOffset? LastSlice(string client, IReadOnlyList<string> codes, long hour)
+        private DateTimeOffset? LastSlice(long id, IReadOnlyList<string> codes, long hour)
         {
-            var slices = (int)(TimeSpan.FromHours(1) / TimeSlice.Length);
             var seconds = (long)TimeSlice.Length.TotalSeconds;
-            using var command = _connection.CreateCommand();
-            command.Transaction = _transaction;
-            var periods = string.Join(", ", Enumerable.Range(0, slices).Select(i => (hour + (i * seconds)).ToString(CultureInfo.InvariantCulture)));
-            var codeList = string.Join(", ", codes.Select((_, i) => $"$code{i}"));
-            command.CommandText = $"""
-                SELECT max(period) FROM usage_device
-                WHERE grain = 0 AND period IN ({periods}) AND handshake_code IN ({codeList}) AND item_id = $item
-                  AND client_id = (SELECT id FROM usage_client WHERE client_uuid = $client) AND {Contact};
-                """;
-            for (var i = 0; i < codes.Count; i++)
+            for (var i = 0; i < SlicesPerHour; i++)
             {
-                command.Parameters.AddWithValue($"$code{i}", codes[i]);
+                _slice.Parameters[$"$p{i}"].Value = hour + (i * seconds);
             }
 
-            command.Parameters.AddWithValue("$item", _item);
-            command.Parameters.AddWithValue("$client", client);
-            return command.ExecuteScalar() is long slice ? DateTimeOffset.FromUnixTimeSeconds(slice) : null;
+            _slice.Parameters["$id"].Value = id;
+            long? last = null;
+            foreach (var code in codes)
+            {
+                _slice.Parameters["$code"].Value = code;
+                if (_slice.ExecuteScalar() is long slice && (last is null || slice > last))
+                {
+                    last = slice;
+                }
+            }
+
+            return last is { } found ? DateTimeOffset.FromUnixTimeSeconds(found) : null;
         }
     }
 }

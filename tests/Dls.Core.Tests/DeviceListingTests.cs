@@ -186,8 +186,14 @@ public sealed class DeviceListingTests : IDisposable
                 command.CommandText = "EXPLAIN QUERY PLAN " + sql;
                 command.Parameters.AddWithValue("$item", "S");
                 command.Parameters.AddWithValue("$client", "x");
-                command.Parameters.AddWithValue("$code", DBNull.Value);
+                command.Parameters.AddWithValue("$code", "216998-app");
                 command.Parameters.AddWithValue("$grain", 1);
+                command.Parameters.AddWithValue("$id", 1);
+                foreach (var p in new[] { "$p0", "$p1", "$p2" })
+                {
+                    command.Parameters.AddWithValue(p, 0);
+                }
+
                 using var reader = command.ExecuteReader();
                 var lines = new List<string>();
                 while (reader.Read())
@@ -199,16 +205,23 @@ public sealed class DeviceListingTests : IDisposable
             }
 
             return (
-                Plan("SELECT client_uuid, min(first_granted) FROM client_grant WHERE item_id = $item AND ($client IS NULL OR client_uuid = $client) GROUP BY client_uuid;"),
+                Plan("SELECT client_uuid, min(first_granted) FROM client_grant WHERE item_id = $item GROUP BY client_uuid;")
+                    + " || " + Plan("SELECT client_uuid, min(first_granted) FROM client_grant WHERE item_id = $item AND client_uuid = $client GROUP BY client_uuid;"),
                 Plan("""
                     SELECT period FROM usage_device INDEXED BY usage_device_item_client
-                    WHERE item_id = $item AND client_id = (SELECT id FROM usage_client WHERE client_uuid = $client) AND grain > 0 AND grain = $grain
-                      AND ($code IS NULL OR handshake_code = $code) AND (reports > 0 OR authorizations > failed_authorizations)
+                    WHERE item_id = $item AND client_id = $id AND grain > 0 AND grain = $grain AND (reports > 0 OR authorizations > failed_authorizations)
                     ORDER BY period DESC LIMIT 1;
+                    """),
+                Plan("""
+                    SELECT max(period) FROM usage_device
+                    WHERE grain = 0 AND period IN ($p0, $p1, $p2) AND handshake_code = $code AND item_id = $item AND client_id = $id
+                      AND (reports > 0 OR authorizations > failed_authorizations);
                     """));
         });
-        Assert.Contains("client_grant_item", plans.Item1, StringComparison.Ordinal);
+        Assert.Contains("SEARCH client_grant USING INDEX client_grant_item (item_id=?)", plans.Item1, StringComparison.Ordinal);
+        Assert.DoesNotContain("SCAN client_grant", plans.Item1, StringComparison.Ordinal);
         Assert.Contains("SEARCH usage_device USING INDEX usage_device_item_client (item_id=? AND client_id=? AND grain=?)", plans.Item2, StringComparison.Ordinal);
+        Assert.Contains("SEARCH usage_device USING PRIMARY KEY (grain=? AND period=? AND handshake_code=? AND item_id=? AND client_id=?)", plans.Item3, StringComparison.Ordinal);
     }
 
     private void Granted(AuthRequest request)
