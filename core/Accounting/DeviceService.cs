@@ -1,4 +1,3 @@
-using System.Globalization;
 using Dls.Core.Audit;
 using Dls.Core.Errors;
 using Dls.Core.Licensing;
@@ -38,8 +37,8 @@ public sealed record DeviceInfo(
 /// per server, per domain) read their seats. Count and concurrent items hold no seat per device: their devices are the
 /// ones granted an authorization (<c>client_grant</c>; a report counts only with a grant, so every device that reported
 /// has one), their last contact comes from the per-device usage rows, and a concurrent item's held seats from its
-/// slots of the last two slices. Every read is an index seek per item and device (migration 80), not a scan of the
-/// usage history. docs/usage.md ("Devices") says how retention bounds what is listed.
+/// slots of the last two slices. Every read is an index seek by item (migration 80) or a primary-key probe per device,
+/// never a scan of the usage history. docs/usage.md ("Devices") says how retention bounds what is listed.
 /// </summary>
 public sealed class DeviceService(DlsStore store, TimeProvider time)
 {
@@ -154,9 +153,10 @@ public sealed class DeviceService(DlsStore store, TimeProvider time)
         using (var command = connection.CreateCommand())
         {
             command.Transaction = transaction;
-            command.CommandText = """
+            // Only the filters given, so that the planner seeks the device in the index when one is asked for.
+            command.CommandText = $"""
                 SELECT client_uuid, min(first_granted), max(cache_until), group_concat(handshake_code, char(10)) FROM client_grant
-                WHERE item_id = $item AND ($client IS NULL OR client_uuid = $client) AND ($code IS NULL OR handshake_code = $code)
+                WHERE item_id = $item{(clientUuid is null ? string.Empty : " AND client_uuid = $client")}{(handshakeCode is null ? string.Empty : " AND handshake_code = $code")}
                 GROUP BY client_uuid;
                 """;
             command.Parameters.AddWithValue("$item", item.ItemId);
@@ -185,11 +185,11 @@ public sealed class DeviceService(DlsStore store, TimeProvider time)
             }
         }
 
-        using var contacts = new LastContact(connection, transaction, item.ItemId, handshakeCode);
+        using var contacts = new LastContact(connection, transaction, item.ItemId);
         return grants
             .Select(grant =>
             {
-                var last = contacts.Find(grant.Client, grant.Codes) ?? TimeSlice.StartOf(grant.First);
+                var last = contacts.Find(grant.Client, grant.Codes, grant.First, now) ?? TimeSlice.StartOf(grant.First);
                 DateTimeOffset? activeUntil = held.TryGetValue(grant.Client, out var until) && until > now ? until : null;
                 var holds = activeUntil is not null;
                 return new DeviceInfo(
@@ -239,74 +239,144 @@ public sealed class DeviceService(DlsStore store, TimeProvider time)
     }
 
     /// <summary>
-    /// A device's last contact with an item (a granted authorization or a report), to the slice: its latest hour row
-    /// with such a contact (day rows once the hour rows are purged), found through the item-and-device index of
-    /// migration 80, then that hour's slice rows looked up by key (20 slices × the codes it was granted through).
+    /// A device's last contact with an item (a granted authorization or a report), to the slice, from the per-device
+    /// usage rows and their primary key alone (nothing is added to the listener's writes): the newest month with such
+    /// a contact between the first grant and now, then its newest day, hour and slice inside it, each found in one
+    /// statement that looks the candidate periods up by the full primary key (months are probed one by one: a device
+    /// silent for months costs a probe per month). Where the finer rows are purged, the start of the finest period
+    /// still known. The statements are prepared once per item and reused for each of its devices.
     /// </summary>
     private sealed class LastContact : IDisposable
     {
-        private const string Contact = "(reports > 0 OR authorizations > failed_authorizations)";
-        private readonly SqliteCommand _period;
-        private readonly SqliteConnection _connection;
-        private readonly SqliteTransaction _transaction;
-        private readonly string _item;
+        private readonly SqliteCommand _client;
+        private readonly SqliteCommand _probe;
+        private readonly SqliteCommand _newest;
 
-        public LastContact(SqliteConnection connection, SqliteTransaction transaction, string item, string? code)
+        public LastContact(SqliteConnection connection, SqliteTransaction transaction, string item)
         {
-            _connection = connection;
-            _transaction = transaction;
-            _item = item;
-            _period = connection.CreateCommand();
-            _period.Transaction = transaction;
-            // "grain > 0" as written in the partial index's WHERE, so that the planner may use it.
-            _period.CommandText = $"""
-                SELECT period FROM usage_device INDEXED BY usage_device_item_client
-                WHERE item_id = $item AND client_id = (SELECT id FROM usage_client WHERE client_uuid = $client) AND grain > 0 AND grain = $grain
-                  AND ($code IS NULL OR handshake_code = $code) AND {Contact}
-                ORDER BY period DESC LIMIT 1;
-                """;
-            _period.Parameters.AddWithValue("$item", item);
-            _period.Parameters.AddWithValue("$code", (object?)code ?? DBNull.Value);
-            _period.Parameters.Add("$client", SqliteType.Text);
-            _period.Parameters.Add("$grain", SqliteType.Integer);
+            _client = connection.CreateCommand();
+            _client.Transaction = transaction;
+            _client.CommandText = "SELECT id FROM usage_client WHERE client_uuid = $client;";
+            _client.Parameters.Add("$client", SqliteType.Text);
+
+            // One month.
+            _probe = Probe(connection, transaction, item, """
+                SELECT EXISTS (SELECT 1 FROM usage_device
+                    WHERE grain = $grain AND period = $top AND handshake_code = $code AND item_id = $item AND client_id = $id
+                      AND (reports > 0 OR authorizations > failed_authorizations));
+                """);
+
+            // The newest of the slices, hours or days from $top down to $bottom: the candidate periods are generated and
+            // each looked up by the full primary key, in one statement (CROSS JOIN keeps the candidates the outer loop).
+            _newest = Probe(connection, transaction, item, """
+                WITH RECURSIVE candidate (period) AS (
+                    SELECT $top UNION ALL SELECT period - $step FROM candidate WHERE period - $step >= $bottom)
+                SELECT max(d.period) FROM candidate c CROSS JOIN usage_device d
+                    ON d.grain = $grain AND d.period = c.period AND d.handshake_code = $code AND d.item_id = $item AND d.client_id = $id
+                WHERE d.reports > 0 OR d.authorizations > d.failed_authorizations;
+                """);
+            _newest.Parameters.Add("$bottom", SqliteType.Integer);
+            _newest.Parameters.Add("$step", SqliteType.Integer);
         }
 
-        public void Dispose() => _period.Dispose();
-
-        public DateTimeOffset? Find(string client, IReadOnlyList<string> codes)
+        public void Dispose()
         {
-            _period.Parameters["$client"].Value = client;
-            _period.Parameters["$grain"].Value = (int)UsageGrain.Hour;
-            if (_period.ExecuteScalar() is long hour)
-            {
-                return LastSlice(client, codes, hour) ?? DateTimeOffset.FromUnixTimeSeconds(hour);
-            }
-
-            _period.Parameters["$grain"].Value = (int)UsageGrain.Day;
-            return _period.ExecuteScalar() is long day ? DateTimeOffset.FromUnixTimeSeconds(day) : null;
+            _client.Dispose();
+            _probe.Dispose();
+            _newest.Dispose();
         }
 
-        private DateTimeOffset? LastSlice(string client, IReadOnlyList<string> codes, long hour)
+        /// <summary>The start of the newest slice (or coarser period) with a contact through one of <paramref name="codes"/>.</summary>
+        public DateTimeOffset? Find(string client, IReadOnlyList<string> codes, DateTimeOffset since, DateTimeOffset now)
         {
-            var slices = (int)(TimeSpan.FromHours(1) / TimeSlice.Length);
-            var seconds = (long)TimeSlice.Length.TotalSeconds;
-            using var command = _connection.CreateCommand();
-            command.Transaction = _transaction;
-            var periods = string.Join(", ", Enumerable.Range(0, slices).Select(i => (hour + (i * seconds)).ToString(CultureInfo.InvariantCulture)));
-            var codeList = string.Join(", ", codes.Select((_, i) => $"$code{i}"));
-            command.CommandText = $"""
-                SELECT max(period) FROM usage_device
-                WHERE grain = 0 AND period IN ({periods}) AND handshake_code IN ({codeList}) AND item_id = $item
-                  AND client_id = (SELECT id FROM usage_client WHERE client_uuid = $client) AND {Contact};
-                """;
-            for (var i = 0; i < codes.Count; i++)
+            _client.Parameters["$client"].Value = client;
+            if (_client.ExecuteScalar() is not long id)
             {
-                command.Parameters.AddWithValue($"$code{i}", codes[i]);
+                return null;
             }
 
-            command.Parameters.AddWithValue("$item", _item);
-            command.Parameters.AddWithValue("$client", client);
-            return command.ExecuteScalar() is long slice ? DateTimeOffset.FromUnixTimeSeconds(slice) : null;
+            _probe.Parameters["$id"].Value = id;
+            _newest.Parameters["$id"].Value = id;
+            long? last = null;
+            foreach (var code in codes)
+            {
+                _probe.Parameters["$code"].Value = code;
+                _newest.Parameters["$code"].Value = code;
+                if (Descend(UsagePeriods.ToSeconds(since), UsagePeriods.ToSeconds(now)) is { } found && (last is null || found > last))
+                {
+                    last = found;
+                }
+            }
+
+            return last is { } seconds ? DateTimeOffset.FromUnixTimeSeconds(seconds) : null;
+        }
+
+        private long? Descend(long lo, long hi)
+        {
+            long? found = null;
+            var top = UsagePeriods.Floor(UsageGrain.Month, hi);
+            var bottom = UsagePeriods.Floor(UsageGrain.Month, lo);
+            for (var grain = UsageGrain.Month; ; grain--)
+            {
+                var hit = Newest(grain, top, bottom);
+                if (hit is not { } start)
+                {
+                    return found;
+                }
+
+                found = start;
+                if (grain == UsageGrain.Slice)
+                {
+                    return found;
+                }
+
+                // The finer periods inside the one found, within [lo, hi].
+                top = UsagePeriods.Floor(grain - 1, Math.Min(hi, UsagePeriods.Next(grain, start) - 1));
+                bottom = UsagePeriods.Floor(grain - 1, Math.Max(lo, start));
+            }
+        }
+
+        private long? Newest(UsageGrain grain, long top, long bottom)
+        {
+            if (grain == UsageGrain.Month)
+            {
+                // Months are not of one length; a device is rarely silent for more than one or two of them.
+                for (var period = top; period >= bottom; period = UsagePeriods.Floor(UsageGrain.Month, period - 1))
+                {
+                    _probe.Parameters["$grain"].Value = (int)grain;
+                    _probe.Parameters["$top"].Value = period;
+                    if ((long)_probe.ExecuteScalar()! == 1)
+                    {
+                        return period;
+                    }
+                }
+
+                return null;
+            }
+
+            if (top < bottom)
+            {
+                return null;
+            }
+
+            _newest.Parameters["$grain"].Value = (int)grain;
+            _newest.Parameters["$top"].Value = top;
+            _newest.Parameters["$bottom"].Value = bottom;
+            _newest.Parameters["$step"].Value = UsagePeriods.Next(grain, 0);
+            return _newest.ExecuteScalar() is long found ? found : null;
+        }
+
+        private static SqliteCommand Probe(SqliteConnection connection, SqliteTransaction transaction, string item, string sql)
+        {
+            var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = sql;
+            command.Parameters.Add("$grain", SqliteType.Integer);
+            command.Parameters.Add("$top", SqliteType.Integer);
+            command.Parameters.Add("$code", SqliteType.Text);
+            command.Parameters.AddWithValue("$item", item);
+            command.Parameters.Add("$id", SqliteType.Integer);
+            return command;
         }
     }
 }
