@@ -83,10 +83,11 @@ public static class StoreRestore
                 File.Move(retiredKey, targetKey, overwrite: true);
                 throw;
             }
+
+            File.Delete(retiredKey);
         }
         catch
         {
-            SqliteConnection.ClearAllPools();
             foreach (var leftover in new[] { staged, stagedKey, staged + "-journal", staged + "-wal", staged + "-shm" })
             {
                 File.Delete(leftover);
@@ -98,10 +99,6 @@ public static class StoreRestore
             }
 
             throw;
-        }
-        finally
-        {
-            File.Delete(retiredKey);
         }
 
         // The backup may be of an older schema: bring it up to date, then record the restore in the restored log.
