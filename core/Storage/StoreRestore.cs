@@ -14,6 +14,8 @@ namespace Dls.Core.Storage;
 /// </summary>
 public static class StoreRestore
 {
+    private static readonly TimeSpan RetireTimeout = TimeSpan.FromSeconds(5);
+
     /// <summary>
     /// Restores the backup at <paramref name="backupPath"/> (and the <c>.secrets.key</c> file beside it) as the store
     /// at <paramref name="storePath"/>, brings it to this build's schema and records the restore in its audit log.
@@ -244,7 +246,8 @@ public static class StoreRestore
             SqliteConnection.ClearAllPools();
             try
             {
-                using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = target, Mode = SqliteOpenMode.ReadWrite, Pooling = false }.ToString());
+                // A short wait: a cmdlet in another session finishes in that time, a listener or an open session does not.
+                using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = target, Mode = SqliteOpenMode.ReadWrite, Pooling = false, DefaultTimeout = (int)RetireTimeout.TotalSeconds }.ToString());
                 connection.Open();
                 using var command = connection.CreateCommand();
                 command.CommandText = "PRAGMA journal_mode = DELETE;";
@@ -278,7 +281,7 @@ public static class StoreRestore
     private static DlsException Busy(string target, Exception? inner) => new(
         ErrorIds.StoreBusy,
         DlsErrorKind.ResourceUnavailable,
-        $"The DLS store '{target}' is open in another process (a listener, another PowerShell session): close it and restore again; nothing was changed.",
+        $"The DLS store '{target}' is open in another process (a listener, another PowerShell session) and stayed open for {RetireTimeout.TotalSeconds:0} s: close it and restore again; nothing was changed.",
         target,
         inner);
 
