@@ -61,14 +61,13 @@ public sealed class SystemdNotifyTests : IDisposable
         // "; exit" keeps the shell from replacing itself with the listener).
         var manager = Path.Combine(_folder, "systemd");
         File.CreateSymbolicLink(manager, "/bin/sh");
-        var port = ListenerHost.FreePort();
         var start = new ProcessStartInfo(manager)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var argument in new[] { "-c", "\"$@\"; exit $?", "systemd", "dotnet", ListenerHost.ListenerAssembly(), "--store", storePath, "--urls", $"http://127.0.0.1:{port}" })
+        foreach (var argument in new[] { "-c", "\"$@\"; exit $?", "systemd", "dotnet", ListenerHost.ListenerAssembly(), "--store", storePath, "--urls", "http://127.0.0.1:0" })
         {
             start.ArgumentList.Add(argument);
         }
@@ -86,15 +85,18 @@ public sealed class SystemdNotifyTests : IDisposable
             var ready = await ReceiveUntilAsync(notify, "READY=1", shell, output);
             Assert.Contains("READY=1", ready);
 
+            // The listener records in the store, as it starts, the address it bound (port 0: one the system chose)
+            // and its process id, the process systemd signals.
+            var record = Assert.Single(new ListenerRegistry(DlsStore.Open(storePath), TimeProvider.System).List());
+            listenerId = record.ProcessId;
+            Assert.DoesNotContain(":0/", record.Url, StringComparison.Ordinal);
+
             // READY=1 means serving: the first request, with no retry, is answered.
-            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromSeconds(10) };
+            using var http = new HttpClient { BaseAddress = new Uri(record.Url), Timeout = TimeSpan.FromSeconds(10) };
             using var health = await http.GetAsync("healthz");
             Assert.True(health.IsSuccessStatusCode, $"/healthz answered {(int)health.StatusCode}");
             Assert.Contains(server.Uuid, await health.Content.ReadAsStringAsync(), StringComparison.Ordinal);
 
-            // The listener records its process id in the store when it starts; that is the process systemd signals.
-            var record = Assert.Single(new ListenerRegistry(DlsStore.Open(storePath), TimeProvider.System).List());
-            listenerId = record.ProcessId;
             Assert.NotEqual(shell.Id, listenerId.Value);
             Assert.Equal(0, kill(listenerId.Value, 15));
 
