@@ -233,6 +233,12 @@ Describe 'Restore-DlsStore onto a new machine' {
         }
     }
 
+    It 'creates nothing on a new machine with -WhatIf' {
+        $machine = Join-Path ([System.IO.Path]::GetTempPath()) ("dls-newmachine-" + [guid]::NewGuid().ToString('N'))
+        Restore-DlsStore -StorePath (Join-Path $machine 'dls.db') -Path $Backup -WhatIf
+        $machine | Should -Not -Exist
+    }
+
     Context 'a backup that cannot be used' {
         BeforeAll {
             $script:Bad = Join-Path $SourceFolder 'bad'
