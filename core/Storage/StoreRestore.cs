@@ -50,6 +50,7 @@ public static class StoreRestore
         var stagedKey = StoreBackup.SecretsKeyPath(staged);
         var targetKey = StoreBackup.SecretsKeyPath(target);
         var retiredKey = staged + ".previous-key";
+        var placedKey = false;
         try
         {
             OwnerOnlyFile.Copy(backup, staged);
@@ -73,23 +74,23 @@ public static class StoreRestore
                 }
 
                 File.Move(stagedKey, targetKey);
+                placedKey = true;
             }
 
-            try
-            {
-                File.Move(staged, target, overwrite: true);
-            }
-            catch when (File.Exists(retiredKey))
-            {
-                // The old store stays: so does the key that opens its secrets.
-                File.Move(retiredKey, targetKey, overwrite: true);
-                throw;
-            }
-
-            File.Delete(retiredKey);
+            File.Move(staged, target, overwrite: true);
         }
         catch
         {
+            // The old store stays: so does the key that opens its secrets (or none, if it had none).
+            if (File.Exists(retiredKey))
+            {
+                File.Move(retiredKey, targetKey, overwrite: true);
+            }
+            else if (placedKey)
+            {
+                File.Delete(targetKey);
+            }
+
             foreach (var leftover in new[] { staged, stagedKey, staged + "-journal", staged + "-wal", staged + "-shm" })
             {
                 File.Delete(leftover);
@@ -102,6 +103,8 @@ public static class StoreRestore
 
             throw;
         }
+
+        File.Delete(retiredKey);
 
         // The backup may be of an older schema: bring it up to date, then record the restore in the restored log.
         var restored = DlsStore.Open(target);
