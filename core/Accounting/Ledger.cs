@@ -17,27 +17,23 @@ public sealed record SeatResult(DateTimeOffset? HeldUntil, string? Warning, Prot
 }
 
 /// <summary>
-/// The accounting of SPEC §3, the only place its rules live: who takes a seat, what a report counts, and
-/// (through <see cref="QuotaMeter"/>) what "used" means. Every method works inside the caller's transaction;
+/// The accounting of SPEC §3: who takes a seat and what a report counts, as <see cref="LicenseModeRules"/> says for
+/// each mode (and through <see cref="QuotaMeter"/> what "used" means). Every method works inside the caller's transaction;
 /// the listener calls them from its single writer, so two requests never decide on the same count.
 /// </summary>
 public static class Ledger
 {
-    public static bool IsSeatMode(LicenseMode mode) => mode is LicenseMode.PerDeviceYearly or LicenseMode.PerDeviceQuarterly
-        or LicenseMode.PerDeviceMonthly or LicenseMode.PerDeviceDaily or LicenseMode.PerServer or LicenseMode.PerDomain;
-
-    public static bool IsConcurrentMode(LicenseMode mode) => mode is LicenseMode.PerConcurrentDevice or LicenseMode.PerConcurrentInstance;
-
-    public static bool IsCountMode(LicenseMode mode) => mode is LicenseMode.PerScan or LicenseMode.PerPage;
+    /// <summary>Whether the mode's use is counted in concurrent slices (its devices hold no lasting seat).</summary>
+    public static bool IsConcurrentMode(LicenseMode mode) => LicenseModeRules.For(mode).Basis == QuotaBasis.Concurrent;
 
     /// <summary>The key a seat of this item is held under for this claim (the device, or the domain).</summary>
     public static string? SeatKey(LicenseItem item, SeatClaim claim) =>
-        item.Mode == LicenseMode.PerDomain ? claim.RegistrableDomain : claim.ClientUuid;
+        LicenseModeRules.For(item.Mode).Key == SeatKeyKind.Domain ? claim.RegistrableDomain : claim.ClientUuid;
 
     /// <summary>Whether the claim already holds an active seat on the item (such an item is preferred: no second seat is taken).</summary>
     public static bool HoldsActiveSeat(SqliteConnection connection, SqliteTransaction transaction, LicenseItem item, SeatClaim claim, DateTimeOffset now)
     {
-        if (!IsSeatMode(item.Mode) || SeatKey(item, claim) is not { } key)
+        if (LicenseModeRules.For(item.Mode).Basis != QuotaBasis.Seats || SeatKey(item, claim) is not { } key)
         {
             return false;
         }
@@ -57,27 +53,27 @@ public static class Ledger
     public static SeatResult TryTake(
         SqliteConnection connection, SqliteTransaction transaction, LicenseItem item, SeatClaim claim, DateTimeOffset now, ActiveSeatCounter? seats = null)
     {
-        if (IsSeatMode(item.Mode))
+        var rules = LicenseModeRules.For(item.Mode);
+        if (rules.Basis == QuotaBasis.Seats)
         {
-            return TakeSeat(connection, transaction, item, claim, now, seats);
+            return TakeSeat(connection, transaction, item, rules, claim, now, seats);
         }
 
-        var tolerance = QuotaMeter.Tolerance(item);
-        if (IsCountMode(item.Mode))
+        var tolerance = rules.Tolerance(item.Quantity);
+        if (rules.Basis == QuotaBasis.Count)
         {
             var counted = Counter(connection, transaction, item.ItemId).Counted;
-            return counted >= item.Quantity + tolerance
-                ? SeatResult.Refuse(ErrorCodes.CountQuotaUsedUp, $"Item {item.ItemId}: the {Unit(item.Mode)} quota is used up ({counted} counted of {item.Quantity} + {tolerance} tolerance).")
-                : new SeatResult(item.GraceEndsAt, counted >= item.Quantity ? $"Item {item.ItemId} is over its quantity ({counted} of {item.Quantity} {Unit(item.Mode)}); the tolerance is in use." : null, null);
+            return rules.IsUsedUp(counted, item.Quantity)
+                ? SeatResult.Refuse(rules.UsedUpError, $"Item {item.ItemId}: the {rules.Unit} quota is used up ({counted} counted of {item.Quantity} + {tolerance} tolerance).")
+                : new SeatResult(item.GraceEndsAt, counted >= item.Quantity ? $"Item {item.ItemId} is over its quantity ({counted} of {item.Quantity} {rules.Unit}); the tolerance is in use." : null, null);
         }
 
         // Concurrent modes: an authorization takes nothing; reports count. Once the tolerance of extra
         // device/instance-slices is used up, a client is refused while quantity others are active.
-        var instances = item.Mode == LicenseMode.PerConcurrentInstance;
-        var requested = instances ? claim.InstanceCount : 1;
+        var requested = rules.Key == SeatKeyKind.Instance ? claim.InstanceCount : 1;
         if (requested > item.Quantity)
         {
-            return SeatResult.Refuse(ErrorCodes.QuotaUsedUp, $"Item {item.ItemId}: a server may run at most {item.Quantity} instances; {requested} were requested.");
+            return SeatResult.Refuse(rules.UsedUpError, $"Item {item.ItemId}: a server may run at most {item.Quantity} {rules.Units}; {requested} were requested.");
         }
 
         var overage = Counter(connection, transaction, item.ItemId).Overage;
@@ -95,8 +91,8 @@ public static class Ledger
             var others = Convert.ToInt64(command.ExecuteScalar());
             if (others + requested > item.Quantity)
             {
-                return SeatResult.Refuse(ErrorCodes.QuotaUsedUp,
-                    $"Item {item.ItemId}: {others} {(instances ? "instances" : "devices")} of other clients are active and the tolerance of {tolerance} extra {(instances ? "instance" : "device")}-slices is used up.");
+                return SeatResult.Refuse(rules.UsedUpError,
+                    $"Item {item.ItemId}: {others} {rules.Units} of other clients are active and the tolerance of {tolerance} extra {rules.Unit}-slices is used up.");
             }
         }
 
@@ -116,18 +112,19 @@ public static class Ledger
         foreach (var record in records)
         {
             var item = items[record.ItemId];
-            if (IsCountMode(item.Mode))
+            var rules = LicenseModeRules.For(item.Mode);
+            if (rules.Basis == QuotaBasis.Count)
             {
                 if (record.Count > 0)
                 {
                     counted[item.ItemId] = counted.GetValueOrDefault(item.ItemId) + record.Count;
                 }
             }
-            else if (IsConcurrentMode(item.Mode))
+            else if (rules.Basis == QuotaBasis.Concurrent)
             {
-                CountConcurrent(connection, transaction, item, clientUuid, record);
+                CountConcurrent(connection, transaction, item, rules, clientUuid, record);
             }
-            else if (item.Mode != LicenseMode.PerDomain && refreshed.Add(item.ItemId))
+            else if (rules.ReportsRefreshSeats && refreshed.Add(item.ItemId))
             {
                 Refresh(connection, transaction, item, clientUuid, now);
             }
@@ -157,14 +154,14 @@ public static class Ledger
     /// <summary>When a seat taken or refreshed now lapses: after the mode's window, and never after the item's last usable moment.</summary>
     public static DateTimeOffset SeatHorizon(LicenseItem item, DateTimeOffset now)
     {
-        var until = now + QuotaMeter.ActiveWindow(item.Mode);
+        var until = now + LicenseModeRules.For(item.Mode).ActiveWindow;
         return until < item.GraceEndsAt ? until : item.GraceEndsAt;
     }
 
     private static SeatResult TakeSeat(
-        SqliteConnection connection, SqliteTransaction transaction, LicenseItem item, SeatClaim claim, DateTimeOffset now, ActiveSeatCounter? seats)
+        SqliteConnection connection, SqliteTransaction transaction, LicenseItem item, LicenseModeRules rules, SeatClaim claim, DateTimeOffset now, ActiveSeatCounter? seats)
     {
-        var domains = item.Mode == LicenseMode.PerDomain;
+        var domains = rules.Key == SeatKeyKind.Domain;
         if (SeatKey(item, claim) is not { } key)
         {
             return SeatResult.Refuse(ErrorCodes.NotAllowed, $"Item {item.ItemId} is licensed per domain; the request names no domain.");
@@ -173,13 +170,13 @@ public static class Ledger
         var horizon = SeatHorizon(item, now);
         if (!HoldsActiveSeat(connection, transaction, item, claim, now))
         {
-            var tolerance = QuotaMeter.Tolerance(item);
+            var tolerance = rules.Tolerance(item.Quantity);
             var active = seats?.Active(connection, transaction, item.ItemId, now) ?? ActiveSeats(connection, transaction, item.ItemId, now);
-            if (active >= item.Quantity + tolerance)
+            if (rules.IsUsedUp(active, item.Quantity))
             {
                 return domains
-                    ? SeatResult.Refuse(ErrorCodes.NotAllowed, $"Item {item.ItemId}: the domain quota is used up ({active} of {item.Quantity} domains); '{key}' is not one of them.")
-                    : SeatResult.Refuse(ErrorCodes.QuotaUsedUp, $"Item {item.ItemId}: the {(item.Mode == LicenseMode.PerServer ? "server" : "device")} quota is used up ({active} active of {item.Quantity} + {tolerance} tolerance).");
+                    ? SeatResult.Refuse(rules.UsedUpError, $"Item {item.ItemId}: the domain quota is used up ({active} of {item.Quantity} domains); '{key}' is not one of them.")
+                    : SeatResult.Refuse(rules.UsedUpError, $"Item {item.ItemId}: the {rules.Unit} quota is used up ({active} active of {item.Quantity} + {tolerance} tolerance).");
             }
 
             var insert = Command(connection, transaction, """
@@ -244,9 +241,9 @@ public static class Ledger
         command.ExecuteNonQuery();
     }
 
-    private static void CountConcurrent(SqliteConnection connection, SqliteTransaction transaction, LicenseItem item, string clientUuid, UsageRecord record)
+    private static void CountConcurrent(SqliteConnection connection, SqliteTransaction transaction, LicenseItem item, LicenseModeRules rules, string clientUuid, UsageRecord record)
     {
-        var key = item.Mode == LicenseMode.PerConcurrentInstance ? $"{clientUuid}/{record.InstanceId}" : clientUuid;
+        var key = rules.Key == SeatKeyKind.Instance ? $"{clientUuid}/{record.InstanceId}" : clientUuid;
         var slice = Timestamps.Format(TimeSlice.StartOf(record.Slice));
         var insert = Command(connection, transaction,
             "INSERT INTO concurrent_slot (item_id, slice, seat_key, client_uuid) VALUES ($item, $slice, $key, $client) ON CONFLICT DO NOTHING;");
@@ -277,8 +274,6 @@ public static class Ledger
             overage.ExecuteNonQuery();
         }
     }
-
-    private static string Unit(LicenseMode mode) => mode == LicenseMode.PerPage ? "page" : "scan";
 
     private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql)
     {
