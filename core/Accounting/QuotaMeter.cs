@@ -1,5 +1,7 @@
 using Dls.Core.Licensing;
 using Dls.Core.Usage;
+using Dls.Core.Storage;
+using Dls.Core.Storage.Sqlite;
 using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Accounting;
@@ -10,7 +12,14 @@ namespace Dls.Core.Accounting;
 /// </summary>
 public static class QuotaMeter
 {
+    /// <remarks>For code not yet moved onto units of work.</remarks>
     public static QuotaMeasure Measure(SqliteConnection connection, SqliteTransaction? transaction, LicenseItem item, DateTimeOffset now)
+    {
+        using var work = SqliteUnitOfWork.Borrow(SqliteStores.All, connection, transaction, connection.DataSource);
+        return Measure(work, item, now);
+    }
+
+    public static QuotaMeasure Measure(UnitOfWork work, LicenseItem item, DateTimeOffset now)
     {
         var rules = LicenseModeRules.For(item.Mode);
         var tolerance = rules.Tolerance(item.Quantity);
@@ -19,25 +28,20 @@ public static class QuotaMeter
         switch (rules.Basis)
         {
             case QuotaBasis.Count:
-                used = Ledger.Counter(connection, transaction, item.ItemId).Counted;
+                used = Ledger.Counter(work, item.ItemId).Counted;
                 toleranceUsed = Math.Max(0, used - item.Quantity);
                 break;
             case QuotaBasis.Concurrent:
             {
                 // Devices or instances reported in the current slice; the tolerance is spent over the item's life.
-                using var command = connection.CreateCommand();
-                command.Transaction = transaction;
-                command.CommandText = "SELECT coalesce((SELECT active FROM concurrent_slice WHERE item_id = $item AND slice = $slice), 0);";
-                command.Parameters.AddWithValue("$item", item.ItemId);
-                command.Parameters.AddWithValue("$slice", Timestamps.Format(TimeSlice.StartOf(now)));
-                used = Convert.ToInt64(command.ExecuteScalar());
-                toleranceUsed = Ledger.Counter(connection, transaction, item.ItemId).Overage;
+                used = work.Stores.Devices.ActiveInSlice(work, item.ItemId, TimeSlice.StartOf(now));
+                toleranceUsed = Ledger.Counter(work, item.ItemId).Overage;
                 break;
             }
 
             default:
                 // Devices, servers or domains whose seat has not lapsed.
-                used = Ledger.ActiveSeats(connection, transaction, item.ItemId, now);
+                used = Ledger.ActiveSeats(work, item.ItemId, now);
                 toleranceUsed = Math.Max(0, used - item.Quantity);
                 break;
         }

@@ -2,6 +2,7 @@ using Dls.Core.Accounting;
 using Dls.Core.Crypto;
 using Dls.Core.Licensing;
 using Dls.Core.Storage;
+using Dls.Core.Storage.Sqlite;
 using Dls.Core.Usage;
 using Microsoft.Data.Sqlite;
 
@@ -64,13 +65,14 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
             ? null
             : new PasswordCheck(target.StoredHash, passwords.Verify(target.Code, target.StoredHash, request.SessionPassword));
 
-    public AuthOutcome Authorize(SqliteConnection connection, SqliteTransaction transaction, AuthRequest request, DateTimeOffset now, AuthContext? context = null)
+    public AuthOutcome Authorize(UnitOfWork work, AuthRequest request, DateTimeOffset now, AuthContext? context = null)
     {
+        var (connection, transaction) = Sqlite(work);
         _catalog.Sync(connection, transaction);
-        _seats.Sync(connection, transaction);
+        _seats.Sync(work);
         try
         {
-            var (outcome, code, itemId) = Decide(connection, transaction, request, now, context);
+            var (outcome, code, itemId) = Decide(work, request, now, context);
             if (outcome.NeedsPasswordCheck || outcome.RetryAfter is not null)
             {
                 // Not decided (the password check is stale) or rate-limited: nothing was written, nothing is counted.
@@ -79,7 +81,7 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
 
             if (outcome.Grant is { } grant)
             {
-                Grants.Record(connection, transaction, request.ClientUuid, grant.HandshakeCode, grant.ItemId, now, grant.CacheUntil);
+                Grants.Record(work, request.ClientUuid, grant.HandshakeCode, grant.ItemId, now, grant.CacheUntil);
             }
 
             // A request refused before a code is known is counted, not kept per device: anyone can send those, and
@@ -180,8 +182,9 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
     /// names the item's product, and its count is within the per-slice bound. Other records are refused one by one
     /// (105, 104, 400) and listed in the answer; the rest count. A batch in which nothing counts writes nothing.
     /// </summary>
-    public ReportOutcome Report(SqliteConnection connection, SqliteTransaction transaction, ReportRequest request, DateTimeOffset now)
+    public ReportOutcome Report(UnitOfWork work, ReportRequest request, DateTimeOffset now)
     {
+        var (connection, transaction) = Sqlite(work);
         _catalog.Sync(connection, transaction);
         var code = _catalog.FindCode(request.HandshakeCode);
         if (code is null || !code.Enabled)
@@ -190,10 +193,7 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
         }
 
         var updateTime = _catalog.HandshakeUpdateTime(code.Code);
-        var seen = StatementCache.Get(connection, transaction, "SELECT EXISTS (SELECT 1 FROM report_batch WHERE client_uuid = $client AND batch_id = $batch);");
-        seen.Parameters.AddWithValue("$client", request.ClientUuid);
-        seen.Parameters.AddWithValue("$batch", request.BatchId);
-        if (Convert.ToInt64(seen.ExecuteScalar()) == 1)
+        if (work.Stores.Devices.BatchSeen(work, request.ClientUuid, request.BatchId))
         {
             return new ReportOutcome(new ReportAnswer(0, request.Records.Count, updateTime), null);
         }
@@ -250,14 +250,9 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
             return new ReportOutcome(new ReportAnswer(0, 0, updateTime) { RefusedRecords = refused }, null);
         }
 
-        var batch = StatementCache.Get(connection, transaction, "INSERT INTO report_batch (client_uuid, batch_id, received_at, records) VALUES ($client, $batch, $now, $records);");
-        batch.Parameters.AddWithValue("$client", request.ClientUuid);
-        batch.Parameters.AddWithValue("$batch", request.BatchId);
-        batch.Parameters.AddWithValue("$now", Timestamps.Format(now));
-        batch.Parameters.AddWithValue("$records", request.Records.Count);
-        batch.ExecuteNonQuery();
+        work.Stores.Devices.RecordBatch(work, request.ClientUuid, request.BatchId, now, request.Records.Count);
 
-        Ledger.Count(connection, transaction, items, request.ClientUuid, accepted, now);
+        Ledger.Count(work, items, request.ClientUuid, accepted, now);
 
         var facts = accepted.Select(record => new UsageFact(
             now, TimeSlice.StartOf(record.Slice), code.Code, record.ItemId, request.ClientUuid, record.InstanceId ?? string.Empty, record.Count,
@@ -279,7 +274,7 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
         {
             if (!horizons.TryGetValue(itemId, out var horizon))
             {
-                horizon = Grants.Horizon(connection, transaction, request.ClientUuid, code.Code, itemId);
+                horizon = Grants.Horizon(work, request.ClientUuid, code.Code, itemId);
                 horizons[itemId] = horizon;
             }
 
@@ -301,20 +296,11 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
     }
 
     /// <summary>Drops accounting state no rule needs any more: fingerprints of past slices, batch ids and slots beyond the report age.</summary>
-    public static void Prune(SqliteConnection connection, SqliteTransaction transaction, DateTimeOffset now)
-    {
-        var command = StatementCache.Get(connection, transaction, """
-            DELETE FROM client_fingerprint WHERE slice < $slice;
-            DELETE FROM report_batch WHERE received_at < $old;
-            DELETE FROM concurrent_slot WHERE slice < $old;
-            """);
-        command.Parameters.AddWithValue("$slice", Timestamps.Format(TimeSlice.StartOf(now)));
-        command.Parameters.AddWithValue("$old", Timestamps.Format(now - MaxReportAge - TimeSpan.FromDays(1)));
-        command.ExecuteNonQuery();
-    }
+    public static void Prune(UnitOfWork work, DateTimeOffset now) =>
+        work.Stores.Devices.Prune(work, TimeSlice.StartOf(now), now - MaxReportAge - TimeSpan.FromDays(1));
 
     private (AuthOutcome Outcome, string? Code, string? ItemId) Decide(
-        SqliteConnection connection, SqliteTransaction transaction, AuthRequest request, DateTimeOffset now, AuthContext? context)
+        UnitOfWork work, AuthRequest request, DateTimeOffset now, AuthContext? context)
     {
         var (code, error) = ResolveCode(request, _catalog.FindCode, _catalog.FindDefaultCode);
         if (error is not null)
@@ -361,14 +347,14 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
         // A device that holds no grant on any item it could get through this code is asking for a new seat: the
         // rate limit on new seats applies, before anything is written (a limited request changes nothing).
         if (candidates.Count > 0 && context?.NewSeats is { } gate
-            && !candidates.Any(item => Grants.Horizon(connection, transaction, request.ClientUuid, code.Code, item.ItemId) is not null)
+            && !candidates.Any(item => Grants.Horizon(work, request.ClientUuid, code.Code, item.ItemId) is not null)
             && !gate.TryAdmit(code.Code, out var retryAfter))
         {
             return (new AuthOutcome(null, new ProtocolError(ErrorCodes.RateLimited,
                 $"Too many new devices from this address or for the handshake code '{code.Code}'; retry in {Math.Ceiling(retryAfter.TotalSeconds)} s.")) { RetryAfter = retryAfter }, code.Code, null);
         }
 
-        if (IsClone(connection, transaction, request, now))
+        if (IsClone(work, request, now))
         {
             return (AuthOutcome.Refused(ErrorCodes.CloneSuspected,
                 $"Client '{request.ClientUuid}' was seen in this time slice with another identity (deployment, os, domain, app id or process name)."), code.Code, null);
@@ -408,11 +394,11 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
 
         var ordered = usable.Count < 2
             ? usable
-            : usable.OrderByDescending(u => Ledger.HoldsActiveSeat(connection, transaction, u.Item, claim, now)).ToList();
+            : usable.OrderByDescending(u => Ledger.HoldsActiveSeat(work, u.Item, claim, now)).ToList();
         var quotaRefusals = new List<(ProtocolError Error, string ItemId)>();
         foreach (var (item, status) in ordered)
         {
-            var seat = Ledger.TryTake(connection, transaction, item, claim, now, _seats);
+            var seat = Ledger.TryTake(work, item, claim, now, _seats);
             if (seat.Error is not null)
             {
                 quotaRefusals.Add((seat.Error, item.ItemId));
@@ -468,16 +454,17 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
         return host == bare || host.EndsWith("." + bare, StringComparison.Ordinal);
     }
 
-    private static bool IsClone(SqliteConnection connection, SqliteTransaction transaction, AuthRequest request, DateTimeOffset now)
+    private static bool IsClone(UnitOfWork work, AuthRequest request, DateTimeOffset now)
     {
         var fingerprint = Fingerprint(request);
-        var command = StatementCache.Get(connection, transaction, """
-            INSERT INTO client_fingerprint (client_uuid, slice, fingerprint) VALUES ($client, $slice, $fingerprint) ON CONFLICT DO NOTHING;
-            SELECT fingerprint FROM client_fingerprint WHERE client_uuid = $client AND slice = $slice;
-            """);
-        command.Parameters.AddWithValue("$client", request.ClientUuid);
-        command.Parameters.AddWithValue("$slice", Timestamps.Format(TimeSlice.StartOf(now)));
-        command.Parameters.AddWithValue("$fingerprint", fingerprint);
-        return !string.Equals(command.ExecuteScalar() as string, fingerprint, StringComparison.Ordinal);
+        var first = work.Stores.Devices.FirstFingerprint(work, request.ClientUuid, TimeSlice.StartOf(now), fingerprint);
+        return !string.Equals(first, fingerprint, StringComparison.Ordinal);
+    }
+
+    /// <summary>The SQLite connection under a unit of work, for the catalog and statistics not yet behind their stores.</summary>
+    private static (SqliteConnection Connection, SqliteTransaction Transaction) Sqlite(UnitOfWork work)
+    {
+        var sqlite = SqliteUnitOfWork.Of(work);
+        return (sqlite.Connection, sqlite.Transaction!);
     }
 }

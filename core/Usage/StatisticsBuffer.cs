@@ -1,3 +1,5 @@
+using Dls.Core.Storage;
+using Dls.Core.Storage.Sqlite;
 using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Usage;
@@ -18,6 +20,12 @@ public sealed class StatisticsBuffer
     public void Add(IEnumerable<UsageFact> facts) => _usage.AddRange(facts);
 
     /// <summary>Records what was added since the last flush; nothing stays behind, even when it fails (the batch then fails whole).</summary>
+    public void Flush(UnitOfWork work)
+    {
+        var sqlite = SqliteUnitOfWork.Of(work);
+        Flush(sqlite.Connection, sqlite.Transaction!);
+    }
+
     public void Flush(SqliteConnection connection, SqliteTransaction transaction)
     {
         try

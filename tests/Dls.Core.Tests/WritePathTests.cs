@@ -107,9 +107,9 @@ public sealed class WritePathTests : IDisposable
             var statistics = new StatisticsBuffer();
             var authority = new Dls.Core.Protocol.LicenseAuthority(new Dls.Core.Crypto.SessionPasswordCache(), statistics);
             var failNext = false;
-            await using (var writer = new GroupCommitWriter(fixture.Store, beforeCommit: (c, t) =>
+            await using (var writer = new GroupCommitWriter(fixture.Store, beforeCommit: work =>
             {
-                statistics.Flush(c, t);
+                statistics.Flush(work);
                 if (failNext)
                 {
                     failNext = false;
@@ -118,14 +118,14 @@ public sealed class WritePathTests : IDisposable
             }))
             {
                 var outcomes = await Task.WhenAll(Enumerable.Range(0, 60).Select(i => Task.Run(() =>
-                    writer.SubmitAsync((c, t) => authority.Authorize(c, t, AuthorityFixture.Request($"racer-{i}", product: "DLR"), fixture.Now)))));
+                    writer.SubmitAsync(work => authority.Authorize(work, AuthorityFixture.Request($"racer-{i}", product: "DLR"), fixture.Now)))));
                 Assert.Equal(22, outcomes.Count(o => o.Grant is not null));
 
                 failNext = true;
                 await Assert.ThrowsAsync<SqliteException>(() =>
-                    writer.SubmitAsync((c, t) => authority.Authorize(c, t, AuthorityFixture.Request("lost", product: "DLR"), fixture.Now)));
+                    writer.SubmitAsync(work => authority.Authorize(work, AuthorityFixture.Request("lost", product: "DLR"), fixture.Now)));
                 var holder = $"racer-{Array.FindIndex(outcomes, o => o.Grant is not null)}";
-                var after = await writer.SubmitAsync((c, t) => authority.Authorize(c, t, AuthorityFixture.Request(holder, product: "DLR"), fixture.Now));
+                var after = await writer.SubmitAsync(work => authority.Authorize(work, AuthorityFixture.Request(holder, product: "DLR"), fixture.Now));
                 Assert.NotNull(after.Grant);
             }
 
