@@ -5,4 +5,6 @@ namespace Dls.Core.Storage;
 /// take the <see cref="UnitOfWork"/> they run in. The SQLite set is made in <c>Storage/Sqlite</c>.
 /// </summary>
 /// <param name="Devices">Seats, counters, concurrent slots, grants, client fingerprints and report batches.</param>
-public sealed record AggregateStores(IDeviceStore Devices);
+/// <param name="Server">The server identity, settings, listeners and audit trail.</param>
+/// <param name="Usage">Statistics facts, roll-ups, per-device rows and the usage settings.</param>
+internal sealed record AggregateStores(IDeviceStore Devices, IServerStore Server, IUsageStore Usage);

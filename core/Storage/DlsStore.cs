@@ -91,7 +91,7 @@ public sealed class DlsStore
     }
 
     /// <summary>The aggregate stores of this store's engine; their methods take a unit of work of this store.</summary>
-    public AggregateStores Stores => SqliteStores.All;
+    internal AggregateStores Stores => SqliteStores.All;
 
     /// <summary>Opens a unit of work whose write transaction (BEGIN IMMEDIATE) is open; dispose it without <see cref="UnitOfWork.Commit"/> to roll back.</summary>
     public UnitOfWork BeginWrite() => Begin(write: true, beginNow: true);

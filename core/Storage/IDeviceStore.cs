@@ -1,7 +1,7 @@
 namespace Dls.Core.Storage;
 
 /// <summary>A grant held by a client: the item it may report through the code, until <see cref="CacheUntil"/>.</summary>
-public sealed record StoredGrant(string ClientUuid, string HandshakeCode, string ItemId, DateTimeOffset CacheUntil);
+internal sealed record StoredGrant(string ClientUuid, string HandshakeCode, string ItemId, DateTimeOffset CacheUntil);
 
 /// <summary>
 /// The devices aggregate: what clients hold and have done, as the ledger and the authority keep it. Seats of
@@ -10,7 +10,7 @@ public sealed record StoredGrant(string ClientUuid, string HandshakeCode, string
 /// Every method runs in the caller's <see cref="UnitOfWork"/>; none decides anything (the rules are in
 /// <c>Accounting</c> and <c>Protocol</c>).
 /// </summary>
-public interface IDeviceStore
+internal interface IDeviceStore
 {
     /// <summary>Whether <paramref name="seatKey"/> holds a seat of the item that is active at <paramref name="now"/>.</summary>
     bool HoldsActiveSeat(UnitOfWork work, string itemId, string seatKey, DateTimeOffset now);
@@ -69,6 +69,12 @@ public interface IDeviceStore
 
     /// <summary>Records an acknowledged batch.</summary>
     void RecordBatch(UnitOfWork work, string clientUuid, string batchId, DateTimeOffset now, int records);
+
+    /// <summary>Deletes seats that lapsed before <paramref name="cutoff"/> (at most <paramref name="limit"/>).</summary>
+    long PurgeLapsedSeats(UnitOfWork work, DateTimeOffset cutoff, int limit);
+
+    /// <summary>Deletes grants that ended before <paramref name="cutoff"/> (at most <paramref name="limit"/>).</summary>
+    long PurgeEndedGrants(UnitOfWork work, DateTimeOffset cutoff, int limit);
 
     /// <summary>Drops fingerprints of slices before <paramref name="slice"/>, batch ids and concurrent slots from before <paramref name="before"/>.</summary>
     void Prune(UnitOfWork work, DateTimeOffset slice, DateTimeOffset before);

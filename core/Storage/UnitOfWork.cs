@@ -14,13 +14,13 @@ namespace Dls.Core.Storage;
 /// </remarks>
 public abstract class UnitOfWork : IDisposable
 {
-    protected UnitOfWork(AggregateStores stores)
+    private protected UnitOfWork(AggregateStores stores)
     {
         Stores = stores;
     }
 
     /// <summary>The aggregate stores of this unit's engine; their methods take this unit.</summary>
-    public AggregateStores Stores { get; }
+    internal AggregateStores Stores { get; }
 
     /// <summary>Whether the unit may write.</summary>
     public abstract bool IsWrite { get; }

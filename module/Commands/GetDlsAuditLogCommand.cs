@@ -14,7 +14,7 @@ public sealed class GetDlsAuditLogCommand : DlsCmdlet
     protected override void Process()
     {
         DateTimeOffset? since = Since is null ? null : new DateTimeOffset(Since.Value.Kind == DateTimeKind.Unspecified ? DateTime.SpecifyKind(Since.Value, DateTimeKind.Local) : Since.Value);
-        foreach (var entry in Store.Read(connection => AuditLog.Read(connection, since)))
+        foreach (var entry in AuditLog.Read(Store, since))
         {
             WriteObject(entry);
         }

@@ -223,4 +223,22 @@ internal sealed class SqliteDeviceStore : IDeviceStore
         command.Parameters.AddWithValue("$old", Timestamps.Format(before));
         command.ExecuteNonQuery();
     }
+
+    public long PurgeLapsedSeats(UnitOfWork work, DateTimeOffset cutoff, int limit)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command(
+            "DELETE FROM seat WHERE (item_id, seat_key) IN (SELECT item_id, seat_key FROM seat WHERE active_until < $cutoff LIMIT $limit);");
+        command.Parameters.AddWithValue("$cutoff", Timestamps.Format(cutoff));
+        command.Parameters.AddWithValue("$limit", limit);
+        return command.ExecuteNonQuery();
+    }
+
+    public long PurgeEndedGrants(UnitOfWork work, DateTimeOffset cutoff, int limit)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command(
+            "DELETE FROM client_grant WHERE (client_uuid, handshake_code, item_id) IN (SELECT client_uuid, handshake_code, item_id FROM client_grant WHERE cache_until < $cutoff LIMIT $limit);");
+        command.Parameters.AddWithValue("$cutoff", Timestamps.Format(cutoff));
+        command.Parameters.AddWithValue("$limit", limit);
+        return command.ExecuteNonQuery();
+    }
 }
