@@ -72,6 +72,7 @@ public static class ErrorIds
     public const string LicenseItemNotFound = nameof(LicenseItemNotFound);
     public const string LicenseItemRevokedByAnotherIssuer = nameof(LicenseItemRevokedByAnotherIssuer);
     public const string LicenseKeyInvalid = nameof(LicenseKeyInvalid);
+    public const string LicenseMalformed = nameof(LicenseMalformed);
     public const string LicenseOrganizationMismatch = nameof(LicenseOrganizationMismatch);
     public const string LicenseOwnedByAnotherIssuer = nameof(LicenseOwnedByAnotherIssuer);
     public const string LicenseRevokesForeignItem = nameof(LicenseRevokesForeignItem);
@@ -98,6 +99,10 @@ public static class ErrorIds
 
     // Public
     public const string PublicKeyInvalid = nameof(PublicKeyInvalid);
+
+    // Request (the listener's protocol)
+    public const string RequestMalformed = nameof(RequestMalformed);
+    public const string RequestTooLarge = nameof(RequestTooLarge);
 
     // Server
     public const string ServerHasLicenses = nameof(ServerHasLicenses);
