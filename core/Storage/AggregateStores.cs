@@ -7,4 +7,5 @@ namespace Dls.Core.Storage;
 /// <param name="Devices">Seats, counters, concurrent slots, grants, client fingerprints and report batches.</param>
 /// <param name="Server">The server identity, settings, listeners and audit trail.</param>
 /// <param name="Usage">Statistics facts, roll-ups, per-device rows and the usage settings.</param>
-internal sealed record AggregateStores(IDeviceStore Devices, IServerStore Server, IUsageStore Usage);
+/// <param name="Alerts">Alert settings, fired levels and the notification outbox.</param>
+internal sealed record AggregateStores(IDeviceStore Devices, IServerStore Server, IUsageStore Usage, IAlertStore Alerts);
