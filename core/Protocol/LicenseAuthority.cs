@@ -48,7 +48,7 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
             return null;
         }
 
-        var code = store.Read(connection => ResolveCode(connection, null, request).Code);
+        var code = store.Query(work => ResolveCode(work, request).Code);
         return code?.PasswordHash is { } hash ? new PasswordTarget(code.Code, hash) : null;
     }
 
@@ -68,7 +68,7 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
     public AuthOutcome Authorize(UnitOfWork work, AuthRequest request, DateTimeOffset now, AuthContext? context = null)
     {
         var (connection, transaction) = Sqlite(work);
-        _catalog.Sync(connection, transaction);
+        _catalog.Sync(work);
         _seats.Sync(work);
         try
         {
@@ -122,8 +122,8 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
     /// Which code a request names (SPEC §4): the code when given (it must belong to the organization when one is
     /// given too), else the organization's default code.
     /// </summary>
-    public static (HandshakeCode? Code, ProtocolError? Error) ResolveCode(SqliteConnection connection, SqliteTransaction? transaction, AuthRequest request) =>
-        ResolveCode(request, name => LicenseCatalog.FindCode(connection, transaction, name), org => LicenseCatalog.FindDefaultCode(connection, transaction, org));
+    public static (HandshakeCode? Code, ProtocolError? Error) ResolveCode(UnitOfWork work, AuthRequest request) =>
+        ResolveCode(request, name => LicenseCatalog.FindCode(work, name), org => LicenseCatalog.FindDefaultCode(work, org));
 
     private static (HandshakeCode? Code, ProtocolError? Error) ResolveCode(
         AuthRequest request, Func<string, HandshakeCode?> findCode, Func<string, HandshakeCode?> findDefaultCode)
@@ -185,7 +185,7 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
     public ReportOutcome Report(UnitOfWork work, ReportRequest request, DateTimeOffset now)
     {
         var (connection, transaction) = Sqlite(work);
-        _catalog.Sync(connection, transaction);
+        _catalog.Sync(work);
         var code = _catalog.FindCode(request.HandshakeCode);
         if (code is null || !code.Enabled)
         {

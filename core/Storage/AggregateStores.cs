@@ -8,4 +8,6 @@ namespace Dls.Core.Storage;
 /// <param name="Server">The server identity, settings, listeners and audit trail.</param>
 /// <param name="Usage">Statistics facts, roll-ups, per-device rows and the usage settings.</param>
 /// <param name="Alerts">Alert settings, fired levels and the notification outbox.</param>
-internal sealed record AggregateStores(IDeviceStore Devices, IServerStore Server, IUsageStore Usage, IAlertStore Alerts);
+/// <param name="Codes">Handshake codes and the items each serves.</param>
+/// <param name="Licenses">Licenses, their items and the trusted issuers.</param>
+internal sealed record AggregateStores(IDeviceStore Devices, IServerStore Server, IUsageStore Usage, IAlertStore Alerts, ICodeStore Codes, ILicenseStore Licenses);

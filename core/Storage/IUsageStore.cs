@@ -14,6 +14,9 @@ internal interface IUsageStore
 
     void SetRetentionDays(UnitOfWork work, int days);
 
+    /// <summary>Authorizations and refused ones per code in [<paramref name="since"/>, <paramref name="now"/>] (codes with none are absent).</summary>
+    IReadOnlyList<(string Code, long Total, long Failed)> AuthorizationsByCode(UnitOfWork work, DateTimeOffset since, DateTimeOffset now);
+
     /// <summary>Deletes raw usage records of slices before <paramref name="cutoff"/>.</summary>
     long PurgeUsageRecords(UnitOfWork work, DateTimeOffset cutoff, int limit);
 

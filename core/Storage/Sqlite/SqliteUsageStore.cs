@@ -21,6 +21,24 @@ internal sealed class SqliteUsageStore : IUsageStore
         command.ExecuteNonQuery();
     }
 
+    public IReadOnlyList<(string Code, long Total, long Failed)> AuthorizationsByCode(UnitOfWork work, DateTimeOffset since, DateTimeOffset now)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("""
+            SELECT handshake_code, count(*), coalesce(sum(error_code <> 0), 0)
+            FROM auth_event WHERE time >= $since AND time <= $now GROUP BY handshake_code;
+            """);
+        command.Parameters.AddWithValue("$since", Timestamps.Format(since));
+        command.Parameters.AddWithValue("$now", Timestamps.Format(now));
+        using var reader = command.ExecuteReader();
+        var counts = new List<(string, long, long)>();
+        while (reader.Read())
+        {
+            counts.Add((reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2)));
+        }
+
+        return counts;
+    }
+
     public long PurgeUsageRecords(UnitOfWork work, DateTimeOffset cutoff, int limit) =>
         Delete(work, "DELETE FROM usage_record WHERE id IN (SELECT id FROM usage_record WHERE slice < $cutoff LIMIT $limit);", Timestamps.Format(cutoff), limit);
 
