@@ -2,9 +2,7 @@ using Dls.Core.Accounting;
 using Dls.Core.Crypto;
 using Dls.Core.Licensing;
 using Dls.Core.Storage;
-using Dls.Core.Storage.Sqlite;
 using Dls.Core.Usage;
-using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Protocol;
 
@@ -67,7 +65,6 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
 
     public AuthOutcome Authorize(UnitOfWork work, AuthRequest request, DateTimeOffset now, AuthContext? context = null)
     {
-        var (connection, transaction) = Sqlite(work);
         _catalog.Sync(work);
         _seats.Sync(work);
         try
@@ -90,7 +87,7 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
             var fact = new AuthorizationFact(now, code ?? string.Empty, itemId ?? string.Empty, client, outcome.Error?.ErrorCode ?? 0);
             if (statistics is null)
             {
-                UsageStatistics.RecordAuthorization(connection, transaction, fact);
+                UsageStatistics.RecordAuthorization(work, fact);
             }
             else
             {
@@ -184,7 +181,6 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
     /// </summary>
     public ReportOutcome Report(UnitOfWork work, ReportRequest request, DateTimeOffset now)
     {
-        var (connection, transaction) = Sqlite(work);
         _catalog.Sync(work);
         var code = _catalog.FindCode(request.HandshakeCode);
         if (code is null || !code.Enabled)
@@ -256,10 +252,10 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
 
         var facts = accepted.Select(record => new UsageFact(
             now, TimeSlice.StartOf(record.Slice), code.Code, record.ItemId, request.ClientUuid, record.InstanceId ?? string.Empty, record.Count,
-            _features.Admit(connection, transaction, record.ItemId, record.Features))).ToList();
+            _features.Admit(work, record.ItemId, record.Features))).ToList();
         if (statistics is null)
         {
-            UsageStatistics.RecordUsage(connection, transaction, facts);
+            UsageStatistics.RecordUsage(work, facts);
         }
         else
         {
@@ -461,10 +457,4 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
         return !string.Equals(first, fingerprint, StringComparison.Ordinal);
     }
 
-    /// <summary>The SQLite connection under a unit of work, for the catalog and statistics not yet behind their stores.</summary>
-    private static (SqliteConnection Connection, SqliteTransaction Transaction) Sqlite(UnitOfWork work)
-    {
-        var sqlite = SqliteUnitOfWork.Of(work);
-        return (sqlite.Connection, sqlite.Transaction!);
-    }
 }

@@ -1,6 +1,4 @@
 using Dls.Core.Storage;
-using Dls.Core.Storage.Sqlite;
-using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Usage;
 
@@ -22,22 +20,16 @@ public sealed class StatisticsBuffer
     /// <summary>Records what was added since the last flush; nothing stays behind, even when it fails (the batch then fails whole).</summary>
     public void Flush(UnitOfWork work)
     {
-        var sqlite = SqliteUnitOfWork.Of(work);
-        Flush(sqlite.Connection, sqlite.Transaction!);
-    }
-
-    public void Flush(SqliteConnection connection, SqliteTransaction transaction)
-    {
         try
         {
             if (_usage.Count > 0)
             {
-                UsageStatistics.RecordUsage(connection, transaction, _usage);
+                UsageStatistics.RecordUsage(work, _usage);
             }
 
             if (_authorizations.Count > 0)
             {
-                UsageStatistics.RecordAuthorizations(connection, transaction, _authorizations);
+                UsageStatistics.RecordAuthorizations(work, _authorizations);
             }
         }
         finally

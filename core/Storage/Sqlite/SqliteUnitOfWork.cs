@@ -11,6 +11,8 @@ namespace Dls.Core.Storage.Sqlite;
 internal sealed class SqliteUnitOfWork : UnitOfWork
 {
     private readonly Dictionary<string, SqliteCommand> _statements = new(StringComparer.Ordinal);
+    private readonly Dictionary<Type, object> _sets = [];
+    private readonly List<SqliteCommand> _prepared = [];
     private readonly bool _write;
     private readonly bool _borrowed;
     private readonly string _path;
@@ -86,6 +88,37 @@ internal sealed class SqliteUnitOfWork : UnitOfWork
         return command;
     }
 
+    /// <summary>
+    /// A new prepared command with the named parameters added once (values then set by index), kept for as long as
+    /// the unit lives: for sets of statements a hot path runs many times (<see cref="Statements{T}"/>).
+    /// </summary>
+    public SqliteCommand Prepare(string sql, params string[] parameters)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var command = Connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var name in parameters)
+        {
+            command.Parameters.Add(new SqliteParameter { ParameterName = name });
+        }
+
+        _prepared.Add(command);
+        return command;
+    }
+
+    /// <summary>The unit's one set of statements of type <typeparamref name="T"/>, made by <paramref name="create"/> on first use.</summary>
+    public T Statements<T>(Func<SqliteUnitOfWork, T> create)
+        where T : class
+    {
+        if (!_sets.TryGetValue(typeof(T), out var set))
+        {
+            set = create(this);
+            _sets[typeof(T)] = set;
+        }
+
+        return (T)set;
+    }
+
     public override void Begin()
     {
         if (!_write)
@@ -137,6 +170,13 @@ internal sealed class SqliteUnitOfWork : UnitOfWork
         }
 
         _statements.Clear();
+        foreach (var command in _prepared)
+        {
+            command.Dispose();
+        }
+
+        _prepared.Clear();
+        _sets.Clear();
         if (_borrowed)
         {
             return;
