@@ -155,7 +155,8 @@ public sealed class LicenseImporter(DlsStore store, TimeProvider time)
         }
 
         var server = Server.ServerService.Read(connection, transaction, store.Path);
-        var (envelope, document) = LicenseFile.Open(file, keyId => TrustedIssuerService.PublicKeyOf(connection, transaction, keyId), target);
+        using var work = store.Borrow(connection, transaction);
+        var (envelope, document) = LicenseFile.Open(file, keyId => TrustedIssuerService.PublicKeyOf(work, keyId), target);
         if (document.ServerUuid != server.Uuid)
         {
             throw new DlsException(

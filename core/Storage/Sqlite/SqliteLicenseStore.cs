@@ -17,4 +17,35 @@ internal sealed class SqliteLicenseStore : ILicenseStore
         command.Parameters.AddWithValue("$id", itemId);
         return Convert.ToInt64(command.ExecuteScalar()) == 1;
     }
+
+    public IReadOnlyList<StoredIssuer> Issuers(UnitOfWork work, string? keyId)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("SELECT key_id, name, public_key, added_at FROM trusted_issuer WHERE $id IS NULL OR key_id = $id ORDER BY added_at, key_id;");
+        command.Parameters.AddWithValue("$id", (object?)keyId ?? DBNull.Value);
+        using var reader = command.ExecuteReader();
+        var issuers = new List<StoredIssuer>();
+        while (reader.Read())
+        {
+            issuers.Add(new StoredIssuer(reader.GetString(0), reader.GetString(1), (byte[])reader.GetValue(2), Timestamps.Parse(reader.GetString(3))));
+        }
+
+        return issuers;
+    }
+
+    public void AddIssuer(UnitOfWork work, StoredIssuer issuer)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("INSERT INTO trusted_issuer (key_id, name, public_key, added_at) VALUES ($id, $name, $key, $now);");
+        command.Parameters.AddWithValue("$id", issuer.KeyId);
+        command.Parameters.AddWithValue("$name", issuer.Name);
+        command.Parameters.AddWithValue("$key", issuer.PublicKey);
+        command.Parameters.AddWithValue("$now", Timestamps.Format(issuer.AddedAt));
+        command.ExecuteNonQuery();
+    }
+
+    public void RemoveIssuer(UnitOfWork work, string keyId)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("DELETE FROM trusted_issuer WHERE key_id = $id;");
+        command.Parameters.AddWithValue("$id", keyId);
+        command.ExecuteNonQuery();
+    }
 }
