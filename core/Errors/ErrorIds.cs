@@ -73,6 +73,7 @@ public static class ErrorIds
     public const string LicenseItemRevokedByAnotherIssuer = nameof(LicenseItemRevokedByAnotherIssuer);
     public const string LicenseKeyInvalid = nameof(LicenseKeyInvalid);
     public const string LicenseMalformed = nameof(LicenseMalformed);
+    public const string LicenseNotFound = nameof(LicenseNotFound);
     public const string LicenseOrganizationMismatch = nameof(LicenseOrganizationMismatch);
     public const string LicenseOwnedByAnotherIssuer = nameof(LicenseOwnedByAnotherIssuer);
     public const string LicenseRevokesForeignItem = nameof(LicenseRevokesForeignItem);

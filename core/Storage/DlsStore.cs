@@ -99,6 +99,36 @@ public sealed class DlsStore
     /// <summary>Opens a unit of work that reads, each statement on its own snapshot.</summary>
     public UnitOfWork BeginRead() => Begin(write: false, beginNow: false);
 
+    /// <summary>Opens a unit of work that reads one consistent snapshot (a read transaction) until disposed.</summary>
+    public UnitOfWork BeginSnapshot()
+    {
+        var unit = Begin(write: false, beginNow: false);
+        try
+        {
+            SqliteUnitOfWork.Of(unit).BeginSnapshot();
+            return unit;
+        }
+        catch (SqliteException ex)
+        {
+            unit.Dispose();
+            throw StoreFailures.Translate(ex, Path);
+        }
+    }
+
+    /// <summary>Runs <paramref name="work"/> on one consistent snapshot of the store; store failures become DlsExceptions.</summary>
+    public T QuerySnapshot<T>(Func<UnitOfWork, T> work)
+    {
+        using var unit = BeginSnapshot();
+        try
+        {
+            return work(unit);
+        }
+        catch (Exception error) when (unit.IsStoreFailure(error))
+        {
+            throw unit.Translate(error);
+        }
+    }
+
     /// <summary>
     /// Opens a write unit that begins its transaction only when first used, and again after each commit: the
     /// listener's writer keeps one over many batches without holding the write lock between them.

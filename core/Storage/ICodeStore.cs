@@ -22,6 +22,15 @@ internal interface ICodeStore
     /// <summary>The codes that serve each item, by item id (codes in name order).</summary>
     IReadOnlyDictionary<string, List<string>> CodesOfItems(UnitOfWork work);
 
+    /// <summary>The codes that serve an item, by name.</summary>
+    IReadOnlyList<string> CodesOfItem(UnitOfWork work, string itemId);
+
+    /// <summary>Marks the code changed (its clients re-authorize).</summary>
+    void Touch(UnitOfWork work, string code, DateTimeOffset now);
+
+    /// <summary>Marks changed every code serving an item that an item of <paramref name="licenseId"/> revokes.</summary>
+    void TouchCodesOfItemsRevokedBy(UnitOfWork work, string licenseId, DateTimeOffset now);
+
     /// <summary>The latest change to the code, its items or the items that revoke them (null when none is known).</summary>
     DateTimeOffset? LastChange(UnitOfWork work, string code);
 }

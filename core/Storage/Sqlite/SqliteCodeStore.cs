@@ -36,6 +36,39 @@ internal sealed class SqliteCodeStore : ICodeStore
         return codesOfItem;
     }
 
+    public IReadOnlyList<string> CodesOfItem(UnitOfWork work, string itemId)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("SELECT code FROM handshake_code_item WHERE item_id = $p ORDER BY code;");
+        command.Parameters.AddWithValue("$p", itemId);
+        using var reader = command.ExecuteReader();
+        var codes = new List<string>();
+        while (reader.Read())
+        {
+            codes.Add(reader.GetString(0));
+        }
+
+        return codes;
+    }
+
+    public void Touch(UnitOfWork work, string code, DateTimeOffset now)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("UPDATE handshake_code SET updated_at = $now WHERE code = $code;");
+        command.Parameters.AddWithValue("$code", code);
+        command.Parameters.AddWithValue("$now", Timestamps.Format(now));
+        command.ExecuteNonQuery();
+    }
+
+    public void TouchCodesOfItemsRevokedBy(UnitOfWork work, string licenseId, DateTimeOffset now)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("""
+            UPDATE handshake_code SET updated_at = $now WHERE code IN (
+                SELECT ci.code FROM handshake_code_item ci JOIN license_item r ON r.revokes = ci.item_id WHERE r.license_id = $id);
+            """);
+        command.Parameters.AddWithValue("$id", licenseId);
+        command.Parameters.AddWithValue("$now", Timestamps.Format(now));
+        command.ExecuteNonQuery();
+    }
+
     public DateTimeOffset? LastChange(UnitOfWork work, string code)
     {
         var command = SqliteUnitOfWork.Of(work).Command("""

@@ -119,6 +119,17 @@ internal sealed class SqliteUnitOfWork : UnitOfWork
         return (T)set;
     }
 
+    /// <summary>Makes a read unit read one snapshot (a deferred transaction) until it is disposed.</summary>
+    public void BeginSnapshot()
+    {
+        if (_write || _borrowed || _transaction is not null)
+        {
+            throw new InvalidOperationException("Only a new read unit of work can begin a snapshot.");
+        }
+
+        _transaction = Connection.BeginTransaction(deferred: true);
+    }
+
     public override void Begin()
     {
         if (!_write)
