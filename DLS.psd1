@@ -1,5 +1,7 @@
 @{
     RootModule           = 'DLS.dll'
+    # Loaded before DLS.dll: puts Dls.Core and its libraries (Dependencies/) into the module's own load context.
+    NestedModules        = @('DLS.Init.dll')
     ModuleVersion        = '0.1.0'
     GUID                 = '5f0b7a8e-3c1d-4e52-9a6b-0d2e7c9f41a3'
     Author               = 'DLS contributors'

@@ -2,10 +2,12 @@
 .SYNOPSIS
     Builds, tests and runs DLS.
 .DESCRIPTION
-    build  compiles the solution and lays out the module in out/DLS (DLS.psd1, DLS.dll, help, formats,
-           SQLite for every platform, and the listener in out/DLS/listener).
+    build  compiles the solution and lays out the module in out/DLS (DLS.psd1, DLS.dll, help, formats; Dls.Core
+           and its libraries, SQLite for every platform among them, in out/DLS/Dependencies; and the listener
+           in out/DLS/listener).
     test   builds, runs the xunit tests and the Pester tests (in a fresh pwsh against out/DLS), and ends
-           with one line 'N passed, N failed'. Exits non-zero when anything fails.
+           with one line 'N passed, N failed'; skipped tests (neither) are listed with their reasons just
+           before it. Exits non-zero when anything fails.
     run    builds, initializes the default store if there is none, and runs the listener in the foreground
            at http://127.0.0.1:48080 (Ctrl+C stops it).
     clean  removes out/ and every bin/ and obj/.
@@ -47,6 +49,7 @@ function Invoke-Build {
     Invoke-Native 'dotnet build' { dotnet build (Join-Path $root 'DLS.sln') -c $Configuration --nologo -v:q -clp:ErrorsOnly }
     if (Test-Path $moduleOut) { Remove-Item -Recurse -Force $moduleOut }
     Invoke-Native 'publish module' { dotnet publish (Join-Path $root 'module/DLS.Module.csproj') -c $Configuration --no-build -o $moduleOut --nologo -v:q }
+    Move-ModuleDependency
     Invoke-Native 'publish listener' { dotnet publish (Join-Path $root 'listener/Dls.Listener.csproj') -c $Configuration --no-build -o (Join-Path $moduleOut 'listener') --nologo -v:q }
     # Help is generated in a child pwsh: a binary module cannot be unloaded from this one.
     $helpFile = Join-Path $moduleOut 'en-US/DLS.dll-Help.xml'
@@ -54,15 +57,33 @@ function Invoke-Build {
     Write-Host "Module built: $moduleOut"
 }
 
+# The module's layout: DLS.psd1, DLS.Init.dll (sets up the load context), DLS.dll (the cmdlets), formats and help at the top; Dls.Core
+# and every library it uses (SQLite for every platform, MailKit, …) in Dependencies/, which the module loads into its
+# own AssemblyLoadContext (module/Loading) so other modules' versions of the same libraries do not collide with them.
+function Move-ModuleDependency {
+    $top = 'DLS.psd1', 'DLS.dll', 'DLS.pdb', 'DLS.Init.dll', 'DLS.Init.pdb', 'DLS.Format.ps1xml', 'en-US', 'listener'
+    $dependencies = Join-Path $moduleOut 'Dependencies'
+    $null = New-Item -ItemType Directory -Force $dependencies
+    # The deps file describes DLS.dll as an application; nothing reads it for a module.
+    Remove-Item -Force -ErrorAction SilentlyContinue (Join-Path $moduleOut 'DLS.deps.json')
+    foreach ($item in Get-ChildItem -LiteralPath $moduleOut | Where-Object { $_.Name -notin $top -and $_.FullName -ne $dependencies }) {
+        Move-Item -LiteralPath $item.FullName -Destination $dependencies
+    }
+}
+
 function Get-TrxCounts([string] $folder) {
-    $passed = 0; $failed = 0
+    $passed = 0; $failed = 0; $skipped = @()
     foreach ($file in Get-ChildItem -Path $folder -Filter *.trx -Recurse -ErrorAction SilentlyContinue) {
         [xml] $trx = Get-Content -Raw -LiteralPath $file.FullName
         $counters = $trx.TestRun.ResultSummary.Counters
         $passed += [int] $counters.passed
         $failed += [int] $counters.failed + [int] $counters.error + [int] $counters.timeout + [int] $counters.aborted
+        # A skipped test is neither passed nor failed; the TRX counters leave it out, its result says why.
+        foreach ($result in @($trx.TestRun.Results.UnitTestResult) | Where-Object { $_ -and $_.outcome -eq 'NotExecuted' }) {
+            $skipped += "$($result.testName): $($result.Output.ErrorInfo.Message)"
+        }
     }
-    [pscustomobject]@{ Passed = $passed; Failed = $failed }
+    [pscustomobject]@{ Passed = $passed; Failed = $failed; Skipped = $skipped }
 }
 
 function Invoke-Test {
@@ -85,16 +106,23 @@ function Invoke-Test {
 
     Write-Host '== Pester'
     Invoke-Native 'Pester restore' { dotnet restore (Join-Path $root 'tests/pester/Pester.Restore.csproj') --nologo -v:q }
+    # Other versions of the module's dependencies, which tests/pester/Conflicts.Tests.ps1 loads before the module.
+    Invoke-Native 'Conflicts restore' { dotnet restore (Join-Path $root 'tests/pester/Conflicts.Restore.csproj') --nologo -v:q }
     $pesterResult = Join-Path $results 'pester.json'
     # The filter travels in the environment: pwsh on Unix would expand a bare '*' argument into file names.
     $env:DLS_PESTER_FILTER = $PesterFilter
     dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $root 'tests/pester/Invoke-Pester.ps1') -ModulePath $moduleOut -ResultPath $pesterResult
-    $pester = if (Test-Path $pesterResult) { Get-Content -Raw $pesterResult | ConvertFrom-Json } else { [pscustomobject]@{ Passed = 0; Failed = 1 } }
+    $pester = if (Test-Path $pesterResult) { Get-Content -Raw $pesterResult | ConvertFrom-Json } else { [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = @() } }
 
     $passed = $xunit.Passed + $pester.Passed
     $failed = $xunit.Failed + $pester.Failed + [int] $xunitFailedToRun
+    $skipped = @($xunit.Skipped) + @($pester.Skipped | Where-Object { $_ })
     Write-Host ''
     Write-Host "xunit: $($xunit.Passed) passed, $($xunit.Failed) failed; Pester: $($pester.Passed) passed, $($pester.Failed) failed"
+    if ($skipped.Count -gt 0) {
+        Write-Host "$($skipped.Count) skipped (neither passed nor failed):"
+        $skipped | ForEach-Object { Write-Host "  $_" }
+    }
     Write-Host "$passed passed, $failed failed"
     if ($failed -gt 0 -or $passed -eq 0) { exit 1 }
 }

@@ -6,6 +6,7 @@ using Dls.Listener;
 using Dls.Listener.Endpoints;
 using Dls.Listener.Hosting;
 using Dls.Listener.Protocol;
+using Microsoft.Extensions.Options;
 
 // Composition only: options, services, endpoints. The rules live in core.
 var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
@@ -31,6 +32,8 @@ var options = builder.Configuration.GetSection(ListenerOptions.Section).Get<List
 builder.Logging.ClearProviders();
 // Per-request lines from ASP.NET Core would cost more than the request on the hot path; DLS logs what matters itself.
 builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+// DlsExceptionHandler logs what an administrator needs once; the middleware's own line would repeat it with a stack trace.
+builder.Logging.AddFilter("Microsoft.AspNetCore.Diagnostics.ExceptionHandlerMiddleware", LogLevel.None);
 if (string.Equals(options.LogFormat, "json", StringComparison.OrdinalIgnoreCase))
 {
     builder.Logging.AddJsonConsole(o => o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ");
@@ -63,29 +66,11 @@ if (!builder.WebHost.UseDlsHttps(options, urls, Console.Error))
     return 2;
 }
 
-DlsStore store;
-try
-{
-    store = DlsStore.Open(options.StorePath);
-    new ServerService(store, TimeProvider.System).Get();
-
-    // The signing key is sealed with the key file beside the store: a missing or foreign file is said here, in
-    // one line, rather than as a stack trace from the first service that signs.
-    new ServerService(store, TimeProvider.System).LoadSigningKey().Dispose();
-}
-catch (DlsException error)
-{
-    Console.Error.WriteLine($"dls-listener: {error.Message}");
-    return 2;
-}
-catch (Microsoft.Data.Sqlite.SqliteException error)
-{
-    Console.Error.WriteLine($"dls-listener: the store '{options.StorePath}' cannot be used: {error.Message}");
-    return 2;
-}
-
 builder.Services.AddSingleton(TimeProvider.System);
-builder.Services.AddSingleton(store);
+// The store and the options come from configuration when the host is built, so a test host (WebApplicationFactory)
+// can give its own; the store is opened and checked below, before anything listens.
+builder.Services.AddOptions<ListenerOptions>().BindConfiguration(ListenerOptions.Section);
+builder.Services.AddSingleton(provider => DlsStore.Open(provider.GetRequiredService<IOptions<ListenerOptions>>().Value.StorePath));
 builder.Services.AddSingleton<ServerService>();
 builder.Services.AddSingleton<ListenerRegistry>();
 builder.Services.AddSingleton<ListenerStatusPage>();
@@ -98,10 +83,26 @@ builder.Services.AddHostedService<AlertService>();
 builder.Services.AddSingleton<Dls.Core.Usage.UsageRetention>();
 builder.Services.AddHostedService<RetentionService>();
 builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(10));
+builder.Services.AddExceptionHandler<DlsExceptionHandler>();
 
 var app = builder.Build();
-// Start the writer and load the signing key now, not on the first client's request.
-app.Services.GetRequiredService<ProtocolService>();
+try
+{
+    // Open the store, check the signing key (sealed with the key file beside the store) and start the writer now,
+    // so a missing store or a foreign key file is said here, in one line, not as a stack trace of the first request.
+    var server = app.Services.GetRequiredService<ServerService>();
+    server.Get();
+    server.LoadSigningKey().Dispose();
+    app.Services.GetRequiredService<ProtocolService>();
+}
+catch (DlsException error)
+{
+    Console.Error.WriteLine($"dls-listener: {error.Message}");
+    return 2;
+}
+
+// Every error becomes its answer in DlsExceptionHandler; the empty pipeline is the middleware's required fallback.
+app.UseExceptionHandler(static _ => { });
 app.MapHealth();
 app.MapHome();
 app.MapAuth();
@@ -118,3 +119,6 @@ catch (IOException error) when (error.InnerException is Microsoft.AspNetCore.Con
     Console.Error.WriteLine($"dls-listener: cannot listen on {urls}: {error.Message}");
     return 3;
 }
+
+/// <summary>The listener's entry point; public so that tests can host it in their own process (WebApplicationFactory).</summary>
+public partial class Program;

@@ -96,6 +96,13 @@ public abstract class DlsCmdlet : PSCmdlet, IDisposable
         _ => ErrorCategory.NotSpecified,
     };
 
+    /// <summary>
+    /// The cmdlets' one error boundary. A <see cref="DlsException"/> becomes an ErrorRecord with its ErrorId:
+    /// terminating from Begin/End or when it says the store itself cannot be used (StoreBusy, StoreCorrupt, …),
+    /// otherwise reported for the one input and the pipeline goes on. PowerShell's own errors (already records),
+    /// a pipeline stop and Ctrl+C pass through. Anything else is a DLS bug: it still reaches the user as an
+    /// ErrorRecord with the stable id <c>UnexpectedError</c> (terminating), never as a bare .NET exception.
+    /// </summary>
     private void Guard(Action step, bool terminating)
     {
         try
@@ -114,5 +121,22 @@ public abstract class DlsCmdlet : PSCmdlet, IDisposable
         {
             // Ctrl+C: PowerShell reports the stop itself.
         }
+        catch (Exception error) when (error is not (PipelineStoppedException or IContainsErrorRecord))
+        {
+            ThrowTerminatingError(UnexpectedErrorRecord(error));
+        }
+    }
+
+    /// <summary>The record for a failure DLS did not foresee: a stable id, and a message that says to report it.</summary>
+    internal ErrorRecord UnexpectedErrorRecord(Exception error)
+    {
+        var wrapped = new DlsException(
+            ErrorIds.UnexpectedError,
+            DlsErrorKind.InvalidOperation,
+            $"{MyInvocation.MyCommand.Name} failed unexpectedly: {error.GetType().Name}: {error.Message} " +
+            "This is a fault in DLS, not in your input: please report it with this message and $Error[0].Exception.InnerException.",
+            null,
+            error);
+        return new ErrorRecord(wrapped, ErrorIds.UnexpectedError, ErrorCategory.NotSpecified, null);
     }
 }

@@ -3,31 +3,14 @@ using System.Globalization;
 namespace Dls.Core.Accounting;
 
 /// <summary>
-/// Folds a host name to the domain a per-domain item counts (SPEC §3): <c>a.example.com</c> and
-/// <c>b.example.com</c> are one domain, while on a multi-tenant suffix such as <c>force.com</c> each tenant counts.
-/// No public-suffix package is available to this project, so the rule is written down here and in
-/// docs/license-modes.md: the last two labels; three when the last two form a known second-level public suffix
-/// (<c>co.uk</c>, <c>com.au</c>, ...); one more than a listed multi-tenant suffix.
-/// IP addresses and single-label hosts (<c>localhost</c>) count as themselves.
+/// Folds a host name to the domain a per-domain item counts (SPEC §3, §7): its registrable domain under the Public
+/// Suffix List (<see cref="PublicSuffixList"/>, both sections), so <c>a.example.com</c> and <c>b.example.com</c> are one
+/// domain, <c>a.pref.tokyo.jp</c> folds to <c>pref.tokyo.jp</c>, and every tenant of a multi-tenant suffix
+/// (<c>alice.s3.amazonaws.com</c>, <c>acme.force.com</c>) counts on its own. IP addresses, single-label hosts
+/// (<c>localhost</c>) and hosts that are themselves a public suffix count as themselves; docs/license-modes.md.
 /// </summary>
 public static class RegistrableDomain
 {
-    /// <summary>Hosting suffixes under which every tenant is a separate customer.</summary>
-    public static readonly IReadOnlySet<string> MultiTenantSuffixes = new HashSet<string>(StringComparer.Ordinal)
-    {
-        "force.com", "salesforce.com", "my.salesforce.com", "herokuapp.com", "github.io", "gitlab.io",
-        "azurewebsites.net", "cloudapp.net", "azurestaticapps.net", "cloudfront.net", "amazonaws.com",
-        "appspot.com", "blogspot.com", "web.app", "firebaseapp.com", "netlify.app", "vercel.app", "pages.dev",
-        "workers.dev", "onrender.com", "fly.dev", "glitch.me", "repl.co", "ngrok.io", "ngrok-free.app",
-        "wordpress.com", "shopify.com", "myshopify.com", "wixsite.com", "squarespace.com", "sharepoint.com",
-    };
-
-    /// <summary>Second-level labels that are public registries under a country code (co.uk, com.au, ...).</summary>
-    private static readonly HashSet<string> GenericSecondLevels = new(StringComparer.Ordinal)
-    {
-        "co", "com", "net", "org", "gov", "edu", "ac", "or", "ne", "go", "gob", "mil", "ltd", "plc", "nic", "sch", "nom",
-    };
-
     /// <summary>Lowercases, strips a scheme, port, path and trailing dot, and converts IDNs to ASCII; null when nothing is left.</summary>
     public static string? Normalize(string? host)
     {
@@ -83,7 +66,10 @@ public static class RegistrableDomain
         }
     }
 
-    /// <summary>The registrable domain of <paramref name="host"/> (normalized first).</summary>
+    /// <summary>
+    /// The registrable domain of <paramref name="host"/> (normalized first); the normalized host itself when it is an IP
+    /// address or a public suffix; null when nothing is left or a label is empty.
+    /// </summary>
     public static string? Of(string? host)
     {
         var name = Normalize(host);
@@ -92,23 +78,11 @@ public static class RegistrableDomain
             return name;
         }
 
-        var labels = name.Split('.');
-        if (labels.Length <= 2)
+        if (name.Split('.').Any(label => label.Length == 0))
         {
-            return name;
+            return null;
         }
 
-        // Multi-tenant suffixes: the tenant label plus the suffix. Longest listed suffix first.
-        for (var take = labels.Length - 1; take >= 2; take--)
-        {
-            var suffix = string.Join('.', labels[^take..]);
-            if (MultiTenantSuffixes.Contains(suffix))
-            {
-                return string.Join('.', labels[^(take + 1)..]);
-            }
-        }
-
-        var keep = labels[^1].Length == 2 && GenericSecondLevels.Contains(labels[^2]) ? 3 : 2;
-        return string.Join('.', labels[^Math.Min(keep, labels.Length)..]);
+        return PublicSuffixList.Default.RegistrableDomainOf(name) ?? name;
     }
 }

@@ -56,6 +56,7 @@ public static class ErrorIds
     public const string IssuerNotFound = nameof(IssuerNotFound);
 
     // Item
+    public const string ItemHasNoSeats = nameof(ItemHasNoSeats);
     public const string ItemIdRepeated = nameof(ItemIdRepeated);
     public const string ItemNotInCode = nameof(ItemNotInCode);
 
@@ -69,6 +70,7 @@ public static class ErrorIds
     public const string LicenseInvalid = nameof(LicenseInvalid);
     public const string LicenseIssuerNotTrusted = nameof(LicenseIssuerNotTrusted);
     public const string LicenseItemConflict = nameof(LicenseItemConflict);
+    public const string LicenseItemInvalid = nameof(LicenseItemInvalid);
     public const string LicenseItemNotFound = nameof(LicenseItemNotFound);
     public const string LicenseItemRevokedByAnotherIssuer = nameof(LicenseItemRevokedByAnotherIssuer);
     public const string LicenseKeyInvalid = nameof(LicenseKeyInvalid);
@@ -127,6 +129,9 @@ public static class ErrorIds
     public const string StoreReadOnly = nameof(StoreReadOnly);
     public const string StoreTooNew = nameof(StoreTooNew);
     public const string StoreUnavailable = nameof(StoreUnavailable);
+
+    // Unexpected
+    public const string UnexpectedError = nameof(UnexpectedError);
 
     // Usage
     public const string UsageRangeInvalid = nameof(UsageRangeInvalid);

@@ -11,8 +11,11 @@ namespace Dls.Core.Storage;
 /// </summary>
 public sealed class DlsStore
 {
-    /// <summary>How long a writer waits for another process's write lock before giving up.</summary>
-    public static readonly TimeSpan BusyTimeout = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// How long a writer waits for another process's write lock before giving up: 30 s, or the whole seconds in
+    /// <c>DLS_BUSY_TIMEOUT_SECONDS</c> when that is set (1 to 3600).
+    /// </summary>
+    public static readonly TimeSpan BusyTimeout = ConfiguredBusyTimeout();
 
     private static readonly Migration[] Migrations = typeof(Migration).Assembly.GetTypes()
         .Where(t => t.IsSubclassOf(typeof(Migration)) && !t.IsAbstract)
@@ -21,16 +24,19 @@ public sealed class DlsStore
         .ToArray();
 
     private readonly string _connectionString;
+    private readonly TimeSpan _busyTimeout;
 
-    private DlsStore(string path)
+    private DlsStore(string path, bool readOnly = false, TimeSpan? busyTimeout = null)
     {
         Path = path;
+        _busyTimeout = busyTimeout ?? BusyTimeout;
         _connectionString = new SqliteConnectionStringBuilder
         {
-            DataSource = path,
-            Mode = SqliteOpenMode.ReadWrite,
-            Pooling = true,
-            DefaultTimeout = (int)BusyTimeout.TotalSeconds,
+            DataSource = readOnly ? ReadOnlyDataSource(path) : path,
+            Mode = readOnly ? SqliteOpenMode.ReadOnly : SqliteOpenMode.ReadWrite,
+            // A read-only look (tab completion) keeps no file open once it is done.
+            Pooling = !readOnly,
+            DefaultTimeout = Math.Max(1, (int)_busyTimeout.TotalSeconds),
         }.ToString();
     }
 
@@ -57,6 +63,32 @@ public sealed class DlsStore
         return store;
     }
 
+    /// <summary>
+    /// Opens an existing store for reading only, for lookups that must never change anything (tab completion): the
+    /// file is opened in SQLite's read-only mode, never created, migrated or written, and a lock is waited for at most
+    /// <paramref name="busyTimeout"/>. Null when there is no file at <paramref name="path"/> or its schema is not the
+    /// one this build writes (older stores are left for a cmdlet to bring up to date).
+    /// </summary>
+    public static DlsStore? TryOpenReadOnly(string path, TimeSpan busyTimeout)
+    {
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        var store = new DlsStore(path, readOnly: true, busyTimeout);
+        try
+        {
+            using var connection = store.OpenConnection();
+            var current = ReadUserVersion(connection) == SchemaVersion && Missing(AppliedVersions(connection, null)).Count == 0;
+            return current ? store : null;
+        }
+        catch (SqliteException ex)
+        {
+            throw StoreFailures.Translate(ex, path);
+        }
+    }
+
     /// <summary>Opens the store, creating the file (owner-only) and its folder when missing.</summary>
     public static DlsStore OpenOrCreate(string? path)
     {
@@ -79,7 +111,7 @@ public sealed class DlsStore
             connection.Open();
             using var pragma = connection.CreateCommand();
             pragma.CommandText =
-                $"PRAGMA busy_timeout = {(int)BusyTimeout.TotalMilliseconds}; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;";
+                $"PRAGMA busy_timeout = {(int)_busyTimeout.TotalMilliseconds}; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;";
             pragma.ExecuteNonQuery();
             return connection;
         }
@@ -333,6 +365,30 @@ public sealed class DlsStore
         applied.UnionWith(Migrations.Select(m => m.Version).Where(v => v <= userVersion));
         return applied;
     }
+
+    /// <summary>
+    /// A read-only connection to a store in WAL mode creates the '-wal' and '-shm' files beside it when they are
+    /// missing (and leaves them, owned by whoever looked). When they are missing no one has the store open, so the
+    /// file is opened as immutable instead: SQLite then reads it without creating or locking anything. A writer that
+    /// opens the store meanwhile can at worst make that one lookup fail or miss its newest change.
+    /// </summary>
+    private static string ReadOnlyDataSource(string path) =>
+        File.Exists(path + "-wal") || File.Exists(path + "-shm")
+            ? path
+            : new Uri(System.IO.Path.GetFullPath(path)).AbsoluteUri + "?immutable=1";
+
+    private static int ReadUserVersion(SqliteConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA user_version;";
+        return Convert.ToInt32(command.ExecuteScalar());
+    }
+
+    private static TimeSpan ConfiguredBusyTimeout() =>
+        int.TryParse(Environment.GetEnvironmentVariable("DLS_BUSY_TIMEOUT_SECONDS"), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seconds) &&
+        seconds is >= 1 and <= 3600
+            ? TimeSpan.FromSeconds(seconds)
+            : TimeSpan.FromSeconds(30);
 
     private int CheckedUserVersion(SqliteConnection connection, SqliteTransaction? transaction)
     {

@@ -180,9 +180,10 @@ public sealed class UsageQuery
         public string RowsSql => _by switch
         {
             UsageGrouping.Device => $"""
-                SELECT d.period, d.handshake_code, d.item_id, c.client_uuid, d.count, 0, 0, 0, d.authorizations, d.failed_authorizations
+                SELECT d.period, c.client_uuid, '', '', sum(d.count), 0, 0, 0, sum(d.authorizations), sum(d.failed_authorizations)
                 FROM usage_device d JOIN usage_client c ON c.id = d.client_id
-                WHERE d.grain = $grain AND d.period >= $lo AND d.period < $hi{Filters("d.")};
+                WHERE d.grain = $grain AND d.period >= $lo AND d.period < $hi{Filters("d.")}
+                GROUP BY d.period, d.client_id;
                 """,
             UsageGrouping.Feature => $"""
                 SELECT period, feature, '', '', sum(count), 0, 0, 0, 0, 0
@@ -278,7 +279,7 @@ public sealed class UsageQuery
         {
             UsageGrouping.Code => new UsageRow(start, end, k1, _item, null, null, value.Count, value.Devices, value.Peak, value.PeakInstances, value.Authorizations, value.Failed),
             UsageGrouping.Item => new UsageRow(start, end, _code, k1, null, null, value.Count, value.Devices, value.Peak, value.PeakInstances, value.Authorizations, value.Failed),
-            UsageGrouping.Device => new UsageRow(start, end, k1, k2, k3, null, value.Count, null, null, null, value.Authorizations, value.Failed),
+            UsageGrouping.Device => new UsageRow(start, end, _code, _item, k1, null, value.Count, null, null, null, value.Authorizations, value.Failed),
             _ => new UsageRow(start, end, _code, _item, null, k1, value.Count, null, null, null, null, null),
         };
 

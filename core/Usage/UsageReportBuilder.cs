@@ -93,7 +93,7 @@ public sealed class UsageReportBuilder
         html.Append("<section><h2>Usage by item</h2><div class=\"cards\">");
         foreach (var (title, rows) in new[] { ("All history", history), ("Selected period", period), ("Today (UTC)", today) })
         {
-            var slices = itemIds.Select(id => (id.Length == 0 ? "(none)" : id, rows.Where(r => r.ItemId == id).Sum(r => r.Count), colors[id])).ToList();
+            var slices = itemIds.Select(id => (id.Length == 0 ? "(none)" : id, rows.Where(r => r.ItemId == id).Sum(r => r.UsageCount), colors[id])).ToList();
             html.Append("<div class=\"card\"><h3>").Append(SvgCharts.Encode(title)).Append("</h3><div class=\"donut-row\">");
             html.Append(SvgCharts.Donut(slices, "count"));
             html.Append("<ul class=\"legend\">");
@@ -118,7 +118,7 @@ public sealed class UsageReportBuilder
 
         var periods = Periods(start, end, interval);
         var series = itemIds
-            .Select(id => (id.Length == 0 ? "(none)" : id, colors[id], periods.Select(p => trend.Where(r => r.ItemId == id && r.PeriodStart == p.Start).Sum(r => r.Count)).ToArray()))
+            .Select(id => (id.Length == 0 ? "(none)" : id, colors[id], periods.Select(p => trend.Where(r => r.ItemId == id && r.PeriodStart == p.Start).Sum(r => r.UsageCount)).ToArray()))
             .Where(s => s.Item3.Any(v => v > 0))
             .ToList();
         html.Append(CultureInfo.InvariantCulture, $"<section><h2>Trend per {interval.ToString().ToLowerInvariant()}</h2>");
@@ -146,22 +146,22 @@ public sealed class UsageReportBuilder
 
         if (codes.Count > 0)
         {
-            html.Append("<section><h2>By handshake code (selected period)</h2><table><thead><tr><th>Handshake code</th><th class=\"num\">Count</th><th class=\"num\">Devices</th><th class=\"num\">Peak concurrent</th><th class=\"num\">Authorizations</th><th class=\"num\">Failed</th></tr></thead><tbody>");
+            html.Append("<section><h2>By handshake code (selected period)</h2><table><thead><tr><th>Handshake code</th><th class=\"num\">Usage count</th><th class=\"num\">Devices</th><th class=\"num\">Peak concurrent</th><th class=\"num\">Authorizations</th><th class=\"num\">Failed</th></tr></thead><tbody>");
             foreach (var row in codes)
             {
                 html.Append(CultureInfo.InvariantCulture,
-                    $"<tr><td>{SvgCharts.Encode(row.HandshakeCode is { Length: > 0 } c ? c : "(none)")}</td>{Cell(row.Count)}{Cell(row.Devices)}{Cell(row.PeakConcurrent)}{Cell(row.Authorizations)}{Cell(row.FailedAuthorizations)}</tr>");
+                    $"<tr><td>{SvgCharts.Encode(row.HandshakeCode is { Length: > 0 } c ? c : "(none)")}</td>{Cell(row.UsageCount)}{Cell(row.Devices)}{Cell(row.PeakConcurrent)}{Cell(row.Authorizations)}{Cell(row.FailedAuthorizations)}</tr>");
             }
 
             html.Append("</tbody></table></section>");
         }
 
         html.Append(CultureInfo.InvariantCulture, $"<section><h2>Detail per {interval.ToString().ToLowerInvariant()} and item</h2>");
-        html.Append("<table id=\"detail\"><thead><tr><th>Period start (UTC)</th><th>Item</th><th class=\"num\">Count</th><th class=\"num\">Devices</th><th class=\"num\">Peak concurrent</th><th class=\"num\">Peak instances</th><th class=\"num\">Authorizations</th><th class=\"num\">Failed</th></tr></thead><tbody>");
+        html.Append("<table id=\"detail\"><thead><tr><th>Period start (UTC)</th><th>Item</th><th class=\"num\">Usage count</th><th class=\"num\">Devices</th><th class=\"num\">Peak concurrent</th><th class=\"num\">Peak instances</th><th class=\"num\">Authorizations</th><th class=\"num\">Failed</th></tr></thead><tbody>");
         foreach (var row in trend)
         {
             html.Append(CultureInfo.InvariantCulture,
-                $"<tr><td>{Stamp(new DateTimeOffset(row.PeriodStart))}</td><td>{SvgCharts.Encode(row.ItemId is { Length: > 0 } id ? id : "(none)")}</td>{Cell(row.Count)}{Cell(row.Devices)}{Cell(row.PeakConcurrent)}{Cell(row.PeakInstances)}{Cell(row.Authorizations)}{Cell(row.FailedAuthorizations)}</tr>");
+                $"<tr><td>{Stamp(new DateTimeOffset(row.PeriodStart))}</td><td>{SvgCharts.Encode(row.ItemId is { Length: > 0 } id ? id : "(none)")}</td>{Cell(row.UsageCount)}{Cell(row.Devices)}{Cell(row.PeakConcurrent)}{Cell(row.PeakInstances)}{Cell(row.Authorizations)}{Cell(row.FailedAuthorizations)}</tr>");
         }
 
         if (trend.Count == 0)

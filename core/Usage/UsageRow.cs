@@ -19,7 +19,7 @@ public enum UsageGrouping
     /// <summary>One row per license item (over every code, unless a handshake code is asked for).</summary>
     Item,
 
-    /// <summary>One row per device, code and item.</summary>
+    /// <summary>One row per device, summed over its codes and items (the code and item columns show the filters asked for, else are empty).</summary>
     Device,
 
     /// <summary>One row per reported feature.</summary>
@@ -30,7 +30,7 @@ public enum UsageGrouping
 /// One row of usage statistics. <see cref="PeriodStart"/> and <see cref="PeriodEnd"/> (exclusive, UTC) are the part of
 /// the period inside the range asked for. A column the grouping does not use is empty (null).
 /// </summary>
-/// <param name="Count">The sum of the counts reported.</param>
+/// <param name="UsageCount">The sum of the counts reported (named so that it does not hide PowerShell's <c>.Count</c> of an array of rows).</param>
 /// <param name="Devices">Distinct devices that reported usage in the period.</param>
 /// <param name="PeakConcurrent">The most devices that reported usage in one 3-minute slice of the period.</param>
 /// <param name="PeakInstances">The most instances (device + instance id) that reported usage in one slice.</param>
@@ -43,7 +43,7 @@ public sealed record UsageRow(
     string? ItemId,
     string? ClientUuid,
     string? Feature,
-    long Count,
+    long UsageCount,
     long? Devices,
     long? PeakConcurrent,
     long? PeakInstances,

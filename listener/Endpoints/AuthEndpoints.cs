@@ -24,29 +24,11 @@ public static class AuthEndpoints
         return routes;
     }
 
-    private static async Task<IResult> AuthorizeAsync(HttpContext http, ProtocolService protocol, ILoggerFactory loggers, CancellationToken cancellationToken)
+    /// <remarks>Malformed input and store failures are thrown, and answered by <see cref="Hosting.DlsExceptionHandler"/>.</remarks>
+    private static async Task<IResult> AuthorizeAsync(HttpContext http, ProtocolService protocol, CancellationToken cancellationToken)
     {
-        AuthRequest request;
-        try
-        {
-            using var body = await ProtocolResults.ReadBodyAsync(http, WireFormat.MaxAuthBodyBytes, cancellationToken);
-            request = WireFormat.ReadAuth(body.Memory);
-        }
-        catch (ProtocolException error)
-        {
-            protocol.Malformed(http.Connection.RemoteIpAddress);
-            return ProtocolResults.Error(error.ToError());
-        }
-
-        AuthOutcome outcome;
-        try
-        {
-            outcome = await protocol.AuthorizeAsync(request, http.Connection.RemoteIpAddress, CancellationToken.None);
-        }
-        catch (Exception error) when (error is Microsoft.Data.Sqlite.SqliteException or Core.Errors.DlsException)
-        {
-            return ProtocolResults.StoreUnavailable(loggers.CreateLogger("Dls.Listener.Auth"), error);
-        }
+        var request = await ProtocolResults.ReadAsync(http, protocol, WireFormat.MaxAuthBodyBytes, WireFormat.ReadAuth, cancellationToken);
+        var outcome = await protocol.AuthorizeAsync(request, http.Connection.RemoteIpAddress, CancellationToken.None);
 
         if (outcome.Grant is not { } grant)
         {

@@ -17,30 +17,13 @@ public static class ReportEndpoints
         return routes;
     }
 
-    private static async Task<IResult> ReportAsync(HttpContext http, ProtocolService protocol, ILoggerFactory loggers, CancellationToken cancellationToken)
+    /// <remarks>Malformed input and store failures are thrown, and answered by <see cref="Hosting.DlsExceptionHandler"/>.</remarks>
+    private static async Task<IResult> ReportAsync(HttpContext http, ProtocolService protocol, CancellationToken cancellationToken)
     {
-        ReportRequest request;
-        try
-        {
-            using var body = await ProtocolResults.ReadBodyAsync(http, WireFormat.MaxReportBodyBytes, cancellationToken);
-            request = WireFormat.ReadReport(body.Memory);
-        }
-        catch (ProtocolException error)
-        {
-            protocol.Malformed(http.Connection.RemoteIpAddress);
-            return ProtocolResults.Error(error.ToError());
-        }
+        var request = await ProtocolResults.ReadAsync(http, protocol, WireFormat.MaxReportBodyBytes, WireFormat.ReadReport, cancellationToken);
 
-        ReportOutcome outcome;
-        try
-        {
-            // Not cancelled when the client goes away: once queued, the batch is either committed or not at all.
-            outcome = await protocol.ReportAsync(request, http.Connection.RemoteIpAddress, CancellationToken.None);
-        }
-        catch (Exception error) when (error is Microsoft.Data.Sqlite.SqliteException or Core.Errors.DlsException)
-        {
-            return ProtocolResults.StoreUnavailable(loggers.CreateLogger("Dls.Listener.Reports"), error);
-        }
+        // Not cancelled when the client goes away: once queued, the batch is either committed or not at all.
+        var outcome = await protocol.ReportAsync(request, http.Connection.RemoteIpAddress, CancellationToken.None);
 
         return outcome.Answer is { } answer
             ? Results.Json(new ReportAnswerBody(

@@ -4,7 +4,10 @@ using Microsoft.AspNetCore.Http.Features;
 
 namespace Dls.Listener.Protocol;
 
-/// <summary>Body reading with the protocol's limits, and the <c>{errorCode, message}</c> answers.</summary>
+/// <summary>
+/// Body reading with the protocol's limits, and the <c>{errorCode, message}</c> answers of refusals. Errors
+/// (malformed input, a store that cannot be used, faults) are thrown and answered by <see cref="Hosting.DlsExceptionHandler"/>.
+/// </summary>
 public static class ProtocolResults
 {
     // Most bodies (an auth, a small report) fit at once; larger ones grow from here by doubling.
@@ -19,10 +22,22 @@ public static class ProtocolResults
         return retryAfter is { } after ? new WithRetryAfter(answer, after) : answer;
     }
 
-    public static IResult StoreUnavailable(ILogger logger, Exception error)
+    /// <summary>
+    /// Reads and parses a request body. A body that cannot be read or parsed counts against the client's address (the
+    /// rate limits' failures) and its <see cref="ProtocolException"/> goes on to the exception handler, which answers it.
+    /// </summary>
+    public static async Task<T> ReadAsync<T>(HttpContext http, ProtocolService protocol, int limit, Func<ReadOnlyMemory<byte>, T> parse, CancellationToken cancellationToken)
     {
-        logger.LogError(error, "A request could not be committed to the store");
-        return Results.Json(new ErrorAnswer(503, "The store is unavailable; nothing was recorded. Retry later."), statusCode: StatusCodes.Status503ServiceUnavailable);
+        try
+        {
+            using var body = await ReadBodyAsync(http, limit, cancellationToken);
+            return parse(body.Memory);
+        }
+        catch (ProtocolException)
+        {
+            protocol.Malformed(http.Connection.RemoteIpAddress);
+            throw;
+        }
     }
 
     /// <summary>

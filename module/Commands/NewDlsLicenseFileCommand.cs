@@ -156,5 +156,5 @@ public sealed class NewDlsLicenseFileCommand : DlsCmdlet
     }
 
     private static DlsException Invalid(int index, string message) =>
-        new("LicenseItemInvalid", DlsErrorKind.InvalidArgument, $"-Item[{index}]: {message}", index);
+        new(ErrorIds.LicenseItemInvalid, DlsErrorKind.InvalidArgument, $"-Item[{index}]: {message}", index);
 }

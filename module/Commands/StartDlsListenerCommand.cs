@@ -104,6 +104,19 @@ public sealed class StartDlsListenerCommand : DlsCmdlet
                     url);
             }
 
+            // Port 0: the system picks a free port; the listener records the address it bound, under its process id.
+            if (uri.Port == 0)
+            {
+                if (registry.List().FirstOrDefault(r => r.ProcessId == process.Id) is not { } bound)
+                {
+                    Thread.Sleep(200);
+                    continue;
+                }
+
+                url = bound.Url;
+                uri = new Uri(url);
+            }
+
             var uuid = ListenerProcess.ProbeAsync(url, expected, CancellationToken).GetAwaiter().GetResult();
             if (uuid == server.Uuid)
             {

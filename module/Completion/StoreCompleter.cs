@@ -7,11 +7,15 @@ using Dls.Core.Storage;
 namespace Dls.Module.Completion;
 
 /// <summary>
-/// Tab completion from the store named by -StorePath on the command line (else the default store). Completion
-/// never fails loudly: a missing or unreadable store completes nothing.
+/// Tab completion from the store named by -StorePath on the command line (else the default store). Completion only
+/// looks: it opens the store read-only, never creates, migrates or locks it, waits at most a moment for another
+/// process's lock, and never fails loudly: a missing, older, busy or unreadable store completes nothing.
 /// </summary>
 public abstract class StoreCompleter : IArgumentCompleter
 {
+    /// <summary>How long completion waits for a store another process is writing; a key press must not hang.</summary>
+    private static readonly TimeSpan BusyTimeout = TimeSpan.FromSeconds(1);
+
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters)
     {
         try
@@ -23,15 +27,15 @@ public abstract class StoreCompleter : IArgumentCompleter
                 path = location is null ? path : Path.Combine(location, path);
             }
 
-            var full = StorePaths.Resolve(path);
-            if (!File.Exists(full))
+            var store = DlsStore.TryOpenReadOnly(StorePaths.Resolve(path), BusyTimeout);
+            if (store is null)
             {
                 return [];
             }
 
             var prefix = wordToComplete.Trim('\'', '"');
             var pattern = new WildcardPattern(prefix + "*", WildcardOptions.IgnoreCase);
-            return Candidates(DlsStore.Open(full))
+            return Candidates(store)
                 .Where(c => pattern.IsMatch(c.Value))
                 .Select(c => new CompletionResult(Quote(c.Value), c.Value, CompletionResultType.ParameterValue, c.Tooltip))
                 .ToList();
@@ -62,7 +66,7 @@ public sealed class HandshakeCodeCompleter : StoreCompleter
 public sealed class LicenseItemCompleter : StoreCompleter
 {
     protected override IEnumerable<(string, string)> Candidates(DlsStore store) =>
-        store.Read(connection => Core.Licensing.LicenseCatalog.AllItems(connection, null))
+        new Core.Licensing.LicenseService(store, TimeProvider.System).Items()
             .Select(i => (i.ItemId, $"{i.ItemId}: {i.Product} {i.Mode} ×{i.Quantity}, until {i.ExpirationDate:yyyy-MM-dd}"));
 }
 

@@ -11,18 +11,6 @@ using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Tests;
 
-/// <summary>A fact about Unix file modes: skipped, not passed, on Windows.</summary>
-public sealed class UnixFactAttribute : FactAttribute
-{
-    public UnixFactAttribute()
-    {
-        if (OperatingSystem.IsWindows())
-        {
-            Skip = "Unix file modes only";
-        }
-    }
-}
-
 /// <summary>
 /// The server's signing key is sealed in the store by the same protector as the alert secrets, travels with
 /// backups through the key file beside them, and backups are owner-only from their first byte.

@@ -38,14 +38,10 @@ public sealed class StoreTests : IDisposable
         Assert.True(DlsStore.SchemaVersion >= 1);
     }
 
-    [Fact]
+    [UnixFact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public void A_new_store_file_is_readable_by_its_owner_only()
     {
-        if (OperatingSystem.IsWindows())
-        {
-            return;
-        }
-
         _temp.Open();
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(_temp.Path));
     }

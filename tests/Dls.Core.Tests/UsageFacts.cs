@@ -111,13 +111,14 @@ internal static class UsageFacts
 
                 break;
             case UsageGrouping.Device:
-                var deviceKeys = uses.Select(u => (Period(u.Slice), u.HandshakeCode, u.ItemId, u.ClientUuid))
-                    .Concat(auths.Select(f => (Period(StartOfSlice(f.Time)), f.HandshakeCode, f.ItemId, f.ClientUuid))).Distinct();
-                foreach (var (period, c, i, client) in deviceKeys)
+                // One row per device, summed over its codes and items; the code and item columns show the filters.
+                var deviceKeys = uses.Select(u => (Period(u.Slice), u.ClientUuid))
+                    .Concat(auths.Select(f => (Period(StartOfSlice(f.Time)), f.ClientUuid))).Distinct();
+                foreach (var (period, client) in deviceKeys)
                 {
-                    var f = auths.Where(x => Period(StartOfSlice(x.Time)) == period && x.HandshakeCode == c && x.ItemId == i && x.ClientUuid == client).ToList();
-                    rows.Add(new UsageRow(period.Item1, period.Item2, c, i, client, null,
-                        uses.Where(x => Period(x.Slice) == period && x.HandshakeCode == c && x.ItemId == i && x.ClientUuid == client).Sum(x => x.Count),
+                    var f = auths.Where(x => Period(StartOfSlice(x.Time)) == period && x.ClientUuid == client).ToList();
+                    rows.Add(new UsageRow(period.Item1, period.Item2, code, item, client, null,
+                        uses.Where(x => Period(x.Slice) == period && x.ClientUuid == client).Sum(x => x.Count),
                         null, null, null, f.Count, f.Count(x => x.ErrorCode != 0)));
                 }
 

@@ -126,17 +126,49 @@ public sealed class UsageRollupTests : IDisposable
         var query = new UsageQuery(_store, _temp.Clock);
 
         var throughA = Assert.Single(query.Get(Utc(2026, 10, 5), Utc(2026, 10, 6), UsageInterval.Total, UsageGrouping.Item, "216998-a", null));
-        Assert.Equal(("216998-a", "S", 5L, 1L), (throughA.HandshakeCode, throughA.ItemId, throughA.Count, throughA.Devices));
+        Assert.Equal(("216998-a", "S", 5L, 1L), (throughA.HandshakeCode, throughA.ItemId, throughA.UsageCount, throughA.Devices));
 
         var throughB = Assert.Single(query.Get(Utc(2026, 10, 5), Utc(2026, 10, 6), UsageInterval.Day, UsageGrouping.Item, "216998-b", "S"));
-        Assert.Equal((8L, 2L), (throughB.Count, throughB.Devices));
+        Assert.Equal((8L, 2L), (throughB.UsageCount, throughB.Devices));
 
         var everywhere = Assert.Single(query.Get(Utc(2026, 10, 5), Utc(2026, 10, 6), UsageInterval.Total, UsageGrouping.Item, null, null));
         Assert.Null(everywhere.HandshakeCode);
-        Assert.Equal((13L, 2L, 2L), (everywhere.Count, everywhere.Devices, everywhere.PeakConcurrent));
+        Assert.Equal((13L, 2L, 2L), (everywhere.UsageCount, everywhere.Devices, everywhere.PeakConcurrent));
 
         var byCode = query.Get(Utc(2026, 10, 5), Utc(2026, 10, 6), UsageInterval.Total, UsageGrouping.Code, null, null);
-        Assert.Equal([("216998-a", 5L, 1L), ("216998-b", 8L, 2L)], byCode.Select(r => (r.HandshakeCode!, r.Count, r.Devices!.Value)));
+        Assert.Equal([("216998-a", 5L, 1L), ("216998-b", 8L, 2L)], byCode.Select(r => (r.HandshakeCode!, r.UsageCount, r.Devices!.Value)));
+    }
+
+    [Fact]
+    public void By_device_sums_a_device_over_its_codes_and_items_and_leaves_the_code_and_item_columns_empty()
+    {
+        // c1 reports through two codes, on a shared item and on a second one, over two days and a month edge.
+        Write(_store,
+            [
+                Use(Utc(2026, 9, 30, 23, 57), "216998-a", "S", "c1", 5), Use(Utc(2026, 10, 1, 0, 3), "216998-b", "S", "c1", 7),
+                Use(Utc(2026, 10, 2, 8, 0), "216998-b", "T", "c1", 2), Use(Utc(2026, 10, 1, 0, 3), "216998-b", "S", "c2", 4),
+            ],
+            [new AuthorizationFact(Utc(2026, 10, 1, 0, 1), "216998-a", "S", "c1", 0), new AuthorizationFact(Utc(2026, 10, 1, 0, 2), "216998-b", "S", "c1", 120)]);
+        var query = new UsageQuery(_store, _temp.Clock);
+
+        var total = query.Get(Utc(2026, 9, 30, 12), Utc(2026, 10, 3), UsageInterval.Total, UsageGrouping.Device, null, null);
+        Assert.Equal(
+            [("c1", (string?)null, (string?)null, 14L, 2L, 1L), ("c2", null, null, 4L, 0L, 0L)],
+            total.Select(r => (r.ClientUuid!, r.HandshakeCode, r.ItemId, r.UsageCount, r.Authorizations!.Value, r.FailedAuthorizations!.Value)));
+        Assert.All(total, r => Assert.Null(r.Devices));
+
+        var daily = query.Get(Utc(2026, 9, 30), Utc(2026, 10, 3), UsageInterval.Day, UsageGrouping.Device, null, null);
+        Assert.Equal(
+            [(Utc(2026, 9, 30).UtcDateTime, "c1", 5L), (Utc(2026, 10, 1).UtcDateTime, "c1", 7L), (Utc(2026, 10, 1).UtcDateTime, "c2", 4L), (Utc(2026, 10, 2).UtcDateTime, "c1", 2L)],
+            daily.Select(r => (r.PeriodStart, r.ClientUuid!, r.UsageCount)));
+
+        // A filter shows in its column, as -By Code shows -ItemId.
+        var throughB = query.Get(Utc(2026, 9, 1), Utc(2026, 11, 1), UsageInterval.Total, UsageGrouping.Device, "216998-b", null);
+        Assert.Equal([("c1", "216998-b", (string?)null, 9L), ("c2", "216998-b", null, 4L)], throughB.Select(r => (r.ClientUuid!, r.HandshakeCode!, r.ItemId, r.UsageCount)));
+        var onS = query.Get(Utc(2026, 9, 1), Utc(2026, 11, 1), UsageInterval.Month, UsageGrouping.Device, null, "S");
+        Assert.Equal([(Utc(2026, 9, 1).UtcDateTime, "c1", 5L), (Utc(2026, 10, 1).UtcDateTime, "c1", 7L), (Utc(2026, 10, 1).UtcDateTime, "c2", 4L)],
+            onS.Select(r => (r.PeriodStart, r.ClientUuid!, r.UsageCount)));
+        Assert.All(onS, r => Assert.Equal(("S", (string?)null), (r.ItemId!, r.HandshakeCode)));
     }
 
     [Fact]
@@ -177,19 +209,19 @@ public sealed class UsageRollupTests : IDisposable
 
         foreach (var interval in Enum.GetValues<UsageInterval>())
         {
-            Assert.Equal(3, query.Get(Utc(2026, 9, 1), firstSliceOfOctober, interval, UsageGrouping.Item, null, null).Sum(r => r.Count));
-            Assert.Equal(4, query.Get(firstSliceOfOctober, Utc(2026, 11, 1), interval, UsageGrouping.Item, null, null).Sum(r => r.Count));
-            Assert.Equal(7, query.Get(lastSliceOfSeptember, firstSliceOfOctober.AddMinutes(3), interval, UsageGrouping.Item, null, null).Sum(r => r.Count));
+            Assert.Equal(3, query.Get(Utc(2026, 9, 1), firstSliceOfOctober, interval, UsageGrouping.Item, null, null).Sum(r => r.UsageCount));
+            Assert.Equal(4, query.Get(firstSliceOfOctober, Utc(2026, 11, 1), interval, UsageGrouping.Item, null, null).Sum(r => r.UsageCount));
+            Assert.Equal(7, query.Get(lastSliceOfSeptember, firstSliceOfOctober.AddMinutes(3), interval, UsageGrouping.Item, null, null).Sum(r => r.UsageCount));
             // A From one second into a slice leaves that slice out.
-            Assert.Equal(4, query.Get(lastSliceOfSeptember.AddSeconds(1), Utc(2026, 11, 1), interval, UsageGrouping.Item, null, null).Sum(r => r.Count));
+            Assert.Equal(4, query.Get(lastSliceOfSeptember.AddSeconds(1), Utc(2026, 11, 1), interval, UsageGrouping.Item, null, null).Sum(r => r.UsageCount));
         }
 
         var months = query.Get(Utc(2026, 9, 1), Utc(2026, 11, 1), UsageInterval.Month, UsageGrouping.Item, null, null);
-        Assert.Equal([(Utc(2026, 9, 1).UtcDateTime, 3L), (Utc(2026, 10, 1).UtcDateTime, 4L)], months.Select(r => (r.PeriodStart, r.Count)));
+        Assert.Equal([(Utc(2026, 9, 1).UtcDateTime, 3L), (Utc(2026, 10, 1).UtcDateTime, 4L)], months.Select(r => (r.PeriodStart, r.UsageCount)));
         var total = Assert.Single(query.Get(Utc(2026, 9, 1), Utc(2026, 11, 1), UsageInterval.Total, UsageGrouping.Item, null, null));
-        Assert.Equal((7L, 1L, Utc(2026, 9, 1).UtcDateTime, Utc(2026, 11, 1).UtcDateTime), (total.Count, total.Devices, total.PeriodStart, total.PeriodEnd));
+        Assert.Equal((7L, 1L, Utc(2026, 9, 1).UtcDateTime, Utc(2026, 11, 1).UtcDateTime), (total.UsageCount, total.Devices, total.PeriodStart, total.PeriodEnd));
         var partial = Assert.Single(query.Get(Utc(2026, 9, 30, 12), Utc(2026, 10, 1), UsageInterval.Day, UsageGrouping.Item, null, null));
-        Assert.Equal((Utc(2026, 9, 30, 12).UtcDateTime, Utc(2026, 10, 1).UtcDateTime, 3L), (partial.PeriodStart, partial.PeriodEnd, partial.Count));
+        Assert.Equal((Utc(2026, 9, 30, 12).UtcDateTime, Utc(2026, 10, 1).UtcDateTime, 3L), (partial.PeriodStart, partial.PeriodEnd, partial.UsageCount));
     }
 
     [Fact]
@@ -204,9 +236,9 @@ public sealed class UsageRollupTests : IDisposable
         ], []);
         var query = new UsageQuery(_store, _temp.Clock);
         var day = Assert.Single(query.Get(Utc(2026, 10, 5), Utc(2026, 10, 6), UsageInterval.Day, UsageGrouping.Code, null, null));
-        Assert.Equal((6L, 3L, 2L, 3L), (day.Count, day.Devices, day.PeakConcurrent, day.PeakInstances));
+        Assert.Equal((6L, 3L, 2L, 3L), (day.UsageCount, day.Devices, day.PeakConcurrent, day.PeakInstances));
         var total = Assert.Single(query.Get(Utc(2026, 10, 5), Utc(2026, 10, 7), UsageInterval.Total, UsageGrouping.Code, null, null));
-        Assert.Equal((7L, 4L, 2L), (total.Count, total.Devices, total.PeakConcurrent));
+        Assert.Equal((7L, 4L, 2L), (total.UsageCount, total.Devices, total.PeakConcurrent));
     }
 
     [Fact]
@@ -217,7 +249,7 @@ public sealed class UsageRollupTests : IDisposable
         var (from, to) = UsageQuery.ResolveRange(null, null, _temp.Clock.GetUtcNow());
         Assert.Equal((Utc(2026, 10, 22), Utc(2026, 11, 21)), (from, to));
         var rows = new UsageQuery(_store, _temp.Clock).Get(null, null, UsageInterval.Day, UsageGrouping.Item, null, null);
-        Assert.Equal([2L, 4L], rows.Select(r => r.Count));
+        Assert.Equal([2L, 4L], rows.Select(r => r.UsageCount));
     }
 
     [Fact]
@@ -254,7 +286,7 @@ public sealed class UsageRollupTests : IDisposable
             .SelectMany(by => new[] { UsageInterval.Day, UsageInterval.Month, UsageInterval.Total }.Select(i => query.Get(range.Item1, range.Item2, i, by, null, null)))
             .ToList();
         Assert.Equal(before, after);
-        Assert.Equal(before.Sum(rows => rows.Count), after.Sum(rows => rows.Count));
+        Assert.Equal(before.Sum(rows => rows.Sum(r => r.UsageCount)), after.Sum(rows => rows.Sum(r => r.UsageCount)));
 
         // Facts inside the retention period stay.
         Write(_store, [Use(Utc(2026, 11, 1), "216998-a", "I1", "c1", 1)], []);
@@ -280,7 +312,7 @@ public sealed class UsageRollupTests : IDisposable
         Write(_store, Enumerable.Range(0, 1920).Select(i => Use(day.AddMinutes(3 * (i / 4)), "216998-a", "I1", "c" + (i % 2), 1)), []);
         Assert.Equal(3L * (480 + 24 + 1 + 1), _store.Read(c => Count(c, "usage_rollup")));
         var total = Assert.Single(new UsageQuery(_store, _temp.Clock).Get(day, day.AddDays(1), UsageInterval.Total, UsageGrouping.Code, null, null));
-        Assert.Equal((1920L, 2L, 2L), (total.Count, total.Devices, total.PeakConcurrent));
+        Assert.Equal((1920L, 2L, 2L), (total.UsageCount, total.Devices, total.PeakConcurrent));
     }
 
     private static long Count(Microsoft.Data.Sqlite.SqliteConnection connection, string table)

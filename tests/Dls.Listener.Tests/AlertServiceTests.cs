@@ -8,6 +8,10 @@ using Dls.Core.Alerts;
 using Dls.Core.Server;
 using Dls.Core.Storage;
 using Dls.Core.Usage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
 
 namespace Dls.Listener.Tests;
 
@@ -22,32 +26,23 @@ public sealed class AlertServiceTests
         var store = DlsStore.OpenOrCreate(storePath);
         new ServerService(store, TimeProvider.System).Initialize("216998", force: false);
 
-        using var receiver = new HttpListener();
-        var hookPort = ListenerHost.FreePort();
-        receiver.Prefixes.Add($"http://127.0.0.1:{hookPort}/hook/");
-        receiver.Start();
+        // The webhook's receiver listens on port 0 and says which port it got: no port is guessed free beforehand.
         var requests = new ConcurrentQueue<(string Timestamp, string? Signature, byte[] Body)>();
-        var loop = Task.Run(async () =>
+        var receiverBuilder = WebApplication.CreateSlimBuilder();
+        receiverBuilder.Logging.ClearProviders();
+        receiverBuilder.WebHost.UseUrls("http://127.0.0.1:0");
+        await using var receiver = receiverBuilder.Build();
+        receiver.MapPost("/hook/", async (HttpRequest request) =>
         {
-            while (receiver.IsListening)
-            {
-                try
-                {
-                    var context = await receiver.GetContextAsync();
-                    using var body = new MemoryStream();
-                    await context.Request.InputStream.CopyToAsync(body);
-                    requests.Enqueue((context.Request.Headers["X-Dls-Timestamp"] ?? string.Empty, context.Request.Headers["X-Dls-Signature"], body.ToArray()));
-                    context.Response.StatusCode = 200;
-                    context.Response.Close();
-                }
-                catch (Exception error) when (error is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-                {
-                    return;
-                }
-            }
+            using var body = new MemoryStream();
+            await request.Body.CopyToAsync(body);
+            requests.Enqueue((request.Headers["X-Dls-Timestamp"].ToString(), request.Headers["X-Dls-Signature"].FirstOrDefault(), body.ToArray()));
+            return Results.Ok();
         });
+        await receiver.StartAsync();
+        var hook = receiver.Urls.Single().TrimEnd('/') + "/hook/";
 
-        new AlertSettingsService(store, TimeProvider.System).Set(new AlertSettingsChange { WebhookUrl = $"http://127.0.0.1:{hookPort}/hook/", WebhookSecret = "listener-secret" });
+        new AlertSettingsService(store, TimeProvider.System).Set(new AlertSettingsChange { WebhookUrl = hook, WebhookSecret = "listener-secret" });
         // Clients with an unknown code, refused in the last hour: 100 % failed authorizations.
         store.Write((c, t) =>
         {
@@ -62,7 +57,7 @@ public sealed class AlertServiceTests
         start.ArgumentList.Add("--store");
         start.ArgumentList.Add(storePath);
         start.ArgumentList.Add("--urls");
-        start.ArgumentList.Add($"http://127.0.0.1:{ListenerHost.FreePort()}");
+        start.ArgumentList.Add("http://127.0.0.1:0");
         start.Environment["Dls__Alerts__FirstCheckDelay"] = "00:00:00.5";
         using var process = Process.Start(start)!;
         var output = new StringBuilder();
@@ -72,12 +67,7 @@ public sealed class AlertServiceTests
         process.BeginErrorReadLine();
         try
         {
-            var until = Stopwatch.StartNew();
-            while (requests.IsEmpty && until.Elapsed < TimeSpan.FromSeconds(40) && !process.HasExited)
-            {
-                await Task.Delay(100);
-            }
-
+            await Eventually.Until(() => !requests.IsEmpty || process.HasExited, TimeSpan.FromSeconds(40));
             var request = Assert.Single(requests);
             var expected = "v1=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes("listener-secret"), Encoding.UTF8.GetBytes(request.Timestamp + ".").Concat(request.Body).ToArray()));
             Assert.Equal(expected, request.Signature);
@@ -86,7 +76,10 @@ public sealed class AlertServiceTests
             Assert.Equal("FailedAuthorizations", condition.GetProperty("condition").GetString());
             Assert.Equal("100 %", condition.GetProperty("level").GetString());
 
-            var record = Assert.Single(new AlertManager(store, TimeProvider.System).List(null));
+            // The listener records the delivery once the webhook has answered: a moment after the request arrived here.
+            var alerts = new AlertManager(store, TimeProvider.System);
+            await Eventually.Until(() => alerts.List(null).Any(r => r.Delivered), TimeSpan.FromSeconds(10));
+            var record = Assert.Single(alerts.List(null));
             Assert.True(record.Delivered, record.Error);
         }
         finally
@@ -97,8 +90,7 @@ public sealed class AlertServiceTests
                 await process.WaitForExitAsync();
             }
 
-            receiver.Close();
-            await loop;
+            await receiver.StopAsync();
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
             try
             {

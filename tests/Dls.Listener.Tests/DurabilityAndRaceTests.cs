@@ -10,7 +10,7 @@ public sealed class DurabilityAndRaceTests
     [Fact]
     public async Task Devices_racing_for_the_last_seats_get_exactly_quantity_plus_tolerance()
     {
-        await using var host = await ListenerHost.StartAsync();
+        await using var host = InProcessListener.Start();
         var store = host.OpenStore();
         var today = DateOnly.FromDateTime(DateTime.UtcNow);
         TestCatalog.AddItem(store, "R", LicenseMode.PerDeviceYearly, 20, today.AddYears(-1), today.AddYears(1)); // tolerance 2
@@ -31,14 +31,9 @@ public sealed class DurabilityAndRaceTests
         Assert.Equal(22L, Convert.ToInt64(command.ExecuteScalar()));
     }
 
-    [Fact]
+    [UnixFact("kill -9 (SIGKILL) is a Unix signal")]
     public async Task Acknowledged_reports_survive_a_kill_9_of_the_listener()
     {
-        if (OperatingSystem.IsWindows())
-        {
-            return;
-        }
-
         await using var host = await ListenerHost.StartAsync();
         var store = host.OpenStore();
         var today = DateOnly.FromDateTime(DateTime.UtcNow);

@@ -13,7 +13,7 @@ public sealed class HealthAndHomeTests
     [Fact]
     public async Task Healthz_answers_with_the_store_uuid_role_and_version()
     {
-        await using var host = await ListenerHost.StartAsync();
+        await using var host = InProcessListener.Start();
 
         using var response = await host.Http.GetAsync("healthz");
         using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
@@ -29,7 +29,7 @@ public sealed class HealthAndHomeTests
     [Fact]
     public async Task The_home_page_shows_uuid_organization_and_version_in_html()
     {
-        await using var host = await ListenerHost.StartAsync("424242");
+        await using var host = InProcessListener.Start("424242");
 
         using var response = await host.Http.GetAsync("/");
         var html = await response.Content.ReadAsStringAsync();
@@ -41,14 +41,9 @@ public sealed class HealthAndHomeTests
         Assert.Contains(Dls.Core.DlsVersion.Current, html);
     }
 
-    [Fact]
+    [UnixFact("SIGTERM is a Unix signal")]
     public async Task The_listener_records_itself_and_removes_the_record_on_SIGTERM()
     {
-        if (OperatingSystem.IsWindows())
-        {
-            return;
-        }
-
         await using var host = await ListenerHost.StartAsync();
         var registry = new ListenerRegistry(DlsStore.Open(host.StorePath), TimeProvider.System);
 
@@ -66,7 +61,7 @@ public sealed class HealthAndHomeTests
     public async Task A_missing_store_stops_the_listener_with_a_message_naming_it()
     {
         var path = Path.Combine(Path.GetTempPath(), $"dls-missing-{Guid.NewGuid():N}", "dls.db");
-        using var process = ListenerHost.Launch(path, $"http://127.0.0.1:{ListenerHost.FreePort()}");
+        using var process = ListenerHost.Launch(path, "http://127.0.0.1:0");
         var error = await process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync();
 

@@ -154,11 +154,7 @@ public sealed class HttpsTests : IDisposable
     private static async Task AssertLoggedAsync(ListenerHost listener, string text)
     {
         // The console logger writes from its own queue: the line may come a moment after the listener answers.
-        for (var attempt = 0; attempt < 100 && !listener.Output.Contains(text, StringComparison.Ordinal); attempt++)
-        {
-            await Task.Delay(100);
-        }
-
+        await Eventually.Until(() => listener.Output.Contains(text, StringComparison.Ordinal), TimeSpan.FromSeconds(10));
         Assert.Contains(text, listener.Output);
     }
 
@@ -205,7 +201,7 @@ public sealed class HttpsTests : IDisposable
     {
         var storePath = Path.Combine(_folder, $"store-{Guid.NewGuid():N}.db");
         new ServerService(DlsStore.OpenOrCreate(storePath), TimeProvider.System).Initialize("216998", force: false);
-        using var process = ListenerHost.Launch(storePath, $"https://127.0.0.1:{ListenerHost.FreePort()}", arguments, environment);
+        using var process = ListenerHost.Launch(storePath, "https://127.0.0.1:0", arguments, environment);
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));

@@ -3,42 +3,53 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
+using System.Text.RegularExpressions;
 using Dls.Core.Server;
 using Dls.Core.Storage;
 
 namespace Dls.Listener.Tests;
 
 /// <summary>
-/// A real listener process on a free loopback port over a real store file, as Start-DlsListener runs it.
-/// The listener is the one build.ps1 lays out (DLS_LISTENER_PATH), else the one next to the sources.
+/// A real listener process over a real store file, as Start-DlsListener runs it, for what only a process shows:
+/// signals, kills, exit codes, Kestrel's limits, HTTPS. It listens on port 0 (the system picks a free port, so two
+/// tests never race for one) and the address it bound is read back from the line it announces. The listener is the
+/// one build.ps1 lays out (DLS_LISTENER_PATH), else the one next to the sources.
 /// </summary>
 public sealed class ListenerHost : IAsyncDisposable
 {
+    /// <summary>How long a listener may take to start on a busy test machine.</summary>
+    public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+
+    // The line the listener writes once it listens (docs/operations.md): "DLS listener 0.1.0 serving http://127.0.0.1:41234/ (process 4242)".
+    private static readonly Regex Announcement = new(@"DLS listener \S+ serving (?<url>\S+) \(process (?<pid>\d+)\)", RegexOptions.CultureInvariant);
+
     private readonly StringBuilder _output = new();
     private readonly Process _process;
+    private readonly HttpMessageHandler _handler;
+    private HttpClient? _http;
 
-    private ListenerHost(string folder, string storePath, int port, Process process, ServerInfo server, string scheme = "http", HttpMessageHandler? handler = null)
+    private ListenerHost(string folder, string storePath, Process process, ServerInfo server, HttpMessageHandler? handler = null)
     {
         Folder = folder;
         StorePath = storePath;
-        Port = port;
         _process = process;
         Server = server;
-        Url = $"{scheme}://127.0.0.1:{port}/";
-        Http = new HttpClient(handler ?? new HttpClientHandler()) { BaseAddress = new Uri(Url), Timeout = TimeSpan.FromSeconds(30) };
+        _handler = handler ?? new HttpClientHandler();
     }
 
     public string Folder { get; }
 
     public string StorePath { get; }
 
-    public int Port { get; }
+    /// <summary>The port the listener bound (known once it has announced itself).</summary>
+    public int Port => new Uri(Url).Port;
 
-    public string Url { get; }
+    /// <summary>The address the listener announced, ending in a slash.</summary>
+    public string Url { get; private set; } = string.Empty;
 
     public ServerInfo Server { get; }
 
-    public HttpClient Http { get; }
+    public HttpClient Http => _http ?? throw new InvalidOperationException("The listener has not announced its address yet.");
 
     public Process Process => _process;
 
@@ -81,9 +92,8 @@ public sealed class ListenerHost : IAsyncDisposable
                 failedAuthorizationsPerMinute: 0, failedAuthorizationsPerMinutePerCode: 0);
         }
 
-        var port = FreePort();
-        var process = Launch(storePath, $"{scheme}://127.0.0.1:{port}", arguments, environment);
-        var host = new ListenerHost(folder, storePath, port, process, server, scheme, handler);
+        var process = Launch(storePath, $"{scheme}://127.0.0.1:0", arguments, environment);
+        var host = new ListenerHost(folder, storePath, process, server, handler);
         process.OutputDataReceived += (_, e) => host.Append(e.Data);
         process.ErrorDataReceived += (_, e) => host.Append(e.Data);
         process.BeginOutputReadLine();
@@ -92,6 +102,7 @@ public sealed class ListenerHost : IAsyncDisposable
         return host;
     }
 
+    /// <summary>A listener process on <paramref name="url"/> (port 0: any free port), its output left to the caller.</summary>
     public static Process Launch(string storePath, string url) => Launch(storePath, url, [], new Dictionary<string, string>());
 
     public static Process Launch(string storePath, string url, IEnumerable<string> arguments, IReadOnlyDictionary<string, string> environment)
@@ -139,12 +150,11 @@ public sealed class ListenerHost : IAsyncDisposable
             ?? throw new InvalidOperationException("The listener is not built: run ./build.ps1 build.");
     }
 
-    public static int FreePort()
-    {
-        using var socket = new TcpListener(IPAddress.Loopback, 0);
-        socket.Start();
-        return ((IPEndPoint)socket.LocalEndpoint).Port;
-    }
+    /// <summary>The address a listener announced in <paramref name="output"/> for process <paramref name="processId"/>, if it has.</summary>
+    public static string? AnnouncedUrl(string output, int processId) => Announcement.Matches(output)
+        .Where(match => int.Parse(match.Groups["pid"].Value, System.Globalization.CultureInfo.InvariantCulture) == processId)
+        .Select(match => match.Groups["url"].Value)
+        .FirstOrDefault();
 
     /// <summary>The store the listener serves, opened by this test process.</summary>
     public DlsStore OpenStore() => DlsStore.Open(StorePath);
@@ -179,7 +189,12 @@ public sealed class ListenerHost : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        Http.Dispose();
+        if (_http is null)
+        {
+            _handler.Dispose();
+        }
+
+        _http?.Dispose();
         if (!_process.HasExited)
         {
             try
@@ -203,32 +218,39 @@ public sealed class ListenerHost : IAsyncDisposable
         }
     }
 
+    /// <summary>Waits for the listener to announce its address, then for /healthz to answer 200 there.</summary>
     private async Task WaitHealthyAsync()
     {
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < TimeSpan.FromSeconds(60))
+        var announced = await Eventually.Until(() => _process.HasExited || AnnouncedUrl(Output, _process.Id) is not null, StartTimeout);
+        if (_process.HasExited)
         {
-            if (_process.HasExited)
-            {
-                throw new InvalidOperationException($"The listener exited with {_process.ExitCode}: {Output}");
-            }
-
-            try
-            {
-                using var response = await Http.GetAsync("healthz");
-                if (response.IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-            }
-
-            await Task.Delay(100);
+            throw new InvalidOperationException($"The listener exited with {_process.ExitCode}: {Output}");
         }
 
-        throw new TimeoutException($"The listener did not answer /healthz: {Output}");
+        if (!announced)
+        {
+            throw new TimeoutException($"The listener did not announce its address within {StartTimeout}: {Output}");
+        }
+
+        Url = AnnouncedUrl(Output, _process.Id)!;
+        _http = new HttpClient(_handler) { BaseAddress = new Uri(Url), Timeout = TimeSpan.FromSeconds(30) };
+        if (!await Eventually.Until(IsHealthyAsync, StartTimeout))
+        {
+            throw new TimeoutException($"The listener did not answer {Url}healthz: {Output}");
+        }
+    }
+
+    private async Task<bool> IsHealthyAsync()
+    {
+        try
+        {
+            using var response = await Http.GetAsync("healthz");
+            return response.IsSuccessStatusCode;
+        }
+        catch (HttpRequestException)
+        {
+            return false;
+        }
     }
 
     private void Append(string? line)

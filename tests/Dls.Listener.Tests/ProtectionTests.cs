@@ -83,8 +83,9 @@ public sealed class ProtectionTests
         var today = DateOnly.FromDateTime(DateTime.UtcNow);
         TestCatalog.AddItem(store, "Y", LicenseMode.PerDeviceYearly, 10, today.AddYears(-1), today.AddYears(1));
         TestCatalog.AddCode(store, "216998-app", ["Y"], isDefault: true);
+        var mark = host.Output.Length;
         ProtectionSettings.Set(store, DateTimeOffset.UtcNow, newSeatsPerMinute: 3);
-        await WaitForSettingAsync(host, s => s.NewSeatsPerMinute == 3);
+        await WaitForSettingAsync(host, mark, "at most 3 new seats a minute per address");
 
         var known = new List<string>();
         var limited = 0;
@@ -139,8 +140,9 @@ public sealed class ProtectionTests
         var today = DateOnly.FromDateTime(DateTime.UtcNow);
         TestCatalog.AddItem(store, "Y", LicenseMode.PerDeviceYearly, 100, today.AddYears(-1), today.AddYears(1));
         TestCatalog.AddCode(store, "216998-locked", ["Y"], isDefault: true, sessionPassword: "pw");
+        var mark = host.Output.Length;
         ProtectionSettings.Set(store, DateTimeOffset.UtcNow, failedAuthorizationsPerMinute: 3);
-        await WaitForSettingAsync(host, s => s.FailedAuthorizationsPerMinute == 3);
+        await WaitForSettingAsync(host, mark, "3 failures a minute per address");
         var (okStatus, _) = await PostAsync(host.Http, "api/v1/auth", AuthBody("legit", ("handshakeCode", "216998-locked"), ("sessionPassword", "pw")));
         Assert.Equal(HttpStatusCode.OK, okStatus);
 
@@ -203,11 +205,16 @@ public sealed class ProtectionTests
         Assert.Contains("License items", strangerWhenPublished);
     }
 
-    private static async Task WaitForSettingAsync(ListenerHost host, Func<ProtectionSettings, bool> applied)
+    /// <summary>
+    /// The listener reads its settings every few seconds and logs the ones it applies: waits for that line, written
+    /// after <paramref name="mark"/> in its output, to say <paramref name="applied"/>.
+    /// </summary>
+    private static async Task WaitForSettingAsync(ListenerHost host, int mark, string applied)
     {
-        // The listener reads its settings every few seconds; wait past one reading after the store has them.
-        Assert.True(applied(ProtectionSettings.Read(host.OpenStore())));
-        await Task.Delay(Hosting.ProtectionSettingsService.Every + TimeSpan.FromSeconds(1));
+        var timeout = Hosting.ProtectionSettingsService.Every * 5;
+        Assert.True(
+            await Eventually.Until(() => host.Output[mark..].Split('\n').Any(line => line.Contains("Protection: ", StringComparison.Ordinal) && line.Contains(applied, StringComparison.Ordinal)), timeout),
+            $"The listener did not apply '{applied}' within {timeout}: {host.Output[mark..]}");
     }
 
     private static HttpClient ClientFrom(IPAddress local, string baseUrl) => new(new SocketsHttpHandler

@@ -8,17 +8,17 @@ using Dls.Tests;
 namespace Dls.Listener.Tests;
 
 /// <summary>
-/// One real listener over a catalog that can produce every error code: codes 216998-app (default, items of every
+/// One listener (in this process, over a real store file) over a catalog that can produce every error code: codes 216998-app (default, items of every
 /// kind), 216998-locked (session password "pw"), 216998-web (allowed domain example.com) and 777-x (an organization
 /// without default code).
 /// </summary>
 public sealed class ProtocolFixture : IAsyncLifetime
 {
-    public ListenerHost Host { get; private set; } = null!;
+    public InProcessListener Host { get; private set; } = null!;
 
-    public async Task InitializeAsync()
+    public Task InitializeAsync()
     {
-        Host = await ListenerHost.StartAsync();
+        Host = InProcessListener.Start();
         var store = Host.OpenStore();
         var today = DateOnly.FromDateTime(DateTime.UtcNow);
         TestCatalog.AddItem(store, "Y", LicenseMode.PerDeviceYearly, 1000, today.AddYears(-1), today.AddYears(1));
@@ -34,6 +34,7 @@ public sealed class ProtocolFixture : IAsyncLifetime
         TestCatalog.AddCode(store, "216998-locked", ["Y"], sessionPassword: "pw");
         TestCatalog.AddCode(store, "216998-web", ["DOM"], domains: ["example.com"]);
         TestCatalog.AddCode(store, "777-x", ["Y"]);
+        return Task.CompletedTask;
     }
 
     public async Task DisposeAsync() => await Host.DisposeAsync();

@@ -7,10 +7,10 @@ using static Dls.Listener.Tests.ProtocolFixture;
 
 namespace Dls.Listener.Tests;
 
-/// <summary>The SDK protocol against the real listener process (SPEC §4, docs/protocol.md).</summary>
+/// <summary>The SDK protocol against the listener's own pipeline, hosted in the test process (SPEC §4, docs/protocol.md).</summary>
 public sealed class ProtocolTests(ProtocolFixture fixture) : IClassFixture<ProtocolFixture>
 {
-    private ListenerHost Host => fixture.Host;
+    private InProcessListener Host => fixture.Host;
 
     public static TheoryData<string, int, int> Refusals => new()
     {

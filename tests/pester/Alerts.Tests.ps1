@@ -26,8 +26,7 @@ BeforeAll {
                 }
             } finally { $listener.Close() }
         }
-        $deadline = [DateTime]::UtcNow.AddSeconds(10)
-        while (-not (Test-PortOpen $Port) -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
+        $null = Wait-Until { Test-PortOpen $Port } -TimeoutSeconds 10
         $job
     }
 
@@ -41,14 +40,14 @@ BeforeAll {
 
     # Authorization facts as the listener records them: refused requests make the failed-authorization condition.
     function Add-RefusedAuthorization([string] $StorePath, [int] $Count, [string] $Code = '') {
-        $connection = [Microsoft.Data.Sqlite.SqliteConnection]::new("Data Source=$StorePath")
+        $connection = (Get-ModuleType 'Microsoft.Data.Sqlite.SqliteConnection')::new("Data Source=$StorePath")
         $connection.Open()
         try {
             $now = [DateTimeOffset]::UtcNow.AddMinutes(-1)
             for ($i = 0; $i -lt $Count; $i++) {
                 $command = $connection.CreateCommand()
                 $command.CommandText = "INSERT INTO auth_event (time, slice, handshake_code, item_id, client_uuid, error_code) VALUES (`$t, `$t, `$code, '', `$client, 101);"
-                $null = $command.Parameters.AddWithValue('$t', [Dls.Core.Timestamps]::Format($now))
+                $null = $command.Parameters.AddWithValue('$t', (Get-ModuleType 'Dls.Core.Timestamps')::Format($now))
                 $null = $command.Parameters.AddWithValue('$code', $Code)
                 $null = $command.Parameters.AddWithValue('$client', "device-$i")
                 $null = $command.ExecuteNonQuery()
@@ -97,7 +96,7 @@ Describe 'Set-DlsAlertSetting and Get-DlsAlertSetting' {
         $everything | Should -Not -Match $MailPassword
         $everything | Should -Not -Match $HookSecret
 
-        [Microsoft.Data.Sqlite.SqliteConnection]::ClearAllPools()
+        (Get-ModuleType 'Microsoft.Data.Sqlite.SqliteConnection')::ClearAllPools()
         foreach ($file in Get-ChildItem (Split-Path $StorePath) -Filter 'dls.db*' | Where-Object Name -NotLike '*.key') {
             $text = [System.Text.Encoding]::UTF8.GetString([System.IO.File]::ReadAllBytes($file.FullName))
             $text.Contains($MailPassword) | Should -BeFalse -Because "$($file.Name) must not hold the SMTP password"

@@ -13,6 +13,18 @@ function Get-FreePort {
     try { $socket.LocalEndpoint.Port } finally { $socket.Stop() }
 }
 
+# Polls $Condition until it is true or $TimeoutSeconds pass; returns whether it became true. Tests wait for the
+# thing itself, never for a guessed time.
+function Wait-Until([scriptblock] $Condition, [double] $TimeoutSeconds = 10) {
+    $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSeconds)
+    while ($true) {
+        $late = [DateTime]::UtcNow -ge $deadline
+        if (& $Condition) { return $true }
+        if ($late) { return $false }
+        Start-Sleep -Milliseconds 25
+    }
+}
+
 function Test-PortOpen([int] $Port) {
     $client = [System.Net.Sockets.TcpClient]::new()
     try { $client.Connect([System.Net.IPAddress]::Loopback, $Port); $true } catch { $false } finally { $client.Dispose() }
@@ -48,11 +60,8 @@ function Start-SmtpSink([int] $Port, [string] $Folder) {
     $start.ArgumentList.Add($dll.FullName); $start.ArgumentList.Add("$Port"); $start.ArgumentList.Add($Folder)
     $start.RedirectStandardInput = $true; $start.RedirectStandardOutput = $true; $start.UseShellExecute = $false
     $process = [System.Diagnostics.Process]::Start($start)
-    $deadline = [DateTime]::UtcNow.AddSeconds(20)
-    while (-not (Test-PortOpen $Port)) {
-        if ([DateTime]::UtcNow -gt $deadline -or $process.HasExited) { throw 'The SMTP sink did not start.' }
-        Start-Sleep -Milliseconds 100
-    }
+    $null = Wait-Until { $process.HasExited -or (Test-PortOpen $Port) } -TimeoutSeconds 20
+    if ($process.HasExited -or -not (Test-PortOpen $Port)) { throw 'The SMTP sink did not start.' }
     $process
 }
 
@@ -61,4 +70,15 @@ function Stop-SmtpSink($Process) {
         $Process.StandardInput.Close()
         if (-not $Process.WaitForExit(5000)) { Stop-Process -Id $Process.Id -Force }
     }
+}
+
+# The module keeps Dls.Core and its libraries (SQLite, MailKit, …) in its own load context (module/Init), which
+# PowerShell's [type] names do not reach. A test that reaches into the store as another tool would, or that uses
+# a core helper, takes the type from there: (Get-ModuleType 'Microsoft.Data.Sqlite.SqliteConnection')::ClearAllPools().
+function Get-ModuleType([string] $Name) {
+    $context = [System.Runtime.Loader.AssemblyLoadContext]::All | Where-Object Name -EQ 'DLS' | Select-Object -First 1
+    if (-not $context) { throw 'The DLS module''s load context does not exist: import the module first.' }
+    $assemblyName = if ($Name -like 'Dls.Core.*') { 'Dls.Core' } else { ($Name -split '\.')[0..(($Name -split '\.').Count - 2)] -join '.' }
+    $type = $context.LoadFromAssemblyName([System.Reflection.AssemblyName]::new($assemblyName)).GetType($Name, $true)
+    $type
 }

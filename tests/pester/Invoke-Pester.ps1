@@ -1,6 +1,7 @@
 <#
 .SYNOPSIS
-    Runs the Pester tests against the built module in this (fresh) pwsh and writes {Passed, Failed} to -ResultPath.
+    Runs the Pester tests against the built module in this (fresh) pwsh and writes {Passed, Failed, Skipped} to
+    -ResultPath (Skipped: each skipped test with its reason).
 #>
 param(
     [Parameter(Mandatory)] [string] $ModulePath,
@@ -18,5 +19,10 @@ $configuration.Run.PassThru = $true
 $configuration.Output.Verbosity = 'Normal'
 $configuration.TestResult.Enabled = $false
 $result = Invoke-Pester -Configuration $configuration
-@{ Passed = $result.PassedCount; Failed = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount } |
+# A skipped test is neither passed nor failed; Set-ItResult -Skipped -Because records why in its ErrorRecord.
+$skipped = @($result.Skipped | ForEach-Object {
+    $reason = @($_.ErrorRecord | ForEach-Object { $_.Exception.Message }) -join '; '
+    "$($_.ExpandedPath): $(if ($reason) { $reason } else { 'skipped' })"
+})
+@{ Passed = $result.PassedCount; Failed = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount; Skipped = $skipped } |
     ConvertTo-Json | Set-Content -LiteralPath $ResultPath

@@ -5,7 +5,7 @@ BeforeAll {
     # The store's bytes once every connection is closed (SQLite then folds the WAL into the file): equal hashes
     # mean the store did not change at all.
     function Get-StoreHash([string] $Path) {
-        [Microsoft.Data.Sqlite.SqliteConnection]::ClearAllPools()
+        (Get-ModuleType 'Microsoft.Data.Sqlite.SqliteConnection')::ClearAllPools()
         $files = @(Get-ChildItem -LiteralPath (Split-Path $Path) -Filter 'dls.db*' | Sort-Object Name)
         ($files | ForEach-Object { $_.Name + ':' + (Get-FileHash -LiteralPath $_.FullName -Algorithm SHA256).Hash }) -join ';'
     }
@@ -254,7 +254,7 @@ Describe 'Handshake codes' {
 
         (Get-DlsHandshakeCode -StorePath $Setup.Store -Code 216998-secret).HasSessionPassword | Should -BeTrue
         foreach ($text in $outputs) { $text | Should -Not -Match $Password }
-        [Microsoft.Data.Sqlite.SqliteConnection]::ClearAllPools()
+        (Get-ModuleType 'Microsoft.Data.Sqlite.SqliteConnection')::ClearAllPools()
         foreach ($file in Get-ChildItem -LiteralPath $Setup.Folder -Recurse -File) {
             $bytes = [System.IO.File]::ReadAllBytes($file.FullName)
             [System.Text.Encoding]::UTF8.GetString($bytes) | Should -Not -Match $Password -Because "$($file.Name) must not hold it"

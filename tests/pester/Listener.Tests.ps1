@@ -7,8 +7,6 @@ Describe 'Start-, Get- and Stop-DlsListener' {
     BeforeAll {
         $script:StorePath = New-TestStorePath
         $script:Server = Initialize-DlsServer -StorePath $StorePath -OrganizationId 216998
-        $script:Port = Get-FreePort
-        $script:Url = "http://127.0.0.1:$Port/"
     }
 
     AfterAll {
@@ -16,9 +14,13 @@ Describe 'Start-, Get- and Stop-DlsListener' {
         Remove-Item -Recurse -Force -ErrorAction SilentlyContinue (Split-Path $StorePath)
     }
 
-    It 'starts a listener that answers /healthz with the server UUID' {
-        $listener = Start-DlsListener -StorePath $StorePath -Url $Url
-        $listener.Url | Should -Be $Url
+    It 'starts a listener on a port the system picks that answers /healthz with the server UUID' {
+        $listener = Start-DlsListener -StorePath $StorePath -Url http://127.0.0.1:0
+        $listener.Url | Should -Match '^http://127\.0\.0\.1:\d+/$'
+        $script:Url = $listener.Url
+        $script:Port = ([uri] $Url).Port
+        $Port | Should -BeGreaterThan 0
+        Test-PortOpen $Port | Should -BeTrue
         $listener.Uuid | Should -Be $Server.Uuid
         $listener.Status | Should -Be 'Running'
         $listener.ProcessId | Should -BeGreaterThan 0
@@ -80,7 +82,7 @@ Describe 'Start-, Get- and Stop-DlsListener' {
 
     It 'refuses to start over a missing store with StoreNotFound' {
         $missing = New-TestStorePath
-        { Start-DlsListener -StorePath $missing -Url "http://127.0.0.1:$(Get-FreePort)" } | Should -Throw -ErrorId 'StoreNotFound*'
+        { Start-DlsListener -StorePath $missing -Url http://127.0.0.1:0 } | Should -Throw -ErrorId 'StoreNotFound*'
         $missing | Should -Not -Exist
     }
 
@@ -122,8 +124,6 @@ Describe 'Start-, Get- and Stop-DlsListener' {
             $script:KeyPath = Join-Path $CertificateFolder 'dls.key'
             Set-Content -LiteralPath $CrtPath -Value $PemCertificate.ExportCertificatePem()
             Set-Content -LiteralPath $KeyPath -Value ([System.Security.Cryptography.X509Certificates.ECDsaCertificateExtensions]::GetECDsaPrivateKey($PemCertificate).ExportPkcs8PrivateKeyPem())
-            $script:HttpsPort = Get-FreePort
-            $script:HttpsUrl = "https://127.0.0.1:$HttpsPort/"
         }
 
         AfterAll {
@@ -132,8 +132,10 @@ Describe 'Start-, Get- and Stop-DlsListener' {
         }
 
         It 'starts from a PFX file with its password and serves exactly that certificate' {
-            $listener = Start-DlsListener -StorePath $HttpsStore -Url $HttpsUrl -CertificatePath $PfxPath -CertificatePassword $Secret
-            $listener.Url | Should -Be $HttpsUrl
+            $listener = Start-DlsListener -StorePath $HttpsStore -Url https://127.0.0.1:0 -CertificatePath $PfxPath -CertificatePassword $Secret
+            $listener.Url | Should -Match '^https://127\.0\.0\.1:\d+/$'
+            $script:HttpsUrl = $listener.Url
+            $script:HttpsPort = ([uri] $HttpsUrl).Port
             $listener.ProcessId | Should -BeGreaterThan 0
             $listener.Status | Should -Be 'Running'
             $listener.Uuid | Should -Be $HttpsServer.Uuid
@@ -157,8 +159,8 @@ Describe 'Start-, Get- and Stop-DlsListener' {
         }
 
         It 'starts from a PEM certificate and key' {
-            $port = Get-FreePort
-            $listener = Start-DlsListener -StorePath $HttpsStore -Url "https://127.0.0.1:$port" -CertificatePath $CrtPath -CertificateKeyPath $KeyPath
+            $listener = Start-DlsListener -StorePath $HttpsStore -Url https://127.0.0.1:0 -CertificatePath $CrtPath -CertificateKeyPath $KeyPath
+            $port = ([uri] $listener.Url).Port
             try {
                 $listener.Status | Should -Be 'Running'
                 Get-PresentedCertificateHash $port | Should -Be $PemCertificate.GetCertHashString([System.Security.Cryptography.HashAlgorithmName]::SHA256)
@@ -177,6 +179,7 @@ Describe 'Start-, Get- and Stop-DlsListener' {
         }
 
         It 'refuses a wrong certificate password with CertificateInvalid, starting nothing' {
+            # Nothing is started, so no listener's port is guessed: this is a port nothing may listen on afterwards.
             $port = Get-FreePort
             $wrong = ConvertTo-SecureString 'not the password' -AsPlainText -Force
             { Start-DlsListener -StorePath $HttpsStore -Url "https://127.0.0.1:$port" -CertificatePath $PfxPath -CertificatePassword $wrong } |
@@ -186,7 +189,7 @@ Describe 'Start-, Get- and Stop-DlsListener' {
         }
 
         It 'refuses an https:// URL without a certificate with CertificateMissing' {
-            { Start-DlsListener -StorePath $HttpsStore -Url "https://127.0.0.1:$(Get-FreePort)" } | Should -Throw -ErrorId 'CertificateMissing*'
+            { Start-DlsListener -StorePath $HttpsStore -Url https://127.0.0.1:0 } | Should -Throw -ErrorId 'CertificateMissing*'
         }
     }
 }

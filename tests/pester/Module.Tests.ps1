@@ -25,7 +25,7 @@ Describe 'The DLS module' {
     It 'carries SQLite for every platform it supports' {
         foreach ($path in 'linux-x64/native/libe_sqlite3.so', 'linux-arm64/native/libe_sqlite3.so', 'osx-x64/native/libe_sqlite3.dylib',
             'osx-arm64/native/libe_sqlite3.dylib', 'win-x64/native/e_sqlite3.dll') {
-            Join-Path $ModuleFolder "runtimes/$path" | Should -Exist
+            Join-Path $ModuleFolder "Dependencies/runtimes/$path" | Should -Exist
         }
     }
 }

@@ -53,8 +53,7 @@ Describe 'Backup-DlsStore, Restore-DlsStore and Get-DlsAuditLog' {
     It 'refuses to restore under a running listener' {
         $target = Join-Path $Folder 'backup.db'
         Backup-DlsStore -StorePath $StorePath -Path $target | Out-Null
-        $url = "http://127.0.0.1:$(Get-FreePort)/"
-        Start-DlsListener -StorePath $StorePath -Url $url | Out-Null
+        Start-DlsListener -StorePath $StorePath -Url http://127.0.0.1:0 | Out-Null
         try {
             { Restore-DlsStore -StorePath $StorePath -Path $target -Force -ErrorAction Stop } | Should -Throw -ErrorId 'ListenerRunning*'
         } finally {

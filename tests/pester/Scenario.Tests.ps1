@@ -15,8 +15,7 @@ BeforeAll {
     ) | Out-Null
     Import-DlsLicense -StorePath $StorePath -Path (Join-Path $Folder 'scen.dlslicense') -NewHandshakeCode app | Out-Null
 
-    $script:Url = "http://127.0.0.1:$(Get-FreePort)/"
-    Start-DlsListener -StorePath $StorePath -Url $Url | Out-Null
+    $script:Url = (Start-DlsListener -StorePath $StorePath -Url http://127.0.0.1:0).Url
     $script:SmtpPort = Get-FreePort
     $script:MailFolder = Join-Path $Folder 'mail'
     $script:Sink = Start-SmtpSink -Port $SmtpPort -Folder $MailFolder

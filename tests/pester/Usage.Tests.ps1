@@ -80,13 +80,13 @@ Describe 'Get-DlsUsage' {
         $expected = @{}
         foreach ($fact in $Usage) {
             $id = '{0:o}|{1}' -f (Get-PeriodStart ([datetime]$fact.slice) $Interval), $fact[$key]
-            if (-not $expected[$id]) { $expected[$id] = @{ Count = 0; Devices = [System.Collections.Generic.HashSet[string]]::new(); Authorizations = 0; Failed = 0 } }
-            $expected[$id].Count += $fact.count
+            if (-not $expected[$id]) { $expected[$id] = @{ UsageCount = 0; Devices = [System.Collections.Generic.HashSet[string]]::new(); Authorizations = 0; Failed = 0 } }
+            $expected[$id].UsageCount += $fact.count
             $null = $expected[$id].Devices.Add($fact.clientUuid)
         }
         foreach ($fact in $Authorizations) {
             $id = '{0:o}|{1}' -f (Get-PeriodStart ([datetime]$fact.time) $Interval), $fact[$key]
-            if (-not $expected[$id]) { $expected[$id] = @{ Count = 0; Devices = [System.Collections.Generic.HashSet[string]]::new(); Authorizations = 0; Failed = 0 } }
+            if (-not $expected[$id]) { $expected[$id] = @{ UsageCount = 0; Devices = [System.Collections.Generic.HashSet[string]]::new(); Authorizations = 0; Failed = 0 } }
             $expected[$id].Authorizations++
             if ($fact.errorCode -ne 0) { $expected[$id].Failed++ }
         }
@@ -97,31 +97,44 @@ Describe 'Get-DlsUsage' {
             $row.PeriodStart.Kind | Should -Be 'Utc'
             $id = '{0:o}|{1}' -f $row.PeriodStart, $row."$($key.Substring(0,1).ToUpper() + $key.Substring(1))"
             $expected.ContainsKey($id) | Should -BeTrue -Because "row $id must come from the facts"
-            $row.Count | Should -Be $expected[$id].Count -Because $id
+            $row.UsageCount | Should -Be $expected[$id].UsageCount -Because $id
             $row.Devices | Should -Be $expected[$id].Devices.Count -Because $id
             $row.Authorizations | Should -Be $expected[$id].Authorizations -Because $id
             $row.FailedAuthorizations | Should -Be $expected[$id].Failed -Because $id
         }
     }
 
-    It 'gives one row per device, code and item with -By Device, and per feature with -By Feature' {
+    It 'gives one row per device with -By Device, summed over its codes and items, and per feature with -By Feature' {
         $devices = @(Get-DlsUsage -StorePath $StorePath -From $From -To $To -Interval Total -By Device)
-        ($devices | Where-Object { $_.ClientUuid -eq 'dev3' -and $_.ItemId -eq 'S' }).Count | Should -Be 8
-        ($devices | Where-Object ClientUuid -eq 'dev1' | Measure-Object Count -Sum).Sum | Should -Be 27
+        $devices.ClientUuid | Should -Be @('dev1', 'dev2', 'dev3', 'dev4', 'dev8', 'dev9')
+        # dev1 used I1 and S, dev2 S and I1: one row each with the sum. Member enumeration gives each row's UsageCount.
+        $devices.UsageCount | Should -Be @(27, 7, 8, 10, 0, 0)
+        $devices.Authorizations | Should -Be @(1, 1, 0, 1, 1, 1)
         ($devices | Where-Object ClientUuid -eq 'dev9').FailedAuthorizations | Should -Be 1
-        $devices[0].Devices | Should -BeNullOrEmpty
+        foreach ($row in $devices) {
+            $row.HandshakeCode | Should -BeNullOrEmpty -Because 'SPEC §5: a column the grouping does not use is empty'
+            $row.ItemId | Should -BeNullOrEmpty
+            $row.Devices | Should -BeNullOrEmpty
+        }
+
+        # Filtered, the filter's column shows what was asked for (as -By Code shows -ItemId).
+        $throughB = @(Get-DlsUsage -StorePath $StorePath -From $From -To $To -Interval Total -By Device -HandshakeCode 216998-b)
+        $throughB.ClientUuid | Should -Be @('dev3', 'dev4', 'dev8')
+        $throughB.UsageCount | Should -Be @(8, 10, 0)
+        $throughB.HandshakeCode | Should -Be @('216998-b', '216998-b', '216998-b')
+        $throughB | ForEach-Object { $_.ItemId | Should -BeNullOrEmpty }
 
         $features = @(Get-DlsUsage -StorePath $StorePath -From $From -To $To -Interval Total -By Feature)
         $features.Feature | Should -Be @('barcode', 'ocr')
-        $features.ForEach('Count') | Should -Be @(3, 6)
+        $features.ForEach('UsageCount') | Should -Be @(3, 6)
         $features[0].Authorizations | Should -BeNullOrEmpty
     }
 
     It 'shows for a shared item only the usage that came through the code asked for' {
-        (Get-DlsUsage -StorePath $StorePath -From $From -To $To -Interval Total -HandshakeCode 216998-a -ItemId S).Count | Should -Be 25
-        (Get-DlsUsage -StorePath $StorePath -From $From -To $To -Interval Total -HandshakeCode 216998-b -ItemId S).Count | Should -Be 8
+        (Get-DlsUsage -StorePath $StorePath -From $From -To $To -Interval Total -HandshakeCode 216998-a -ItemId S).UsageCount | Should -Be 25
+        (Get-DlsUsage -StorePath $StorePath -From $From -To $To -Interval Total -HandshakeCode 216998-b -ItemId S).UsageCount | Should -Be 8
         $everywhere = Get-DlsUsage -StorePath $StorePath -From $From -To $To -Interval Total -ItemId S
-        $everywhere.Count | Should -Be 33
+        $everywhere.UsageCount | Should -Be 33
         $everywhere.Devices | Should -Be 3
         $everywhere.HandshakeCode | Should -BeNullOrEmpty
     }
@@ -130,13 +143,13 @@ Describe 'Get-DlsUsage' {
         $rows = [pscustomobject]@{ Code = '216998-b' }, [pscustomobject]@{ Code = '216998-a' } |
             Get-DlsUsage -StorePath $StorePath -From $From -To $To -Interval Total -By Code
         $rows.HandshakeCode | Should -Be @('216998-b', '216998-a')
-        $rows.ForEach('Count') | Should -Be @(18, 34)
+        $rows.ForEach('UsageCount') | Should -Be @(18, 34)
     }
 
     It 'takes -From inclusive and -To exclusive, at a month edge' {
         $october = [datetime]::new(2024, 10, 1, 0, 0, 0, [System.DateTimeKind]::Utc)
-        (Get-DlsUsage -StorePath $StorePath -From $From -To $october -Interval Total -ItemId I1).Count | Should -Be 3
-        (Get-DlsUsage -StorePath $StorePath -From $october -To $To -Interval Month -ItemId I1).Count | Should -Be 6
+        (Get-DlsUsage -StorePath $StorePath -From $From -To $october -Interval Total -ItemId I1).UsageCount | Should -Be 3
+        (Get-DlsUsage -StorePath $StorePath -From $october -To $To -Interval Month -ItemId I1).UsageCount | Should -Be 6
     }
 
     It 'reads -From and -To given in local time as the same instants (TZ +05:30)' {
@@ -146,7 +159,7 @@ Describe 'Get-DlsUsage' {
                 [pscustomobject]@{
                     Offset = [TimeZoneInfo]::Local.BaseUtcOffset.TotalMinutes
                     Rows   = @(Get-DlsUsage -StorePath $StorePath -From '2024-10-01 05:30' -To '2024-10-01 06:30' -Interval Hour -By Code |
-                            Select-Object @{ n = 'PeriodStart'; e = { $_.PeriodStart.ToString('o') } }, HandshakeCode, Count)
+                            Select-Object @{ n = 'PeriodStart'; e = { $_.PeriodStart.ToString('o') } }, HandshakeCode, UsageCount)
                 }
             }
         } finally {
@@ -156,13 +169,13 @@ Describe 'Get-DlsUsage' {
         # The fresh session's JSON comes back through ConvertFrom-Json, which reads the ISO text as a [datetime].
         $seen.Rows.PeriodStart | ForEach-Object { ([datetime] $_).ToUniversalTime() } | Should -Be (@([datetime]::new(2024, 10, 1, 0, 0, 0, [System.DateTimeKind]::Utc)) * 3)
         $seen.Rows.HandshakeCode | Should -Be @('', '216998-a', '216998-b')
-        $seen.Rows.ForEach('Count') | Should -Be @(0, 9, 8)
+        $seen.Rows.ForEach('UsageCount') | Should -Be @(0, 9, 8)
     }
 
     It 'defaults to -Interval Day over the last 30 days' {
         $rows = @(Get-DlsUsage -StorePath $StorePath)
         $rows.Count | Should -Be 1
-        $rows[0].Count | Should -Be 11
+        $rows[0].UsageCount | Should -Be 11
         $rows[0].PeriodStart | Should -Be ([datetime]::UtcNow.Date.AddDays(-1))
         $rows[0].PeriodEnd | Should -Be ([datetime]::UtcNow.Date)
         $rows[0].ItemId | Should -Be 'I1'
@@ -178,9 +191,9 @@ Describe 'Get-DlsUsage' {
         $csv = Join-Path (Split-Path $StorePath) 'usage.csv'
         Get-DlsUsage -StorePath $StorePath -From $From -To $To -Interval Month -By Code | Export-Csv -LiteralPath $csv
         $back = @(Import-Csv -LiteralPath $csv)
-        $back[0].PSObject.Properties.Name | Should -Be @('PeriodStart', 'PeriodEnd', 'HandshakeCode', 'ItemId', 'ClientUuid', 'Feature', 'Count',
+        $back[0].PSObject.Properties.Name | Should -Be @('PeriodStart', 'PeriodEnd', 'HandshakeCode', 'ItemId', 'ClientUuid', 'Feature', 'UsageCount',
             'Devices', 'PeakConcurrent', 'PeakInstances', 'Authorizations', 'FailedAuthorizations')
-        ($back | Where-Object HandshakeCode -eq '216998-b').Count | Should -Be '18'
+        ($back | Where-Object HandshakeCode -eq '216998-b').UsageCount | Should -Be '18'
         ($back | Where-Object HandshakeCode -eq '216998-b').ItemId | Should -Be ''
         ($back | Where-Object HandshakeCode -eq '').FailedAuthorizations | Should -Be '1'
     }
@@ -188,14 +201,14 @@ Describe 'Get-DlsUsage' {
     It 'pipes to ConvertTo-Json with UTC times' {
         $json = Get-DlsUsage -StorePath $StorePath -From $From -To $To -Interval Day -ItemId I2 | ConvertTo-Json | ConvertFrom-Json -DateKind String
         $json.PeriodStart | Should -Be '2024-10-01T00:00:00Z'
-        $json.Count | Should -Be 10
+        $json.UsageCount | Should -Be 10
         $json.PeakConcurrent | Should -Be 1
         $json.FailedAuthorizations | Should -Be 1
     }
 
     It 'formats as a table with the columns of the grouping' {
         $byCode = Get-DlsUsage -StorePath $StorePath -From $From -To $To -Interval Total -By Code | Format-Table | Out-String -Width 200
-        $byCode | Should -Match 'PeriodStart \(UTC\)\s+HandshakeCode\s+ItemId\s+Count\s+Devices\s+Peak\s+Authorizations\s+Failed'
+        $byCode | Should -Match 'PeriodStart \(UTC\)\s+HandshakeCode\s+ItemId\s+UsageCount\s+Devices\s+Peak\s+Authorizations\s+Failed'
         $byCode | Should -Match '2024-09-01 00:00\s+216998-b\s+18\s+2\s+1\s+2\s+2'
         $byDevice = Get-DlsUsage -StorePath $StorePath -From $From -To $To -Interval Total -By Device | Format-Table | Out-String -Width 200
         $byDevice | Should -Match 'ClientUuid'
@@ -236,7 +249,7 @@ Describe 'Export-DlsUsageReport' {
         for ($i = 0; $i -lt $rows.Count; $i++) {
             $r = $rows[$i]
             $item = if ($r.ItemId) { $r.ItemId } else { '(none)' }
-            $htmlRows[$i] | Should -Be (@($r.PeriodStart.ToString('yyyy-MM-dd HH:mm', $culture), $item) + (@($r.Count, $r.Devices, $r.PeakConcurrent, $r.PeakInstances, $r.Authorizations, $r.FailedAuthorizations) | ForEach-Object { $_.ToString('N0', $culture) }) -join '|')
+            $htmlRows[$i] | Should -Be (@($r.PeriodStart.ToString('yyyy-MM-dd HH:mm', $culture), $item) + (@($r.UsageCount, $r.Devices, $r.PeakConcurrent, $r.PeakInstances, $r.Authorizations, $r.FailedAuthorizations) | ForEach-Object { $_.ToString('N0', $culture) }) -join '|')
         }
     }
 

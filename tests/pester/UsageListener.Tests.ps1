@@ -15,8 +15,8 @@ BeforeAll {
     Import-DlsLicense -StorePath $StorePath -Path (Join-Path $Folder 'u.dlslicense') -NewHandshakeCode a | Out-Null
     New-DlsHandshakeCode -StorePath $StorePath -Name b -ItemId S | Out-Null   # S is shared by codes a and b
 
-    $script:Url = "http://127.0.0.1:$(Get-FreePort)/"
-    Start-DlsListener -StorePath $StorePath -Url $Url | Out-Null
+    # Port 0: the listener takes a free port and Start-DlsListener answers with the address it got.
+    $script:Url = (Start-DlsListener -StorePath $StorePath -Url http://127.0.0.1:0).Url.TrimEnd('/') + '/'
 
     function Send-Dls([string] $Path, [hashtable] $Body) {
         $response = Invoke-WebRequest -Uri "$($Url)$Path" -Method Post -ContentType 'application/json' -Body ($Body | ConvertTo-Json -Depth 6) -SkipHttpErrorCheck
@@ -75,50 +75,50 @@ Describe 'Get-DlsUsage over reports sent through the listener' {
     It 'totals per item, with distinct devices' {
         $rows = Get-DlsUsage @Range -Interval Total -By Item
         $i1 = $rows | Where-Object ItemId -EQ 'I1'; $s = $rows | Where-Object ItemId -EQ 'S'
-        $i1.Count | Should -Be 9;  $i1.Devices | Should -Be 2
-        $s.Count | Should -Be 13;  $s.Devices | Should -Be 2
+        $i1.UsageCount | Should -Be 9;  $i1.Devices | Should -Be 2
+        $s.UsageCount | Should -Be 13;  $s.Devices | Should -Be 2
     }
 
     It 'totals per code, and a shared item shows only what came through the code asked for' {
         $rows = Get-DlsUsage @Range -Interval Total -By Code
-        ($rows | Where-Object HandshakeCode -EQ '216998-a').Count | Should -Be 14
-        ($rows | Where-Object HandshakeCode -EQ '216998-b').Count | Should -Be 8
-        (Get-DlsUsage @Range -Interval Total -By Item -HandshakeCode 216998-b -ItemId S).Count | Should -Be 8
-        (Get-DlsUsage @Range -Interval Total -By Item -HandshakeCode 216998-a -ItemId S).Count | Should -Be 5
+        ($rows | Where-Object HandshakeCode -EQ '216998-a').UsageCount | Should -Be 14
+        ($rows | Where-Object HandshakeCode -EQ '216998-b').UsageCount | Should -Be 8
+        (Get-DlsUsage @Range -Interval Total -By Item -HandshakeCode 216998-b -ItemId S).UsageCount | Should -Be 8
+        (Get-DlsUsage @Range -Interval Total -By Item -HandshakeCode 216998-a -ItemId S).UsageCount | Should -Be 5
     }
 
     It 'totals per device and per feature' {
         $devices = Get-DlsUsage @Range -Interval Total -By Device
         foreach ($expected in @{ d1 = 7; d2 = 5; d3 = 2; d4 = 8 }.GetEnumerator()) {
-            Sum ($devices | Where-Object ClientUuid -EQ $expected.Key) Count | Should -Be $expected.Value -Because $expected.Key
+            Sum ($devices | Where-Object ClientUuid -EQ $expected.Key) UsageCount | Should -Be $expected.Value -Because $expected.Key
         }
         $features = Get-DlsUsage @Range -Interval Total -By Feature
-        Sum ($features | Where-Object Feature -EQ 'barcode') Count | Should -Be 3
-        Sum ($features | Where-Object Feature -EQ 'ocr') Count | Should -Be 6
+        Sum ($features | Where-Object Feature -EQ 'barcode') UsageCount | Should -Be 3
+        Sum ($features | Where-Object Feature -EQ 'ocr') UsageCount | Should -Be 6
     }
 
     It 'splits by slice, hour, day and month as the records were sent' {
         $slices = @(Get-DlsUsage -StorePath $StorePath -From $Base -To $Base.AddHours(1) -Interval Slice -ItemId I1)
         $slices.PeriodStart | Should -Be @($Base, $Base.AddMinutes(3))
-        $slices.ForEach('Count') | Should -Be @(3, 4)
+        $slices.ForEach('UsageCount') | Should -Be @(3, 4)
 
         $hours = @(Get-DlsUsage -StorePath $StorePath -From $Base -To $Base.AddDays(1) -Interval Hour -ItemId S | Sort-Object PeriodStart)
         $hours.PeriodStart | Should -Be @($Base, $Base.AddHours(1))
-        $hours.ForEach('Count') | Should -Be @(12, 1)
+        $hours.ForEach('UsageCount') | Should -Be @(12, 1)
 
         $days = @(Get-DlsUsage @Range -Interval Day -ItemId I1 | Sort-Object PeriodStart)
-        $days.ForEach('Count') | Should -Be @(7, 2)
+        $days.ForEach('UsageCount') | Should -Be @(7, 2)
 
         foreach ($month in Get-DlsUsage @Range -Interval Month -By Item) {
             $expected = $Sent | Where-Object { $_.item -eq $month.ItemId -and $_.slice.Month -eq $month.PeriodStart.Month }
-            $month.Count | Should -Be (Sum $expected count)
+            $month.UsageCount | Should -Be (Sum $expected count)
         }
     }
 
     It 'takes From inclusive and To exclusive at slice edges' {
         $rows = @(Get-DlsUsage -StorePath $StorePath -From $Base.AddMinutes(3) -To $Base.AddHours(1) -Interval Total -By Item)
-        ($rows | Where-Object ItemId -EQ 'I1').Count | Should -Be 4
-        Sum ($rows | Where-Object ItemId -EQ 'S') Count | Should -Be 0
+        ($rows | Where-Object ItemId -EQ 'I1').UsageCount | Should -Be 4
+        Sum ($rows | Where-Object ItemId -EQ 'S') UsageCount | Should -Be 0
     }
 
     It 'counts authorizations and failures per code, the refusal under its code' {

@@ -126,14 +126,6 @@ public sealed class AlertChannelSecurityTests : IDisposable
         Assert.DoesNotContain("AUTH", smtp.Commands);
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var until = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (!condition() && DateTime.UtcNow < until)
-        {
-            await Task.Delay(20);
-        }
-
-        Assert.True(condition(), "timed out");
-    }
+    private static async Task WaitUntilAsync(Func<bool> condition) =>
+        Assert.True(await Eventually.Until(condition, TimeSpan.FromSeconds(10)), "timed out");
 }

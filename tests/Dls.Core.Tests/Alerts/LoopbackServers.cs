@@ -52,11 +52,7 @@ public sealed class LoopbackSmtpServer : IAsyncDisposable
     public static async Task<LoopbackSmtpServer> StartAsync(int? port = null, bool plainAuthentication = false)
     {
         var server = new LoopbackSmtpServer(port ?? FreePort(), plainAuthentication);
-        for (var i = 0; i < 100 && !await IsOpenAsync(server.Port); i++)
-        {
-            await Task.Delay(50);
-        }
-
+        await Eventually.Until(() => IsOpenAsync(server.Port), TimeSpan.FromSeconds(5));
         return server;
     }
 
@@ -76,12 +72,7 @@ public sealed class LoopbackSmtpServer : IAsyncDisposable
 
     public async Task<IReadOnlyList<MimeMessage>> WaitForAsync(int count, TimeSpan? timeout = null)
     {
-        var until = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
-        while (Messages.Count < count && DateTime.UtcNow < until)
-        {
-            await Task.Delay(20);
-        }
-
+        await Eventually.Until(() => Messages.Count >= count, timeout ?? TimeSpan.FromSeconds(10));
         return Messages.ToList();
     }
 

@@ -1,23 +1,14 @@
-using System.Management.Automation;
-using System.Reflection;
 using System.Runtime.InteropServices;
-using System.Runtime.Loader;
 
-namespace Dls.Module;
+namespace Dls.Module.Init;
 
 /// <summary>
-/// Inside pwsh the default probing does not look in a binary module's <c>runtimes/&lt;rid&gt;/native/</c>
-/// folder, so SQLite's native library (e_sqlite3) would not be found. When the runtime fails to find it,
-/// this loads the copy for the running platform from the module's own folder.
+/// Finds SQLite's native library (e_sqlite3) for the running platform in the module's dependency folder. Inside pwsh
+/// the runtime does not probe a module's <c>runtimes/&lt;rid&gt;/native/</c> folders, so the module's load context
+/// asks here instead.
 /// </summary>
-public sealed class NativeLibraryResolver : IModuleAssemblyInitializer, IModuleAssemblyCleanup
+internal static class NativeLibraryResolver
 {
-    private static readonly string ModuleDirectory = Path.GetDirectoryName(typeof(NativeLibraryResolver).Assembly.Location)!;
-
-    public void OnImport() => AssemblyLoadContext.Default.ResolvingUnmanagedDll += Resolve;
-
-    public void OnRemove(PSModuleInfo psModuleInfo) => AssemblyLoadContext.Default.ResolvingUnmanagedDll -= Resolve;
-
     /// <summary>The runtime identifiers to try for this process, most specific first.</summary>
     internal static IEnumerable<string> CandidateRuntimeIds()
     {
@@ -50,26 +41,20 @@ public sealed class NativeLibraryResolver : IModuleAssemblyInitializer, IModuleA
         }
     }
 
-    private static IntPtr Resolve(Assembly assembly, string libraryName)
+    /// <summary>The path of the native library <paramref name="libraryName"/> under <paramref name="folder"/>, or null when it is not one of ours.</summary>
+    internal static string? Find(string folder, string libraryName)
     {
         if (!libraryName.Contains("e_sqlite3", StringComparison.OrdinalIgnoreCase))
         {
-            return IntPtr.Zero;
+            return null;
         }
 
         var fileName = OperatingSystem.IsWindows() ? "e_sqlite3.dll"
             : OperatingSystem.IsMacOS() ? "libe_sqlite3.dylib"
             : "libe_sqlite3.so";
-        foreach (var rid in CandidateRuntimeIds())
-        {
-            var candidate = Path.Combine(ModuleDirectory, "runtimes", rid, "native", fileName);
-            if (File.Exists(candidate))
-            {
-                return NativeLibrary.Load(candidate);
-            }
-        }
-
-        return IntPtr.Zero;
+        return CandidateRuntimeIds()
+            .Select(rid => Path.Combine(folder, "runtimes", rid, "native", fileName))
+            .FirstOrDefault(File.Exists);
     }
 
     private static bool IsMusl() =>
