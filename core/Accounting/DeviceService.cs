@@ -1,10 +1,8 @@
-using System.Globalization;
 using Dls.Core.Audit;
 using Dls.Core.Errors;
 using Dls.Core.Licensing;
 using Dls.Core.Storage;
 using Dls.Core.Usage;
-using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Accounting;
 
@@ -52,16 +50,15 @@ public sealed class DeviceService(DlsStore store, TimeProvider time)
     public IReadOnlyList<DeviceInfo> List(string? handshakeCode, string? itemId, string? clientUuid, bool activeOnly)
     {
         var now = time.GetUtcNow();
-        return store.Read(connection =>
+        // One snapshot for every item: the listener keeps writing meanwhile.
+        return store.QuerySnapshot(work =>
         {
-            // One snapshot for every item: the listener keeps writing meanwhile.
-            using var transaction = connection.BeginTransaction(deferred: true);
             var devices = new List<DeviceInfo>();
-            foreach (var item in ItemsInScope(connection, transaction, handshakeCode, itemId))
+            foreach (var item in ItemsInScope(work, handshakeCode, itemId))
             {
                 devices.AddRange(IsSeats(item.Mode)
-                    ? Seats(connection, transaction, item, clientUuid, now)
-                    : Grantees(connection, transaction, item, handshakeCode, clientUuid, now));
+                    ? Seats(work, item, clientUuid, now)
+                    : Grantees(work, item, handshakeCode, clientUuid, now));
             }
 
             return activeOnly ? devices.Where(d => d.IsActive).ToList() : devices;
@@ -75,7 +72,7 @@ public sealed class DeviceService(DlsStore store, TimeProvider time)
     /// </summary>
     public IReadOnlyList<DeviceInfo> Remove(string clientUuid, string? itemId)
     {
-        if (itemId is not null && store.Read(connection => LicenseCatalog.FindItem(connection, null, itemId)) is { } item && !IsSeats(item.Mode))
+        if (itemId is not null && store.Query(work => LicenseCatalog.FindItem(work, itemId)) is { } item && !IsSeats(item.Mode))
         {
             throw new DlsException(
                 ErrorIds.ItemHasNoSeats,
@@ -96,17 +93,12 @@ public sealed class DeviceService(DlsStore store, TimeProvider time)
                 clientUuid);
         }
 
-        store.Write((connection, transaction) =>
+        store.Write(work =>
         {
-            using var command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = "DELETE FROM seat WHERE (client_uuid = $client OR seat_key = $client) AND ($item IS NULL OR item_id = $item);";
-            command.Parameters.AddWithValue("$client", clientUuid);
-            command.Parameters.AddWithValue("$item", (object?)itemId ?? DBNull.Value);
-            command.ExecuteNonQuery();
+            work.Stores.Devices.RemoveSeats(work, clientUuid, itemId);
             foreach (var device in removed)
             {
-                AuditLog.Write(connection, transaction, time.GetUtcNow(), "Device.Remove", $"{device.ItemId}/{device.Domain ?? device.ClientUuid}",
+                AuditLog.Write(work, time.GetUtcNow(), "Device.Remove", $"{device.ItemId}/{device.Domain ?? device.ClientUuid}",
                     $"lastSeen={Timestamps.Format(device.LastSeen)}, activeUntil={(device.ActiveUntil is { } until ? Timestamps.Format(until) : string.Empty)}");
             }
         });
@@ -115,79 +107,44 @@ public sealed class DeviceService(DlsStore store, TimeProvider time)
 
     private static bool IsSeats(LicenseMode mode) => LicenseModeRules.For(mode).Basis == QuotaBasis.Seats;
 
-    private static IEnumerable<DeviceInfo> Seats(SqliteConnection connection, SqliteTransaction transaction, LicenseItem item, string? clientUuid, DateTimeOffset now)
-    {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = """
-            SELECT seat_key, kind, client_uuid, first_seen, last_seen, active_until FROM seat
-            WHERE item_id = $item AND ($client IS NULL OR client_uuid = $client OR seat_key = $client)
-            ORDER BY last_seen DESC;
-            """;
-        command.Parameters.AddWithValue("$item", item.ItemId);
-        command.Parameters.AddWithValue("$client", (object?)clientUuid ?? DBNull.Value);
-        using var reader = command.ExecuteReader();
-        var seats = new List<DeviceInfo>();
-        while (reader.Read())
-        {
-            var activeUntil = Timestamps.Parse(reader.GetString(5));
-            var holds = activeUntil > now;
-            seats.Add(new DeviceInfo(
-                reader.GetString(2),
-                item.ItemId,
-                item.Mode,
-                reader.GetString(1) == "domain" ? reader.GetString(0) : null,
-                Timestamps.Parse(reader.GetString(3)).UtcDateTime,
-                Timestamps.Parse(reader.GetString(4)).UtcDateTime,
-                activeUntil.UtcDateTime,
-                null,
-                holds,
-                holds));
-        }
-
-        return seats;
-    }
+    private static IEnumerable<DeviceInfo> Seats(UnitOfWork work, LicenseItem item, string? clientUuid, DateTimeOffset now) =>
+        work.Stores.Devices.Seats(work, item.ItemId, clientUuid)
+            .Select(seat =>
+            {
+                var holds = seat.ActiveUntil > now;
+                return new DeviceInfo(
+                    seat.ClientUuid,
+                    item.ItemId,
+                    item.Mode,
+                    seat.Kind == "domain" ? seat.SeatKey : null,
+                    seat.FirstSeen.UtcDateTime,
+                    seat.LastSeen.UtcDateTime,
+                    seat.ActiveUntil.UtcDateTime,
+                    null,
+                    holds,
+                    holds);
+            })
+            .ToList();
 
     /// <summary>The devices granted an authorization for a count or concurrent item (through one code, or any).</summary>
     private static IEnumerable<DeviceInfo> Grantees(
-        SqliteConnection connection, SqliteTransaction transaction, LicenseItem item, string? handshakeCode, string? clientUuid, DateTimeOffset now)
+        UnitOfWork work, LicenseItem item, string? handshakeCode, string? clientUuid, DateTimeOffset now)
     {
-        var grants = new List<(string Client, DateTimeOffset First, DateTimeOffset Until, string[] Codes)>();
-        using (var command = connection.CreateCommand())
-        {
-            command.Transaction = transaction;
-            command.CommandText = """
-                SELECT client_uuid, min(first_granted), max(cache_until), group_concat(handshake_code, char(10)) FROM client_grant
-                WHERE item_id = $item AND ($client IS NULL OR client_uuid = $client) AND ($code IS NULL OR handshake_code = $code)
-                GROUP BY client_uuid;
-                """;
-            command.Parameters.AddWithValue("$item", item.ItemId);
-            command.Parameters.AddWithValue("$client", (object?)clientUuid ?? DBNull.Value);
-            command.Parameters.AddWithValue("$code", (object?)handshakeCode ?? DBNull.Value);
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
-            {
-                grants.Add((reader.GetString(0), Timestamps.Parse(reader.GetString(1)), Timestamps.Parse(reader.GetString(2)), reader.GetString(3).Split('\n')));
-            }
-        }
+        var grants = work.Stores.Devices.Grantees(work, item.ItemId, handshakeCode, clientUuid)
+            .Select(g => (Client: g.ClientUuid, First: g.FirstGranted, g.Until, g.Codes))
+            .ToList();
 
         // A concurrent item's seat is held while the device reported in the current or the previous slice (SPEC §3).
         var held = new Dictionary<string, DateTimeOffset>(StringComparer.Ordinal);
         if (Ledger.IsConcurrentMode(item.Mode))
         {
-            using var command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = "SELECT client_uuid, max(slice) FROM concurrent_slot WHERE item_id = $item AND slice >= $since GROUP BY client_uuid;";
-            command.Parameters.AddWithValue("$item", item.ItemId);
-            command.Parameters.AddWithValue("$since", Timestamps.Format(TimeSlice.StartOf(now) - TimeSlice.Length));
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
+            foreach (var (client, slice) in work.Stores.Devices.LatestConcurrentSlices(work, item.ItemId, TimeSlice.StartOf(now) - TimeSlice.Length))
             {
-                held[reader.GetString(0)] = Timestamps.Parse(reader.GetString(1)) + (TimeSlice.Length * 2);
+                held[client] = slice + (TimeSlice.Length * 2);
             }
         }
 
-        using var contacts = new LastContact(connection, transaction, item.ItemId, handshakeCode);
+        var contacts = new LastContact(work, item.ItemId, handshakeCode);
         return grants
             .Select(grant =>
             {
@@ -211,27 +168,27 @@ public sealed class DeviceService(DlsStore store, TimeProvider time)
             .ToList();
     }
 
-    private static IEnumerable<LicenseItem> ItemsInScope(SqliteConnection connection, SqliteTransaction transaction, string? handshakeCode, string? itemId)
+    private static IEnumerable<LicenseItem> ItemsInScope(UnitOfWork work, string? handshakeCode, string? itemId)
     {
         IEnumerable<LicenseItem> items;
         if (handshakeCode is not null)
         {
-            if (LicenseCatalog.FindCode(connection, transaction, handshakeCode) is null)
+            if (LicenseCatalog.FindCode(work, handshakeCode) is null)
             {
                 throw new DlsException(ErrorIds.HandshakeCodeNotFound, DlsErrorKind.NotFound, $"There is no handshake code '{handshakeCode}'.", handshakeCode);
             }
 
-            items = LicenseCatalog.ItemsOfCode(connection, transaction, handshakeCode);
+            items = LicenseCatalog.ItemsOfCode(work, handshakeCode);
         }
         else
         {
-            items = LicenseCatalog.AllItems(connection, transaction);
+            items = LicenseCatalog.AllItems(work);
         }
 
         if (itemId is not null)
         {
             items = items.Where(i => i.ItemId == itemId).ToList();
-            if (!items.Any() && LicenseCatalog.FindItem(connection, transaction, itemId) is null)
+            if (!items.Any() && LicenseCatalog.FindItem(work, itemId) is null)
             {
                 throw new DlsException(ErrorIds.LicenseItemNotFound, DlsErrorKind.NotFound, $"There is no license item '{itemId}'.", itemId);
             }
@@ -245,70 +202,24 @@ public sealed class DeviceService(DlsStore store, TimeProvider time)
     /// with such a contact (day rows once the hour rows are purged), found through the item-and-device index of
     /// migration 80, then that hour's slice rows looked up by key (20 slices × the codes it was granted through).
     /// </summary>
-    private sealed class LastContact : IDisposable
+    private sealed class LastContact(UnitOfWork work, string item, string? code)
     {
-        private const string Contact = "(reports > 0 OR authorizations > failed_authorizations)";
-        private readonly SqliteCommand _period;
-        private readonly SqliteConnection _connection;
-        private readonly SqliteTransaction _transaction;
-        private readonly string _item;
-
-        public LastContact(SqliteConnection connection, SqliteTransaction transaction, string item, string? code)
-        {
-            _connection = connection;
-            _transaction = transaction;
-            _item = item;
-            _period = connection.CreateCommand();
-            _period.Transaction = transaction;
-            // "grain > 0" as written in the partial index's WHERE, so that the planner may use it.
-            _period.CommandText = $"""
-                SELECT period FROM usage_device INDEXED BY usage_device_item_client
-                WHERE item_id = $item AND client_id = (SELECT id FROM usage_client WHERE client_uuid = $client) AND grain > 0 AND grain = $grain
-                  AND ($code IS NULL OR handshake_code = $code) AND {Contact}
-                ORDER BY period DESC LIMIT 1;
-                """;
-            _period.Parameters.AddWithValue("$item", item);
-            _period.Parameters.AddWithValue("$code", (object?)code ?? DBNull.Value);
-            _period.Parameters.Add("$client", SqliteType.Text);
-            _period.Parameters.Add("$grain", SqliteType.Integer);
-        }
-
-        public void Dispose() => _period.Dispose();
-
         public DateTimeOffset? Find(string client, IReadOnlyList<string> codes)
         {
-            _period.Parameters["$client"].Value = client;
-            _period.Parameters["$grain"].Value = (int)UsageGrain.Hour;
-            if (_period.ExecuteScalar() is long hour)
+            if (work.Stores.Usage.LatestContactPeriod(work, item, code, client, UsageGrain.Hour) is { } hour)
             {
                 return LastSlice(client, codes, hour) ?? DateTimeOffset.FromUnixTimeSeconds(hour);
             }
 
-            _period.Parameters["$grain"].Value = (int)UsageGrain.Day;
-            return _period.ExecuteScalar() is long day ? DateTimeOffset.FromUnixTimeSeconds(day) : null;
+            return work.Stores.Usage.LatestContactPeriod(work, item, code, client, UsageGrain.Day) is { } day ? DateTimeOffset.FromUnixTimeSeconds(day) : null;
         }
 
         private DateTimeOffset? LastSlice(string client, IReadOnlyList<string> codes, long hour)
         {
             var slices = (int)(TimeSpan.FromHours(1) / TimeSlice.Length);
             var seconds = (long)TimeSlice.Length.TotalSeconds;
-            using var command = _connection.CreateCommand();
-            command.Transaction = _transaction;
-            var periods = string.Join(", ", Enumerable.Range(0, slices).Select(i => (hour + (i * seconds)).ToString(CultureInfo.InvariantCulture)));
-            var codeList = string.Join(", ", codes.Select((_, i) => $"$code{i}"));
-            command.CommandText = $"""
-                SELECT max(period) FROM usage_device
-                WHERE grain = 0 AND period IN ({periods}) AND handshake_code IN ({codeList}) AND item_id = $item
-                  AND client_id = (SELECT id FROM usage_client WHERE client_uuid = $client) AND {Contact};
-                """;
-            for (var i = 0; i < codes.Count; i++)
-            {
-                command.Parameters.AddWithValue($"$code{i}", codes[i]);
-            }
-
-            command.Parameters.AddWithValue("$item", _item);
-            command.Parameters.AddWithValue("$client", client);
-            return command.ExecuteScalar() is long slice ? DateTimeOffset.FromUnixTimeSeconds(slice) : null;
+            var periods = Enumerable.Range(0, slices).Select(i => hour + (i * seconds)).ToList();
+            return work.Stores.Usage.LatestContactSlice(work, item, codes, client, periods) is { } slice ? DateTimeOffset.FromUnixTimeSeconds(slice) : null;
         }
     }
 }
