@@ -29,6 +29,9 @@ if (string.IsNullOrEmpty(urls))
 }
 
 var options = builder.Configuration.GetSection(ListenerOptions.Section).Get<ListenerOptions>() ?? new ListenerOptions();
+// Under systemd (a Type=notify unit, docs/operations.md): READY=1 once serving, STOPPING=1 on SIGTERM. Before the
+// console format below, which it would otherwise replace. Does nothing when systemd is not the parent.
+builder.Services.AddSystemd();
 builder.Logging.ClearProviders();
 // Per-request lines from ASP.NET Core would cost more than the request on the hot path; DLS logs what matters itself.
 builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
@@ -84,6 +87,8 @@ builder.Services.AddSingleton<Dls.Core.Usage.UsageRetention>();
 builder.Services.AddHostedService<RetentionService>();
 builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(10));
 builder.Services.AddExceptionHandler<DlsExceptionHandler>();
+// As a Windows service: answers the service control manager and logs to the Event Log. Does nothing elsewhere.
+builder.Services.AddWindowsService();
 
 var app = builder.Build();
 try

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Dls.Core;
 using Dls.Core.Server;
 using Dls.Core.Storage;
 using Dls.Core.Usage;
@@ -82,6 +83,43 @@ foreach (var (name, interval, from, to) in new[]
     var byCode = Enumerable.Range(0, 5).Select(_ => Time(() => query.Get(from, to, interval, UsageGrouping.Code, null, null), out IReadOnlyList<UsageRow> _)).Order().ToList();
     Console.WriteLine($"{name,-22} {from:yyyy-MM-dd}..{to:yyyy-MM-dd} -By Item: {rows.Count,5} rows, cold {cold,7:N1} ms, warm median {warm[3],7:N1} ms; -By Code warm median {byCode[2],7:N1} ms");
 }
+
+// Get-DlsDevice on count items (core/Accounting/DeviceService.cs): their devices are the grants, their last contact the
+// newest per-device hour row. The fill wrote usage only, so the catalog gets the 20 items (per scan) and every device
+// a grant for the item and code it reported through, as the listener would have written them.
+if (Scalar(store, "SELECT count(*) FROM license_item") == 0)
+{
+    for (var i = 0; i < itemCount; i++)
+    {
+        Dls.Tests.TestCatalog.AddItem(store, $"item{i:00}", Dls.Core.Licensing.LicenseMode.PerScan, 1_000_000_000, new DateOnly(2026, 1, 1), new DateOnly(2027, 12, 31), product: $"P{i:00}");
+    }
+
+    store.Write((connection, transaction) =>
+    {
+        using var grants = connection.CreateCommand();
+        grants.Transaction = transaction;
+        grants.CommandText = """
+            INSERT OR IGNORE INTO client_grant (client_uuid, handshake_code, item_id, first_granted, cache_until)
+            SELECT DISTINCT c.client_uuid, d.handshake_code, d.item_id, $first, $until
+            FROM usage_device d JOIN usage_client c ON c.id = d.client_id WHERE d.grain = 3;
+            """;
+        grants.Parameters.AddWithValue("$first", Timestamps.Format(start));
+        grants.Parameters.AddWithValue("$until", Timestamps.Format(end.AddDays(7)));
+        grants.ExecuteNonQuery();
+    });
+}
+
+var devices = new Dls.Core.Accounting.DeviceService(store, clock);
+SqliteConnection.ClearAllPools();
+var listed = 0;
+var coldItem = Time(() => { listed = devices.List(null, "item00", null, false).Count; return []; }, out IReadOnlyList<UsageRow> _);
+var warmItem = Enumerable.Range(0, 5).Select(_ => Time(() => { devices.List(null, "item00", null, false); return []; }, out IReadOnlyList<UsageRow> _)).Order().ToList();
+var all = 0;
+var warmAll = Enumerable.Range(0, 3).Select(_ => Time(() => { all = devices.List(null, null, null, false).Count; return []; }, out IReadOnlyList<UsageRow> _)).Order().ToList();
+var someone = devices.List(null, "item01", null, false)[0].ClientUuid;
+var one = Enumerable.Range(0, 5).Select(_ => Time(() => { devices.List(null, null, someone, false); return []; }, out IReadOnlyList<UsageRow> _)).Order().ToList();
+Console.WriteLine($"Get-DlsDevice -ItemId item00 (per scan): {listed:N0} devices, cold {coldItem:N1} ms, warm median {warmItem[2]:N1} ms; " +
+    $"every item: {all:N0} devices, warm median {warmAll[1]:N1} ms; -ClientUuid (one device, every item): {one[2]:N1} ms");
 
 return 0;
 

@@ -3,6 +3,7 @@ using Dls.Core.Errors;
 using Dls.Core.Licensing;
 using Dls.Core.Storage;
 using Dls.Core.Usage;
+using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Accounting;
 
@@ -36,8 +37,8 @@ public sealed record DeviceInfo(
 /// per server, per domain) read their seats. Count and concurrent items hold no seat per device: their devices are the
 /// ones granted an authorization (<c>client_grant</c>; a report counts only with a grant, so every device that reported
 /// has one), their last contact comes from the per-device usage rows, and a concurrent item's held seats from its
-/// slots of the last two slices. Every read is an index seek per item and device (migration 80), not a scan of the
-/// usage history. docs/usage.md ("Devices") says how retention bounds what is listed.
+/// slots of the last two slices. Every read is an index seek by item (migration 80) or a primary-key probe per device,
+/// never a scan of the usage history. docs/usage.md ("Devices") says how retention bounds what is listed.
 /// </summary>
 public sealed class DeviceService(DlsStore store, TimeProvider time)
 {
@@ -50,15 +51,16 @@ public sealed class DeviceService(DlsStore store, TimeProvider time)
     public IReadOnlyList<DeviceInfo> List(string? handshakeCode, string? itemId, string? clientUuid, bool activeOnly)
     {
         var now = time.GetUtcNow();
-        // One snapshot for every item: the listener keeps writing meanwhile.
-        return store.QuerySnapshot(work =>
+        return store.Read(connection =>
         {
+            // One snapshot for every item: the listener keeps writing meanwhile.
+            using var transaction = connection.BeginTransaction(deferred: true);
             var devices = new List<DeviceInfo>();
-            foreach (var item in ItemsInScope(work, handshakeCode, itemId))
+            foreach (var item in ItemsInScope(connection, transaction, handshakeCode, itemId))
             {
                 devices.AddRange(IsSeats(item.Mode)
-                    ? Seats(work, item, clientUuid, now)
-                    : Grantees(work, item, handshakeCode, clientUuid, now));
+                    ? Seats(connection, transaction, item, clientUuid, now)
+                    : Grantees(connection, transaction, item, handshakeCode, clientUuid, now));
             }
 
             return activeOnly ? devices.Where(d => d.IsActive).ToList() : devices;
@@ -72,7 +74,7 @@ public sealed class DeviceService(DlsStore store, TimeProvider time)
     /// </summary>
     public IReadOnlyList<DeviceInfo> Remove(string clientUuid, string? itemId)
     {
-        if (itemId is not null && store.Query(work => LicenseCatalog.FindItem(work, itemId)) is { } item && !IsSeats(item.Mode))
+        if (itemId is not null && store.Read(connection => LicenseCatalog.FindItem(connection, null, itemId)) is { } item && !IsSeats(item.Mode))
         {
             throw new DlsException(
                 ErrorIds.ItemHasNoSeats,
@@ -93,12 +95,17 @@ public sealed class DeviceService(DlsStore store, TimeProvider time)
                 clientUuid);
         }
 
-        store.Write(work =>
+        store.Write((connection, transaction) =>
         {
-            work.Stores.Devices.RemoveSeats(work, clientUuid, itemId);
+            using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = "DELETE FROM seat WHERE (client_uuid = $client OR seat_key = $client) AND ($item IS NULL OR item_id = $item);";
+            command.Parameters.AddWithValue("$client", clientUuid);
+            command.Parameters.AddWithValue("$item", (object?)itemId ?? DBNull.Value);
+            command.ExecuteNonQuery();
             foreach (var device in removed)
             {
-                AuditLog.Write(work, time.GetUtcNow(), "Device.Remove", $"{device.ItemId}/{device.Domain ?? device.ClientUuid}",
+                AuditLog.Write(connection, transaction, time.GetUtcNow(), "Device.Remove", $"{device.ItemId}/{device.Domain ?? device.ClientUuid}",
                     $"lastSeen={Timestamps.Format(device.LastSeen)}, activeUntil={(device.ActiveUntil is { } until ? Timestamps.Format(until) : string.Empty)}");
             }
         });
@@ -107,48 +114,84 @@ public sealed class DeviceService(DlsStore store, TimeProvider time)
 
     private static bool IsSeats(LicenseMode mode) => LicenseModeRules.For(mode).Basis == QuotaBasis.Seats;
 
-    private static IEnumerable<DeviceInfo> Seats(UnitOfWork work, LicenseItem item, string? clientUuid, DateTimeOffset now) =>
-        work.Stores.Devices.Seats(work, item.ItemId, clientUuid)
-            .Select(seat =>
-            {
-                var holds = seat.ActiveUntil > now;
-                return new DeviceInfo(
-                    seat.ClientUuid,
-                    item.ItemId,
-                    item.Mode,
-                    seat.Kind == "domain" ? seat.SeatKey : null,
-                    seat.FirstSeen.UtcDateTime,
-                    seat.LastSeen.UtcDateTime,
-                    seat.ActiveUntil.UtcDateTime,
-                    null,
-                    holds,
-                    holds);
-            })
-            .ToList();
+    private static IEnumerable<DeviceInfo> Seats(SqliteConnection connection, SqliteTransaction transaction, LicenseItem item, string? clientUuid, DateTimeOffset now)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = """
+            SELECT seat_key, kind, client_uuid, first_seen, last_seen, active_until FROM seat
+            WHERE item_id = $item AND ($client IS NULL OR client_uuid = $client OR seat_key = $client)
+            ORDER BY last_seen DESC;
+            """;
+        command.Parameters.AddWithValue("$item", item.ItemId);
+        command.Parameters.AddWithValue("$client", (object?)clientUuid ?? DBNull.Value);
+        using var reader = command.ExecuteReader();
+        var seats = new List<DeviceInfo>();
+        while (reader.Read())
+        {
+            var activeUntil = Timestamps.Parse(reader.GetString(5));
+            var holds = activeUntil > now;
+            seats.Add(new DeviceInfo(
+                reader.GetString(2),
+                item.ItemId,
+                item.Mode,
+                reader.GetString(1) == "domain" ? reader.GetString(0) : null,
+                Timestamps.Parse(reader.GetString(3)).UtcDateTime,
+                Timestamps.Parse(reader.GetString(4)).UtcDateTime,
+                activeUntil.UtcDateTime,
+                null,
+                holds,
+                holds));
+        }
+
+        return seats;
+    }
 
     /// <summary>The devices granted an authorization for a count or concurrent item (through one code, or any).</summary>
     private static IEnumerable<DeviceInfo> Grantees(
-        UnitOfWork work, LicenseItem item, string? handshakeCode, string? clientUuid, DateTimeOffset now)
+        SqliteConnection connection, SqliteTransaction transaction, LicenseItem item, string? handshakeCode, string? clientUuid, DateTimeOffset now)
     {
-        var grants = work.Stores.Devices.Grantees(work, item.ItemId, handshakeCode, clientUuid)
-            .Select(g => (Client: g.ClientUuid, First: g.FirstGranted, g.Until, g.Codes))
-            .ToList();
+        var grants = new List<(string Client, DateTimeOffset First, DateTimeOffset Until, string[] Codes)>();
+        using (var command = connection.CreateCommand())
+        {
+            command.Transaction = transaction;
+            // Only the filters given, so that the planner seeks the device in the index when one is asked for.
+            command.CommandText = $"""
+                SELECT client_uuid, min(first_granted), max(cache_until), group_concat(handshake_code, char(10)) FROM client_grant
+                WHERE item_id = $item{(clientUuid is null ? string.Empty : " AND client_uuid = $client")}{(handshakeCode is null ? string.Empty : " AND handshake_code = $code")}
+                GROUP BY client_uuid;
+                """;
+            command.Parameters.AddWithValue("$item", item.ItemId);
+            command.Parameters.AddWithValue("$client", (object?)clientUuid ?? DBNull.Value);
+            command.Parameters.AddWithValue("$code", (object?)handshakeCode ?? DBNull.Value);
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                grants.Add((reader.GetString(0), Timestamps.Parse(reader.GetString(1)), Timestamps.Parse(reader.GetString(2)), reader.GetString(3).Split('\n')));
+            }
+        }
 
         // A concurrent item's seat is held while the device reported in the current or the previous slice (SPEC §3).
         var held = new Dictionary<string, DateTimeOffset>(StringComparer.Ordinal);
         if (Ledger.IsConcurrentMode(item.Mode))
         {
-            foreach (var (client, slice) in work.Stores.Devices.LatestConcurrentSlices(work, item.ItemId, TimeSlice.StartOf(now) - TimeSlice.Length))
+            using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = "SELECT client_uuid, max(slice) FROM concurrent_slot WHERE item_id = $item AND slice >= $since GROUP BY client_uuid;";
+            command.Parameters.AddWithValue("$item", item.ItemId);
+            command.Parameters.AddWithValue("$since", Timestamps.Format(TimeSlice.StartOf(now) - TimeSlice.Length));
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
             {
-                held[client] = slice + (TimeSlice.Length * 2);
+                held[reader.GetString(0)] = Timestamps.Parse(reader.GetString(1)) + (TimeSlice.Length * 2);
             }
         }
 
-        var contacts = new LastContact(work, item.ItemId, handshakeCode);
+        using var contacts = new LastContact(connection, transaction, item.ItemId);
         return grants
             .Select(grant =>
             {
-                var last = contacts.Find(grant.Client, grant.Codes) ?? TimeSlice.StartOf(grant.First);
+                var last = contacts.Find(grant.Client, grant.Codes, grant.First, now) ?? TimeSlice.StartOf(grant.First);
                 DateTimeOffset? activeUntil = held.TryGetValue(grant.Client, out var until) && until > now ? until : null;
                 var holds = activeUntil is not null;
                 return new DeviceInfo(
@@ -168,27 +211,27 @@ public sealed class DeviceService(DlsStore store, TimeProvider time)
             .ToList();
     }
 
-    private static IEnumerable<LicenseItem> ItemsInScope(UnitOfWork work, string? handshakeCode, string? itemId)
+    private static IEnumerable<LicenseItem> ItemsInScope(SqliteConnection connection, SqliteTransaction transaction, string? handshakeCode, string? itemId)
     {
         IEnumerable<LicenseItem> items;
         if (handshakeCode is not null)
         {
-            if (LicenseCatalog.FindCode(work, handshakeCode) is null)
+            if (LicenseCatalog.FindCode(connection, transaction, handshakeCode) is null)
             {
                 throw new DlsException(ErrorIds.HandshakeCodeNotFound, DlsErrorKind.NotFound, $"There is no handshake code '{handshakeCode}'.", handshakeCode);
             }
 
-            items = LicenseCatalog.ItemsOfCode(work, handshakeCode);
+            items = LicenseCatalog.ItemsOfCode(connection, transaction, handshakeCode);
         }
         else
         {
-            items = LicenseCatalog.AllItems(work);
+            items = LicenseCatalog.AllItems(connection, transaction);
         }
 
         if (itemId is not null)
         {
             items = items.Where(i => i.ItemId == itemId).ToList();
-            if (!items.Any() && LicenseCatalog.FindItem(work, itemId) is null)
+            if (!items.Any() && LicenseCatalog.FindItem(connection, transaction, itemId) is null)
             {
                 throw new DlsException(ErrorIds.LicenseItemNotFound, DlsErrorKind.NotFound, $"There is no license item '{itemId}'.", itemId);
             }
@@ -198,28 +241,144 @@ public sealed class DeviceService(DlsStore store, TimeProvider time)
     }
 
     /// <summary>
-    /// A device's last contact with an item (a granted authorization or a report), to the slice: its latest hour row
-    /// with such a contact (day rows once the hour rows are purged), found through the item-and-device index of
-    /// migration 80, then that hour's slice rows looked up by key (20 slices × the codes it was granted through).
+    /// A device's last contact with an item (a granted authorization or a report), to the slice, from the per-device
+    /// usage rows and their primary key alone (nothing is added to the listener's writes): the newest month with such
+    /// a contact between the first grant and now, then its newest day, hour and slice inside it, each found in one
+    /// statement that looks the candidate periods up by the full primary key (months are probed one by one: a device
+    /// silent for months costs a probe per month). Where the finer rows are purged, the start of the finest period
+    /// still known. The statements are prepared once per item and reused for each of its devices.
     /// </summary>
-    private sealed class LastContact(UnitOfWork work, string item, string? code)
+    private sealed class LastContact : IDisposable
     {
-        public DateTimeOffset? Find(string client, IReadOnlyList<string> codes)
-        {
-            if (work.Stores.Usage.LatestContactPeriod(work, item, code, client, UsageGrain.Hour) is { } hour)
-            {
-                return LastSlice(client, codes, hour) ?? DateTimeOffset.FromUnixTimeSeconds(hour);
-            }
+        private readonly SqliteCommand _client;
+        private readonly SqliteCommand _probe;
+        private readonly SqliteCommand _newest;
 
-            return work.Stores.Usage.LatestContactPeriod(work, item, code, client, UsageGrain.Day) is { } day ? DateTimeOffset.FromUnixTimeSeconds(day) : null;
+        public LastContact(SqliteConnection connection, SqliteTransaction transaction, string item)
+        {
+            _client = connection.CreateCommand();
+            _client.Transaction = transaction;
+            _client.CommandText = "SELECT id FROM usage_client WHERE client_uuid = $client;";
+            _client.Parameters.Add("$client", SqliteType.Text);
+
+            // One month.
+            _probe = Probe(connection, transaction, item, """
+                SELECT EXISTS (SELECT 1 FROM usage_device
+                    WHERE grain = $grain AND period = $top AND handshake_code = $code AND item_id = $item AND client_id = $id
+                      AND (reports > 0 OR authorizations > failed_authorizations));
+                """);
+
+            // The newest of the slices, hours or days from $top down to $bottom: the candidate periods are generated and
+            // each looked up by the full primary key, in one statement (CROSS JOIN keeps the candidates the outer loop).
+            _newest = Probe(connection, transaction, item, """
+                WITH RECURSIVE candidate (period) AS (
+                    SELECT $top UNION ALL SELECT period - $step FROM candidate WHERE period - $step >= $bottom)
+                SELECT max(d.period) FROM candidate c CROSS JOIN usage_device d
+                    ON d.grain = $grain AND d.period = c.period AND d.handshake_code = $code AND d.item_id = $item AND d.client_id = $id
+                WHERE d.reports > 0 OR d.authorizations > d.failed_authorizations;
+                """);
+            _newest.Parameters.Add("$bottom", SqliteType.Integer);
+            _newest.Parameters.Add("$step", SqliteType.Integer);
         }
 
-        private DateTimeOffset? LastSlice(string client, IReadOnlyList<string> codes, long hour)
+        public void Dispose()
         {
-            var slices = (int)(TimeSpan.FromHours(1) / TimeSlice.Length);
-            var seconds = (long)TimeSlice.Length.TotalSeconds;
-            var periods = Enumerable.Range(0, slices).Select(i => hour + (i * seconds)).ToList();
-            return work.Stores.Usage.LatestContactSlice(work, item, codes, client, periods) is { } slice ? DateTimeOffset.FromUnixTimeSeconds(slice) : null;
+            _client.Dispose();
+            _probe.Dispose();
+            _newest.Dispose();
+        }
+
+        /// <summary>The start of the newest slice (or coarser period) with a contact through one of <paramref name="codes"/>.</summary>
+        public DateTimeOffset? Find(string client, IReadOnlyList<string> codes, DateTimeOffset since, DateTimeOffset now)
+        {
+            _client.Parameters["$client"].Value = client;
+            if (_client.ExecuteScalar() is not long id)
+            {
+                return null;
+            }
+
+            _probe.Parameters["$id"].Value = id;
+            _newest.Parameters["$id"].Value = id;
+            long? last = null;
+            foreach (var code in codes)
+            {
+                _probe.Parameters["$code"].Value = code;
+                _newest.Parameters["$code"].Value = code;
+                if (Descend(UsagePeriods.ToSeconds(since), UsagePeriods.ToSeconds(now)) is { } found && (last is null || found > last))
+                {
+                    last = found;
+                }
+            }
+
+            return last is { } seconds ? DateTimeOffset.FromUnixTimeSeconds(seconds) : null;
+        }
+
+        private long? Descend(long lo, long hi)
+        {
+            long? found = null;
+            var top = UsagePeriods.Floor(UsageGrain.Month, hi);
+            var bottom = UsagePeriods.Floor(UsageGrain.Month, lo);
+            for (var grain = UsageGrain.Month; ; grain--)
+            {
+                var hit = Newest(grain, top, bottom);
+                if (hit is not { } start)
+                {
+                    return found;
+                }
+
+                found = start;
+                if (grain == UsageGrain.Slice)
+                {
+                    return found;
+                }
+
+                // The finer periods inside the one found, within [lo, hi].
+                top = UsagePeriods.Floor(grain - 1, Math.Min(hi, UsagePeriods.Next(grain, start) - 1));
+                bottom = UsagePeriods.Floor(grain - 1, Math.Max(lo, start));
+            }
+        }
+
+        private long? Newest(UsageGrain grain, long top, long bottom)
+        {
+            if (grain == UsageGrain.Month)
+            {
+                // Months are not of one length; a device is rarely silent for more than one or two of them.
+                for (var period = top; period >= bottom; period = UsagePeriods.Floor(UsageGrain.Month, period - 1))
+                {
+                    _probe.Parameters["$grain"].Value = (int)grain;
+                    _probe.Parameters["$top"].Value = period;
+                    if ((long)_probe.ExecuteScalar()! == 1)
+                    {
+                        return period;
+                    }
+                }
+
+                return null;
+            }
+
+            if (top < bottom)
+            {
+                return null;
+            }
+
+            _newest.Parameters["$grain"].Value = (int)grain;
+            _newest.Parameters["$top"].Value = top;
+            _newest.Parameters["$bottom"].Value = bottom;
+            _newest.Parameters["$step"].Value = UsagePeriods.Next(grain, 0);
+            return _newest.ExecuteScalar() is long found ? found : null;
+        }
+
+        private static SqliteCommand Probe(SqliteConnection connection, SqliteTransaction transaction, string item, string sql)
+        {
+            var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = sql;
+            command.Parameters.Add("$grain", SqliteType.Integer);
+            command.Parameters.Add("$top", SqliteType.Integer);
+            command.Parameters.Add("$code", SqliteType.Text);
+            command.Parameters.AddWithValue("$item", item);
+            command.Parameters.Add("$id", SqliteType.Integer);
+            return command;
         }
     }
 }

@@ -111,13 +111,13 @@ public sealed class AlertSettingsService(DlsStore store, TimeProvider time)
     private const string SmtpPortKey = "smtp.port";
     private const string SmtpSecurityKey = "smtp.security";
     private const string SmtpUserKey = "smtp.user";
-    private const string SmtpPasswordKey = "smtp.password";
+    internal const string SmtpPasswordKey = "smtp.password";
     private const string FromKey = "email.from";
     private const string ToKey = "email.to";
     private const string CcKey = "email.cc";
     private const string BccKey = "email.bcc";
     private const string WebhookUrlKey = "webhook.url";
-    private const string WebhookSecretKey = "webhook.secret";
+    internal const string WebhookSecretKey = "webhook.secret";
 
     private readonly SecretProtector _protector = new(store.Path);
 

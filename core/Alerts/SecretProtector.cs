@@ -31,11 +31,11 @@ public sealed class SecretProtector(string storePath)
     public string KeyPath { get; } = StoreBackup.SecretsKeyPath(storePath);
 
     public string Protect(string name, string secret) =>
-        Prefix + Convert.ToBase64String(Seal(LoadKey(create: true, "AlertSecretKeyInvalid")!, name, Encoding.UTF8.GetBytes(secret)));
+        Prefix + Convert.ToBase64String(Seal(LoadKey(create: true, ErrorIds.AlertSecretKeyInvalid)!, name, Encoding.UTF8.GetBytes(secret)));
 
     public string Unprotect(string name, string stored)
     {
-        var key = LoadKey(create: false, "AlertSecretKeyInvalid") ?? throw new DlsException(
+        var key = LoadKey(create: false, ErrorIds.AlertSecretKeyInvalid) ?? throw new DlsException(
             ErrorIds.AlertSecretKeyMissing,
             DlsErrorKind.SecurityError,
             $"The key that protects the alert secrets ('{KeyPath}') is missing: set the SMTP credential and the webhook secret again with Set-DlsAlertSetting.",
@@ -66,7 +66,7 @@ public sealed class SecretProtector(string storePath)
     /// <summary>The server's PKCS#8 signing key sealed for <c>server.private_key</c>; creates the key file when there is none.</summary>
     public byte[] ProtectSigningKey(ReadOnlySpan<byte> pkcs8)
     {
-        var sealedKey = Seal(LoadKey(create: true, "SigningKeySecretsKeyInvalid")!, SigningKeyName, pkcs8);
+        var sealedKey = Seal(LoadKey(create: true, ErrorIds.SigningKeySecretsKeyInvalid)!, SigningKeyName, pkcs8);
         var stored = new byte[BinaryPrefix.Length + sealedKey.Length];
         BinaryPrefix.CopyTo(stored);
         sealedKey.CopyTo(stored.AsSpan(BinaryPrefix.Length));
@@ -77,7 +77,7 @@ public sealed class SecretProtector(string storePath)
     public byte[] UnprotectSigningKey(ReadOnlySpan<byte> stored)
     {
         // Without the key file the store cannot sign: say which file, and that it travels beside every backup.
-        var key = LoadKey(create: false, "SigningKeySecretsKeyInvalid") ?? throw new DlsException(
+        var key = LoadKey(create: false, ErrorIds.SigningKeySecretsKeyInvalid) ?? throw new DlsException(
             ErrorIds.SigningKeySecretsKeyMissing,
             DlsErrorKind.SecurityError,
             $"The server's signing key is encrypted with the key file '{KeyPath}', which is missing, so this store cannot sign authorizations. "

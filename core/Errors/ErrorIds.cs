@@ -10,6 +10,7 @@ public static class ErrorIds
     // Alert
     public const string AlertChannelNotConfigured = nameof(AlertChannelNotConfigured);
     public const string AlertDeliveryFailed = nameof(AlertDeliveryFailed);
+    public const string AlertSecretKeyInvalid = nameof(AlertSecretKeyInvalid);
     public const string AlertSecretKeyMissing = nameof(AlertSecretKeyMissing);
     public const string AlertSecretUnreadable = nameof(AlertSecretUnreadable);
 
@@ -20,7 +21,9 @@ public static class ErrorIds
     public const string BackupExists = nameof(BackupExists);
     public const string BackupInvalid = nameof(BackupInvalid);
     public const string BackupIsStore = nameof(BackupIsStore);
+    public const string BackupNotDls = nameof(BackupNotDls);
     public const string BackupNotFound = nameof(BackupNotFound);
+    public const string BackupSecretsKeyInvalid = nameof(BackupSecretsKeyInvalid);
     public const string BackupSecretsKeyMissing = nameof(BackupSecretsKeyMissing);
     public const string BackupTooNew = nameof(BackupTooNew);
 
@@ -117,6 +120,7 @@ public static class ErrorIds
     public const string SessionPasswordNotSet = nameof(SessionPasswordNotSet);
 
     // Signing
+    public const string SigningKeySecretsKeyInvalid = nameof(SigningKeySecretsKeyInvalid);
     public const string SigningKeySecretsKeyMissing = nameof(SigningKeySecretsKeyMissing);
     public const string SigningKeyUnreadable = nameof(SigningKeyUnreadable);
 

@@ -10,12 +10,6 @@ internal sealed record StoredGrant(string ClientUuid, string HandshakeCode, stri
 /// Every method runs in the caller's <see cref="UnitOfWork"/>; none decides anything (the rules are in
 /// <c>Accounting</c> and <c>Protocol</c>).
 /// </summary>
-/// <summary>A seat as stored: its key (device or domain), who holds it, when it was first and last seen and when it lapses.</summary>
-internal sealed record StoredSeat(string SeatKey, string Kind, string ClientUuid, DateTimeOffset FirstSeen, DateTimeOffset LastSeen, DateTimeOffset ActiveUntil);
-
-/// <summary>A device granted an item: its first grant, its latest horizon and the codes it was granted through.</summary>
-internal sealed record StoredGrantee(string ClientUuid, DateTimeOffset FirstGranted, DateTimeOffset Until, IReadOnlyList<string> Codes);
-
 internal interface IDeviceStore
 {
     /// <summary>Whether <paramref name="seatKey"/> holds a seat of the item that is active at <paramref name="now"/>.</summary>
@@ -36,18 +30,6 @@ internal interface IDeviceStore
 
     /// <summary>Refreshes the seat only when it is still active and was last seen before <paramref name="now"/> (a report does not revive a lapsed seat).</summary>
     void RefreshActiveSeat(UnitOfWork work, string itemId, string seatKey, DateTimeOffset now, DateTimeOffset until);
-
-    /// <summary>The seats of an item (of one device or domain when <paramref name="clientUuid"/> is given), last seen first.</summary>
-    IReadOnlyList<StoredSeat> Seats(UnitOfWork work, string itemId, string? clientUuid);
-
-    /// <summary>Frees the seats a device or domain holds, on one item or all; returns how many.</summary>
-    int RemoveSeats(UnitOfWork work, string clientUuid, string? itemId);
-
-    /// <summary>The devices granted the item (through one code, or any; one device, or all).</summary>
-    IReadOnlyList<StoredGrantee> Grantees(UnitOfWork work, string itemId, string? code, string? clientUuid);
-
-    /// <summary>The latest slice from <paramref name="since"/> on in which each device held a concurrent slot of the item.</summary>
-    IReadOnlyDictionary<string, DateTimeOffset> LatestConcurrentSlices(UnitOfWork work, string itemId, DateTimeOffset since);
 
     /// <summary>The running totals of an item: counted scans/pages, extra slices used from the concurrent tolerance.</summary>
     (long Counted, long Overage) Counter(UnitOfWork work, string itemId);

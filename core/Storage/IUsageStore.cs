@@ -58,15 +58,6 @@ internal interface IUsageStore
     /// <summary>Registers a feature name of an item.</summary>
     void AddFeatureName(UnitOfWork work, string itemId, string feature);
 
-    /// <summary>
-    /// The start of the latest period of <paramref name="grain"/> in which the device had a contact with the item (a
-    /// granted authorization or a report), through <paramref name="code"/> or any code; null when none is kept.
-    /// </summary>
-    long? LatestContactPeriod(UnitOfWork work, string itemId, string? code, string clientUuid, UsageGrain grain);
-
-    /// <summary>The latest of the given slices in which the device had a contact with the item through one of <paramref name="codes"/>.</summary>
-    long? LatestContactSlice(UnitOfWork work, string itemId, IReadOnlyList<string> codes, string clientUuid, IReadOnlyList<long> slices);
-
     /// <summary>Authorizations and refused ones per code in [<paramref name="since"/>, <paramref name="now"/>] (codes with none are absent).</summary>
     IReadOnlyList<(string Code, long Total, long Failed)> AuthorizationsByCode(UnitOfWork work, DateTimeOffset since, DateTimeOffset now);
 

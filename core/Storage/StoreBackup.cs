@@ -66,38 +66,6 @@ public sealed class StoreBackup(DlsStore store, TimeProvider time)
     /// <summary>Called with the path of the backup's partial file as soon as it exists, before any content is written (tests watch its mode).</summary>
     internal Action<string>? PartialFileCreated { get; init; }
 
-    /// <summary>
-    /// Refuses, before anything changes, a backup whose sealed signing key the restored store could not open: the key
-    /// file that will sit beside the store after the restore (the backup's own, else the store's current one) must
-    /// decrypt it. Restoring without it would leave a store that cannot sign authorizations.
-    /// </summary>
-    private void CheckSigningKeyOpens(byte[]? stored, string backupPath)
-    {
-        if (stored is null || !Alerts.SecretProtector.IsProtected(stored))
-        {
-            return; // a backup from before schema 64: migration 64 seals its key with the key file once restored
-        }
-
-        var keyStore = File.Exists(SecretsKeyPath(backupPath)) ? backupPath : store.Path;
-        byte[] opened;
-        try
-        {
-            opened = new Alerts.SecretProtector(keyStore).UnprotectSigningKey(stored);
-        }
-        catch (DlsException error) when (keyStore == store.Path)
-        {
-            throw new DlsException(
-                ErrorIds.BackupSecretsKeyMissing,
-                DlsErrorKind.InvalidData,
-                $"The server's signing key in '{backupPath}' is encrypted with the key file written beside the backup ('{SecretsKeyPath(backupPath)}'), which is not there. "
-                + "Put it beside the backup and restore again; the store was not changed.",
-                backupPath,
-                error);
-        }
-
-        System.Security.Cryptography.CryptographicOperations.ZeroMemory(opened);
-    }
-
     /// <summary>Copies a key file through an owner-only partial file, so no reader ever sees it readable by others or half written.</summary>
     private static void CopyOwnerOnly(string from, string to)
     {
@@ -126,60 +94,24 @@ public sealed class StoreBackup(DlsStore store, TimeProvider time)
     }
 
     /// <summary>
-    /// Replaces the store's content with the backup at <paramref name="path"/> after checking it is a DLS store
-    /// this version can read. The caller makes sure no listener is running.
+    /// Replaces this store with the backup at <paramref name="path"/> (see <see cref="StoreRestore"/>). The caller
+    /// makes sure no listener is running.
     /// </summary>
-    public void Restore(string path)
-    {
-        var full = Path.GetFullPath(path);
-        if (!File.Exists(full))
-        {
-            throw new DlsException(ErrorIds.BackupNotFound, DlsErrorKind.NotFound, $"There is no backup at '{full}'.", full);
-        }
-
-        using var source = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = full, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
-        try
-        {
-            source.Open();
-            using var check = source.CreateCommand();
-            check.CommandText = "PRAGMA user_version;";
-            var version = Convert.ToInt32(check.ExecuteScalar());
-            check.CommandText = "SELECT count(*) FROM server;";
-            var servers = Convert.ToInt64(check.ExecuteScalar());
-            if (version < 1 || servers != 1)
-            {
-                throw new DlsException(ErrorIds.BackupInvalid, DlsErrorKind.InvalidData, $"'{full}' is not a DLS store backup.", full);
-            }
-
-            if (version > DlsStore.SchemaVersion)
-            {
-                throw new DlsException(ErrorIds.BackupTooNew, DlsErrorKind.InvalidData, $"'{full}' was written by a newer DLS (schema {version}, this one reads up to {DlsStore.SchemaVersion}).", full);
-            }
-
-            check.CommandText = "SELECT private_key FROM server WHERE id = 1;";
-            CheckSigningKeyOpens(check.ExecuteScalar() as byte[], full);
-        }
-        catch (SqliteException error)
-        {
-            throw new DlsException(ErrorIds.BackupInvalid, DlsErrorKind.InvalidData, $"'{full}' is not a DLS store backup: {error.Message}", full, error);
-        }
-
-        using (var destination = store.OpenConnection())
-        {
-            source.BackupDatabase(destination);
-        }
-
-        CopyOwnerOnly(SecretsKeyPath(full), SecretsKeyPath(store.Path));
-
-        // The backup may be of an older schema: bring it up to date, then record the restore in the restored log.
-        var restored = DlsStore.Open(store.Path);
-        restored.Write((connection, transaction) => AuditLog.Write(connection, transaction, time.GetUtcNow(), "Store.Restore", store.Path, $"from={full}"));
-    }
+    public void Restore(string path) => StoreRestore.Restore(path, store.Path, time);
 }
 
 /// <summary>Files that hold secrets, created readable and writable by their owner only from the start.</summary>
 internal static class OwnerOnlyFile
 {
+    /// <summary>Copies <paramref name="from"/> to <paramref name="to"/> (it must not exist), owner-only from the first byte, flushed to disk.</summary>
+    public static void Copy(string from, string to)
+    {
+        using var source = new FileStream(from, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var destination = CreateNew(to);
+        source.CopyTo(destination);
+        destination.Flush(flushToDisk: true);
+    }
+
     /// <summary>Creates <paramref name="path"/> (it must not exist) for writing: mode 0600 on Unix, an owner-only ACL on Windows.</summary>
     public static FileStream CreateNew(string path)
     {

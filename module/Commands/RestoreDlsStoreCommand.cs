@@ -21,20 +21,42 @@ public sealed class RestoreDlsStoreCommand : DlsCmdlet
     protected override void Process()
     {
         var source = GetUnresolvedProviderPathFromPSPath(Path);
-        var running = new ListenerRegistry(Store, Time).List().Where(r => ListenerProcess.FindAlive(r) is not null).ToList();
+        var target = ResolvedStorePath;
+
+        // A new machine has no store yet: the restore creates it. Over an existing one, refuse while a listener
+        // serves it. A store too damaged to list its listeners is what a restore is for: the restore itself still
+        // refuses a store that another process holds open.
+        if (File.Exists(target))
+        {
+            RefuseRunningListeners(target);
+        }
+
+        if (ShouldProcess(target, $"Replace the store's content with the backup '{source}'", Force))
+        {
+            var restored = StoreRestore.Restore(source, target, Time);
+            WriteObject(new Dls.Core.Server.ServerService(restored, Time).Get());
+        }
+    }
+
+    private void RefuseRunningListeners(string target)
+    {
+        List<ListenerRecord> running;
+        try
+        {
+            running = new ListenerRegistry(Store, Time).List().Where(r => ListenerProcess.FindAlive(r) is not null).ToList();
+        }
+        catch (DlsException error) when (error.ErrorId is ErrorIds.StoreCorrupt or ErrorIds.StoreNotDls or ErrorIds.StoreTooNew)
+        {
+            return;
+        }
+
         if (running.Count > 0)
         {
             throw new DlsException(
                 ErrorIds.ListenerRunning,
                 DlsErrorKind.InvalidOperation,
                 $"Stop the listeners of this store first ({string.Join(", ", running.Select(r => r.Url))}): a restore under a running listener would lose what it acknowledges.",
-                Store.Path);
-        }
-
-        if (ShouldProcess(Store.Path, $"Replace the store's content with the backup '{source}'", Force))
-        {
-            new StoreBackup(Store, Time).Restore(source);
-            WriteObject(new Dls.Core.Server.ServerService(Store, Time).Get());
+                target);
         }
     }
 }

@@ -176,7 +176,7 @@ public sealed class DeviceListingTests : IDisposable
     }
 
     [Fact]
-    public void Listing_reads_by_item_through_the_indexes_of_migration_80()
+    public void Listing_seeks_grants_by_item_and_probes_usage_rows_by_primary_key()
     {
         var plans = _f.Store.Read(connection =>
         {
@@ -186,8 +186,11 @@ public sealed class DeviceListingTests : IDisposable
                 command.CommandText = "EXPLAIN QUERY PLAN " + sql;
                 command.Parameters.AddWithValue("$item", "S");
                 command.Parameters.AddWithValue("$client", "x");
-                command.Parameters.AddWithValue("$code", DBNull.Value);
+                command.Parameters.AddWithValue("$code", "216998-app");
                 command.Parameters.AddWithValue("$grain", 1);
+                command.Parameters.AddWithValue("$id", 1);
+                command.Parameters.AddWithValue("$period", 0);
+
                 using var reader = command.ExecuteReader();
                 var lines = new List<string>();
                 while (reader.Read())
@@ -199,16 +202,26 @@ public sealed class DeviceListingTests : IDisposable
             }
 
             return (
-                Plan("SELECT client_uuid, min(first_granted) FROM client_grant WHERE item_id = $item AND ($client IS NULL OR client_uuid = $client) GROUP BY client_uuid;"),
+                Plan("SELECT client_uuid, min(first_granted) FROM client_grant WHERE item_id = $item GROUP BY client_uuid;")
+                    + " || " + Plan("SELECT client_uuid, min(first_granted) FROM client_grant WHERE item_id = $item AND client_uuid = $client GROUP BY client_uuid;"),
                 Plan("""
-                    SELECT period FROM usage_device INDEXED BY usage_device_item_client
-                    WHERE item_id = $item AND client_id = (SELECT id FROM usage_client WHERE client_uuid = $client) AND grain > 0 AND grain = $grain
-                      AND ($code IS NULL OR handshake_code = $code) AND (reports > 0 OR authorizations > failed_authorizations)
-                    ORDER BY period DESC LIMIT 1;
+                    SELECT EXISTS (SELECT 1 FROM usage_device
+                        WHERE grain = $grain AND period = $period AND handshake_code = $code AND item_id = $item AND client_id = $id
+                          AND (reports > 0 OR authorizations > failed_authorizations));
+                    """)
+                    + " || " + Plan("""
+                    WITH RECURSIVE candidate (period) AS (
+                        SELECT $period UNION ALL SELECT period - 180 FROM candidate WHERE period - 180 >= $period - 3600)
+                    SELECT max(d.period) FROM candidate c CROSS JOIN usage_device d
+                        ON d.grain = $grain AND d.period = c.period AND d.handshake_code = $code AND d.item_id = $item AND d.client_id = $id
+                    WHERE d.reports > 0 OR d.authorizations > d.failed_authorizations;
                     """));
         });
-        Assert.Contains("client_grant_item", plans.Item1, StringComparison.Ordinal);
-        Assert.Contains("SEARCH usage_device USING INDEX usage_device_item_client (item_id=? AND client_id=? AND grain=?)", plans.Item2, StringComparison.Ordinal);
+        Assert.Contains("SEARCH client_grant USING INDEX client_grant_item (item_id=?)", plans.Item1, StringComparison.Ordinal);
+        Assert.DoesNotContain("SCAN client_grant", plans.Item1, StringComparison.Ordinal);
+        Assert.Contains("SEARCH usage_device USING PRIMARY KEY (grain=? AND period=? AND handshake_code=? AND item_id=? AND client_id=?)", plans.Item2, StringComparison.Ordinal);
+        Assert.Contains("SEARCH d USING PRIMARY KEY (grain=? AND period=? AND handshake_code=? AND item_id=? AND client_id=?)", plans.Item2, StringComparison.Ordinal);
+        Assert.DoesNotContain("SCAN d", plans.Item2, StringComparison.Ordinal);
     }
 
     private void Granted(AuthRequest request)

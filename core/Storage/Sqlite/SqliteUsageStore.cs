@@ -130,45 +130,6 @@ internal sealed class SqliteUsageStore : IUsageStore
         insert.ExecuteNonQuery();
     }
 
-    private const string Contact = "(reports > 0 OR authorizations > failed_authorizations)";
-
-    public long? LatestContactPeriod(UnitOfWork work, string itemId, string? code, string clientUuid, UsageGrain grain)
-    {
-        // "grain > 0" as written in the partial index's WHERE (migration 80), so that the planner may use it.
-        var command = SqliteUnitOfWork.Of(work).Command($"""
-            SELECT period FROM usage_device INDEXED BY usage_device_item_client
-            WHERE item_id = $item AND client_id = (SELECT id FROM usage_client WHERE client_uuid = $client) AND grain > 0 AND grain = $grain
-              AND ($code IS NULL OR handshake_code = $code) AND {Contact}
-            ORDER BY period DESC LIMIT 1;
-            """);
-        command.Parameters.AddWithValue("$item", itemId);
-        command.Parameters.AddWithValue("$code", (object?)code ?? DBNull.Value);
-        command.Parameters.AddWithValue("$client", clientUuid);
-        command.Parameters.AddWithValue("$grain", (int)grain);
-        return command.ExecuteScalar() is long period ? period : null;
-    }
-
-    public long? LatestContactSlice(UnitOfWork work, string itemId, IReadOnlyList<string> codes, string clientUuid, IReadOnlyList<long> slices)
-    {
-        var periods = string.Join(", ", slices.Select(s => s.ToString(CultureInfo.InvariantCulture)));
-        var codeList = string.Join(", ", codes.Select((_, i) => $"$code{i}"));
-        using var command = SqliteUnitOfWork.Of(work).Connection.CreateCommand();
-        command.Transaction = SqliteUnitOfWork.Of(work).Transaction;
-        command.CommandText = $"""
-            SELECT max(period) FROM usage_device
-            WHERE grain = 0 AND period IN ({periods}) AND handshake_code IN ({codeList}) AND item_id = $item
-              AND client_id = (SELECT id FROM usage_client WHERE client_uuid = $client) AND {Contact};
-            """;
-        for (var i = 0; i < codes.Count; i++)
-        {
-            command.Parameters.AddWithValue($"$code{i}", codes[i]);
-        }
-
-        command.Parameters.AddWithValue("$item", itemId);
-        command.Parameters.AddWithValue("$client", clientUuid);
-        return command.ExecuteScalar() is long slice ? slice : null;
-    }
-
     public IReadOnlyList<(string Code, long Total, long Failed)> AuthorizationsByCode(UnitOfWork work, DateTimeOffset since, DateTimeOffset now)
     {
         var command = SqliteUnitOfWork.Of(work).Command("""
