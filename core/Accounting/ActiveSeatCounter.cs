@@ -1,5 +1,4 @@
 using Dls.Core.Storage;
-using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Accounting;
 
@@ -14,17 +13,17 @@ namespace Dls.Core.Accounting;
 public sealed class ActiveSeatCounter
 {
     private readonly Dictionary<string, Count> _items = new(StringComparer.Ordinal);
-    private WeakReference<SqliteConnection>? _connection;
+    private WeakReference<UnitOfWork>? _unit;
     private long _version = -1;
 
-    /// <summary>Forgets every count if the connection is another one or the store changed under it.</summary>
-    public void Sync(SqliteConnection connection, SqliteTransaction? transaction)
+    /// <summary>Forgets every count if the unit of work is another one or the store changed under it.</summary>
+    public void Sync(UnitOfWork work)
     {
-        var version = (long)StatementCache.Get(connection, transaction, "PRAGMA data_version;").ExecuteScalar()!;
-        if (_connection is null || !_connection.TryGetTarget(out var known) || !ReferenceEquals(known, connection) || version != _version)
+        var version = work.ChangeStamp();
+        if (_unit is null || !_unit.TryGetTarget(out var known) || !ReferenceEquals(known, work) || version != _version)
         {
             _items.Clear();
-            _connection = new WeakReference<SqliteConnection>(connection);
+            _unit = new WeakReference<UnitOfWork>(work);
             _version = version;
         }
     }
@@ -32,14 +31,14 @@ public sealed class ActiveSeatCounter
     public void Forget() => _items.Clear();
 
     /// <summary>How many seats of the item are active at <paramref name="now"/>.</summary>
-    public long Active(SqliteConnection connection, SqliteTransaction? transaction, string itemId, DateTimeOffset now)
+    public long Active(UnitOfWork work, string itemId, DateTimeOffset now)
     {
         if (_items.TryGetValue(itemId, out var count) && now >= count.At && now < count.NextLapse)
         {
             return count.Active;
         }
 
-        var (active, nextLapse) = Ledger.ActiveSeatsAndNextLapse(connection, transaction, itemId, now);
+        var (active, nextLapse) = work.Stores.Devices.ActiveSeatsAndNextLapse(work, itemId, now);
         _items[itemId] = new Count(now, active, nextLapse ?? DateTimeOffset.MaxValue);
         return active;
     }

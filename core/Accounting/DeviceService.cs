@@ -58,7 +58,7 @@ public sealed class DeviceService(DlsStore store, TimeProvider time)
             var devices = new List<DeviceInfo>();
             foreach (var item in ItemsInScope(connection, transaction, handshakeCode, itemId))
             {
-                devices.AddRange(Ledger.IsSeatMode(item.Mode)
+                devices.AddRange(IsSeats(item.Mode)
                     ? Seats(connection, transaction, item, clientUuid, now)
                     : Grantees(connection, transaction, item, handshakeCode, clientUuid, now));
             }
@@ -74,18 +74,18 @@ public sealed class DeviceService(DlsStore store, TimeProvider time)
     /// </summary>
     public IReadOnlyList<DeviceInfo> Remove(string clientUuid, string? itemId)
     {
-        if (itemId is not null && store.Read(connection => LicenseCatalog.FindItem(connection, null, itemId)) is { } item && !Ledger.IsSeatMode(item.Mode))
+        if (itemId is not null && store.Read(connection => LicenseCatalog.FindItem(connection, null, itemId)) is { } item && !IsSeats(item.Mode))
         {
             throw new DlsException(
                 ErrorIds.ItemHasNoSeats,
                 DlsErrorKind.InvalidOperation,
                 Ledger.IsConcurrentMode(item.Mode)
                     ? $"Item '{itemId}' is {item.Mode}: it keeps no seat to free; a device stops counting two 3-minute slices after its last report."
-                    : $"Item '{itemId}' is {item.Mode}: it counts {(item.Mode == LicenseMode.PerPage ? "pages" : "scans")}, not devices, so there is no seat to free.",
+                    : $"Item '{itemId}' is {item.Mode}: it counts {LicenseModeRules.For(item.Mode).Units}, not devices, so there is no seat to free.",
                 itemId);
         }
 
-        var removed = List(null, itemId, clientUuid, activeOnly: false).Where(d => Ledger.IsSeatMode(d.Mode)).ToList();
+        var removed = List(null, itemId, clientUuid, activeOnly: false).Where(d => IsSeats(d.Mode)).ToList();
         if (removed.Count == 0)
         {
             throw new DlsException(
@@ -111,6 +111,8 @@ public sealed class DeviceService(DlsStore store, TimeProvider time)
         });
         return removed;
     }
+
+    private static bool IsSeats(LicenseMode mode) => LicenseModeRules.For(mode).Basis == QuotaBasis.Seats;
 
     private static IEnumerable<DeviceInfo> Seats(SqliteConnection connection, SqliteTransaction transaction, LicenseItem item, string? clientUuid, DateTimeOffset now)
     {
@@ -202,7 +204,7 @@ public sealed class DeviceService(DlsStore store, TimeProvider time)
                     activeUntil?.UtcDateTime,
                     grant.Until.UtcDateTime,
                     holds,
-                    Ledger.IsCountMode(item.Mode) ? grant.Until > now : holds);
+                    LicenseModeRules.For(item.Mode).Basis == QuotaBasis.Count ? grant.Until > now : holds);
             })
             .OrderByDescending(d => d.LastSeen)
             .ThenBy(d => d.ClientUuid, StringComparer.Ordinal)

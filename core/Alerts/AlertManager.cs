@@ -3,7 +3,6 @@ using System.Text.Json;
 using Dls.Core.Errors;
 using Dls.Core.Server;
 using Dls.Core.Storage;
-using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Alerts;
 
@@ -62,22 +61,29 @@ public sealed class AlertManager
         var server = new ServerService(_store, _time).Get();
         var channels = _settings.Get() is var info ? Channels(info) : [];
 
-        using var connection = _store.OpenConnection();
-        using var transaction = connection.BeginTransaction(deferred: false);
-        var findings = UpdateLevels(connection, transaction, readings, now);
-        long? id = null;
-        if (findings.Count > 0)
+        // A dry run does the same work and rolls it back: it says what a check would find and changes nothing.
+        using var work = _store.BeginWrite();
+        try
         {
-            var message = Compose(AlertMessage.CheckKind, now, server, findings);
-            id = Enqueue(connection, transaction, message, channels, MaxAttempts, now);
-        }
+            var findings = UpdateLevels(work, readings, now);
+            long? id = null;
+            if (findings.Count > 0)
+            {
+                var message = Compose(AlertMessage.CheckKind, now, server, findings);
+                id = Enqueue(work, message, channels, MaxAttempts, now);
+            }
 
-        if (!dryRun)
+            if (!dryRun)
+            {
+                work.Commit();
+            }
+
+            return (dryRun ? null : id, findings);
+        }
+        catch (Exception error) when (work.IsStoreFailure(error))
         {
-            transaction.Commit();
+            throw work.Translate(error);
         }
-
-        return (dryRun ? null : id, findings);
     }
 
     /// <summary>Evaluates now and sends what it found at once (failures stay in the outbox for retries).</summary>
@@ -105,7 +111,7 @@ public sealed class AlertManager
         var finding = new AlertFinding(AlertCondition.Test, "test", AlertSeverity.Info, "alert channels", string.Empty, string.Empty, [], 0,
             "test notification", "nothing: this only shows that the alert channels work");
         var message = Compose(AlertMessage.TestKind, now, server, [finding]);
-        var id = _store.Write((connection, transaction) => Enqueue(connection, transaction, message, channels, maxAttempts: 1, now));
+        var id = _store.Write(work => Enqueue(work, message, channels, maxAttempts: 1, now));
         var deliveries = await DeliverAsync(id, cancellationToken).ConfigureAwait(false);
         return new AlertCheckResult(id, [finding], deliveries);
     }
@@ -118,9 +124,9 @@ public sealed class AlertManager
     }
 
     /// <summary>Get-DlsAlert: one row per condition and channel of each notification since <paramref name="since"/>.</summary>
-    public IReadOnlyList<AlertRecord> List(DateTimeOffset? since) => Records("n.time >= $p", Timestamps.Format(since ?? DateTimeOffset.MinValue));
+    public IReadOnlyList<AlertRecord> List(DateTimeOffset? since) => Records(since, null);
 
-    public IReadOnlyList<AlertRecord> ListNotification(long notificationId) => Records("n.id = $p", notificationId);
+    public IReadOnlyList<AlertRecord> ListNotification(long notificationId) => Records(null, notificationId);
 
     private async Task<IReadOnlyList<AlertDeliveryResult>> DeliverAsync(long notificationId, CancellationToken cancellationToken) =>
         await AttemptAllAsync(Claim(notificationId), cancellationToken).ConfigureAwait(false);
@@ -146,26 +152,10 @@ public sealed class AlertManager
     /// notifies, until a check finds the value below it. Only the highest newly reached level of a condition is
     /// reported; lower ones reached in the same jump are recorded as fired without a message of their own.
     /// </summary>
-    private static List<AlertFinding> UpdateLevels(SqliteConnection connection, SqliteTransaction transaction, List<ConditionReading> readings, DateTimeOffset now)
+    private static List<AlertFinding> UpdateLevels(UnitOfWork work, List<ConditionReading> readings, DateTimeOffset now)
     {
-        var fired = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
-        using (var select = connection.CreateCommand())
-        {
-            select.Transaction = transaction;
-            select.CommandText = "SELECT condition_key, level FROM alert_level_state;";
-            using var reader = select.ExecuteReader();
-            while (reader.Read())
-            {
-                var key = reader.GetString(0);
-                if (!fired.TryGetValue(key, out var levels))
-                {
-                    fired[key] = levels = new HashSet<string>(StringComparer.Ordinal);
-                }
-
-                levels.Add(reader.GetString(1));
-            }
-        }
-
+        var alerts = work.Stores.Alerts;
+        var fired = alerts.FiredLevels(work);
         var findings = new List<AlertFinding>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var reading in readings)
@@ -176,12 +166,12 @@ public sealed class AlertManager
             var newly = reached.Where(l => !before.Contains(l.Name)).ToList();
             foreach (var rearmed in before.Where(name => !reached.Any(l => l.Name == name)))
             {
-                Execute(connection, transaction, "DELETE FROM alert_level_state WHERE condition_key = $key AND level = $level;", reading.Key, rearmed, null);
+                alerts.RearmLevel(work, reading.Key, rearmed);
             }
 
             foreach (var level in newly)
             {
-                Execute(connection, transaction, "INSERT INTO alert_level_state (condition_key, level, reached_at) VALUES ($key, $level, $now);", reading.Key, level.Name, now);
+                alerts.FireLevel(work, reading.Key, level.Name, now);
             }
 
             if (newly.Count > 0)
@@ -193,7 +183,7 @@ public sealed class AlertManager
         // A condition that is gone (item removed or revoked, code deleted) re-arms entirely.
         foreach (var key in fired.Keys.Where(k => !seen.Contains(k)))
         {
-            Execute(connection, transaction, "DELETE FROM alert_level_state WHERE condition_key = $key;", key, null, null);
+            alerts.RearmCondition(work, key);
         }
 
         return findings
@@ -221,33 +211,12 @@ public sealed class AlertManager
         return new AlertMessage(kind, now, server.Uuid, server.OrganizationId, subject, worst, findings);
     }
 
-    private static long Enqueue(SqliteConnection connection, SqliteTransaction transaction, AlertMessage message, IReadOnlyList<AlertChannelKind> channels, int maxAttempts, DateTimeOffset now)
+    private static long Enqueue(UnitOfWork work, AlertMessage message, IReadOnlyList<AlertChannelKind> channels, int maxAttempts, DateTimeOffset now)
     {
-        long id;
-        using (var insert = connection.CreateCommand())
-        {
-            insert.Transaction = transaction;
-            insert.CommandText = "INSERT INTO alert_notification (time, kind, subject, payload) VALUES ($time, $kind, $subject, $payload) RETURNING id;";
-            insert.Parameters.AddWithValue("$time", Timestamps.Format(now));
-            insert.Parameters.AddWithValue("$kind", message.Kind);
-            insert.Parameters.AddWithValue("$subject", message.Subject);
-            insert.Parameters.AddWithValue("$payload", JsonSerializer.Serialize(message, Json));
-            id = Convert.ToInt64(insert.ExecuteScalar(), CultureInfo.InvariantCulture);
-        }
-
+        var id = work.Stores.Alerts.AddNotification(work, now, message.Kind, message.Subject, JsonSerializer.Serialize(message, Json));
         foreach (var channel in channels)
         {
-            using var delivery = connection.CreateCommand();
-            delivery.Transaction = transaction;
-            delivery.CommandText = """
-                INSERT INTO alert_delivery (notification_id, channel, status, max_attempts, next_attempt_at)
-                VALUES ($id, $channel, 'Pending', $max, $now);
-                """;
-            delivery.Parameters.AddWithValue("$id", id);
-            delivery.Parameters.AddWithValue("$channel", channel.ToString());
-            delivery.Parameters.AddWithValue("$max", maxAttempts);
-            delivery.Parameters.AddWithValue("$now", Timestamps.Format(now));
-            delivery.ExecuteNonQuery();
+            work.Stores.Alerts.AddDelivery(work, id, channel.ToString(), maxAttempts, now);
         }
 
         return id;
@@ -259,42 +228,20 @@ public sealed class AlertManager
     private List<Claimed> Claim(long? notificationId)
     {
         var now = _time.GetUtcNow();
-        return _store.Write((connection, transaction) =>
+        return _store.Write(work =>
         {
-            var claimed = new List<Claimed>();
-            using (var select = connection.CreateCommand())
-            {
-                select.Transaction = transaction;
-                select.CommandText = """
-                    SELECT d.id, d.notification_id, d.channel, d.attempts, d.max_attempts, n.payload
-                    FROM alert_delivery d JOIN alert_notification n ON n.id = d.notification_id
-                    WHERE d.status = 'Pending' AND d.next_attempt_at <= $now AND (d.lease_until IS NULL OR d.lease_until <= $now)
-                      AND ($id IS NULL OR d.notification_id = $id)
-                    ORDER BY d.id LIMIT 50;
-                    """;
-                select.Parameters.AddWithValue("$now", Timestamps.Format(now));
-                select.Parameters.AddWithValue("$id", notificationId is null ? DBNull.Value : notificationId.Value);
-                using var reader = select.ExecuteReader();
-                while (reader.Read())
-                {
-                    claimed.Add(new Claimed(
-                        reader.GetInt64(0),
-                        reader.GetInt64(1),
-                        Enum.Parse<AlertChannelKind>(reader.GetString(2)),
-                        reader.GetInt32(3),
-                        reader.GetInt32(4),
-                        JsonSerializer.Deserialize<AlertMessage>(reader.GetString(5), Json)!));
-                }
-            }
-
+            var claimed = work.Stores.Alerts.DueDeliveries(work, now, notificationId, limit: 50)
+                .Select(d => new Claimed(
+                    d.DeliveryId,
+                    d.NotificationId,
+                    Enum.Parse<AlertChannelKind>(d.Channel),
+                    d.Attempts,
+                    d.MaxAttempts,
+                    JsonSerializer.Deserialize<AlertMessage>(d.Payload, Json)!))
+                .ToList();
             foreach (var c in claimed)
             {
-                using var lease = connection.CreateCommand();
-                lease.Transaction = transaction;
-                lease.CommandText = "UPDATE alert_delivery SET lease_until = $until WHERE id = $id;";
-                lease.Parameters.AddWithValue("$until", Timestamps.Format(now + Lease));
-                lease.Parameters.AddWithValue("$id", c.DeliveryId);
-                lease.ExecuteNonQuery();
+                work.Stores.Alerts.Lease(work, c.DeliveryId, now + Lease);
             }
 
             return claimed;
@@ -374,53 +321,27 @@ public sealed class AlertManager
         var delivered = error.Length == 0;
         DateTimeOffset? next = delivered || attempts >= c.MaxAttempts ? null : now + Backoff(attempts);
         var status = delivered ? "Delivered" : next is null ? "Failed" : "Pending";
-        _store.Write((connection, transaction) =>
-        {
-            using var update = connection.CreateCommand();
-            update.Transaction = transaction;
-            update.CommandText = """
-                UPDATE alert_delivery SET status = $status, attempts = $attempts, last_attempt_at = $now, lease_until = NULL,
-                    next_attempt_at = $next, delivered_at = $delivered, error = $error
-                WHERE id = $id;
-                """;
-            update.Parameters.AddWithValue("$status", status);
-            update.Parameters.AddWithValue("$attempts", attempts);
-            update.Parameters.AddWithValue("$now", Timestamps.Format(now));
-            update.Parameters.AddWithValue("$next", next is null ? DBNull.Value : Timestamps.Format(next.Value));
-            update.Parameters.AddWithValue("$delivered", delivered ? Timestamps.Format(now) : DBNull.Value);
-            update.Parameters.AddWithValue("$error", error);
-            update.Parameters.AddWithValue("$id", c.DeliveryId);
-            update.ExecuteNonQuery();
-        });
+        _store.Write(work => work.Stores.Alerts.RecordAttempt(work, c.DeliveryId, status, attempts, now, next, delivered ? now : null, error));
         return new AlertDeliveryResult(c.NotificationId, c.Channel, delivered, error, attempts, next);
     }
 
-    private void Release(long deliveryId) => _store.Write((connection, transaction) =>
-        Execute(connection, transaction, "UPDATE alert_delivery SET lease_until = NULL WHERE id = $key;", deliveryId, null, null));
+    private void Release(long deliveryId) => _store.Write(work => work.Stores.Alerts.Lease(work, deliveryId, null));
 
-    private List<AlertRecord> Records(string where, object parameter) => _store.Read(connection =>
+    private List<AlertRecord> Records(DateTimeOffset? since, long? notificationId) => _store.Query(work =>
     {
-        using var command = connection.CreateCommand();
-        command.CommandText = $"""
-            SELECT n.id, n.time, n.payload, d.channel, d.status, d.attempts, d.next_attempt_at, d.delivered_at, d.error
-            FROM alert_notification n LEFT JOIN alert_delivery d ON d.notification_id = n.id
-            WHERE {where} ORDER BY n.id, d.id;
-            """;
-        command.Parameters.AddWithValue("$p", parameter);
-        using var reader = command.ExecuteReader();
         var records = new List<AlertRecord>();
-        while (reader.Read())
+        foreach (var row in work.Stores.Alerts.History(work, since, notificationId))
         {
-            var id = reader.GetInt64(0);
-            var time = Timestamps.Parse(reader.GetString(1)).UtcDateTime;
-            var message = JsonSerializer.Deserialize<AlertMessage>(reader.GetString(2), Json)!;
-            var noChannel = reader.IsDBNull(3);
-            var channel = noChannel ? "(none)" : reader.GetString(3);
-            var delivered = !noChannel && reader.GetString(4) == "Delivered";
-            var attempts = noChannel ? 0 : reader.GetInt32(5);
-            DateTime? next = noChannel || reader.IsDBNull(6) ? null : Timestamps.Parse(reader.GetString(6)).UtcDateTime;
-            DateTime? deliveredAt = noChannel || reader.IsDBNull(7) ? null : Timestamps.Parse(reader.GetString(7)).UtcDateTime;
-            var error = noChannel ? "no alert channel is configured (Set-DlsAlertSetting)" : reader.GetString(8);
+            var id = row.NotificationId;
+            var time = row.Time.UtcDateTime;
+            var message = JsonSerializer.Deserialize<AlertMessage>(row.Payload, Json)!;
+            var noChannel = row.Channel is null;
+            var channel = row.Channel ?? "(none)";
+            var delivered = row.Status == "Delivered";
+            var attempts = row.Attempts;
+            DateTime? next = row.NextAttemptAt?.UtcDateTime;
+            DateTime? deliveredAt = row.DeliveredAt?.UtcDateTime;
+            var error = row.Error ?? "no alert channel is configured (Set-DlsAlertSetting)";
             if (!noChannel && !delivered && error.Length == 0)
             {
                 error = "not attempted yet";
@@ -434,23 +355,4 @@ public sealed class AlertManager
 
         return records;
     });
-
-    private static void Execute(SqliteConnection connection, SqliteTransaction transaction, string sql, object key, string? level, DateTimeOffset? now)
-    {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
-        command.Parameters.AddWithValue("$key", key);
-        if (level is not null)
-        {
-            command.Parameters.AddWithValue("$level", level);
-        }
-
-        if (now is not null)
-        {
-            command.Parameters.AddWithValue("$now", Timestamps.Format(now.Value));
-        }
-
-        command.ExecuteNonQuery();
-    }
 }

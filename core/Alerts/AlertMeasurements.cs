@@ -25,49 +25,24 @@ public interface IAlertMeasurements
 /// <summary>Measures with <see cref="QuotaMeter"/> and counts the raw authorization facts.</summary>
 public sealed class StoreAlertMeasurements(DlsStore store) : IAlertMeasurements
 {
-    public IReadOnlyList<ItemReading> Items(DateTimeOffset now) => store.Read(connection =>
+    public IReadOnlyList<ItemReading> Items(DateTimeOffset now) => store.Query(work =>
     {
-        var codesOfItem = new Dictionary<string, List<string>>(StringComparer.Ordinal);
-        using (var command = connection.CreateCommand())
-        {
-            command.CommandText = "SELECT item_id, code FROM handshake_code_item ORDER BY code;";
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
-            {
-                var itemId = reader.GetString(0);
-                if (!codesOfItem.TryGetValue(itemId, out var codes))
-                {
-                    codesOfItem[itemId] = codes = [];
-                }
-
-                codes.Add(reader.GetString(1));
-            }
-        }
-
-        return LicenseCatalog.AllItems(connection, null)
+        var codesOfItem = work.Stores.Codes.CodesOfItems(work);
+        return LicenseCatalog.AllItems(work)
             .Select(item => new ItemReading(
                 item,
-                LicenseCatalog.IsRevoked(connection, null, item),
-                QuotaMeter.Measure(connection, null, item, now),
+                LicenseCatalog.IsRevoked(work, item),
+                QuotaMeter.Measure(work, item, now),
                 codesOfItem.TryGetValue(item.ItemId, out var codes) ? codes : []))
             .ToList();
     });
 
-    public IReadOnlyList<CodeAuthorizations> Authorizations(DateTimeOffset since, DateTimeOffset now) => store.Read(connection =>
+    public IReadOnlyList<CodeAuthorizations> Authorizations(DateTimeOffset since, DateTimeOffset now) => store.Query(work =>
     {
-        var counts = LicenseCatalog.AllCodes(connection, null).ToDictionary(c => c.Code, c => new CodeAuthorizations(c.Code, 0, 0), StringComparer.Ordinal);
-        using var command = connection.CreateCommand();
-        command.CommandText = """
-            SELECT handshake_code, count(*), coalesce(sum(error_code <> 0), 0)
-            FROM auth_event WHERE time >= $since AND time <= $now GROUP BY handshake_code;
-            """;
-        command.Parameters.AddWithValue("$since", Timestamps.Format(since));
-        command.Parameters.AddWithValue("$now", Timestamps.Format(now));
-        using var reader = command.ExecuteReader();
-        while (reader.Read())
+        var counts = LicenseCatalog.AllCodes(work).ToDictionary(c => c.Code, c => new CodeAuthorizations(c.Code, 0, 0), StringComparer.Ordinal);
+        foreach (var (code, total, failed) in work.Stores.Usage.AuthorizationsByCode(work, since, now))
         {
-            var code = reader.GetString(0);
-            counts[code] = new CodeAuthorizations(code, reader.GetInt64(1), reader.GetInt64(2));
+            counts[code] = new CodeAuthorizations(code, total, failed);
         }
 
         return counts.Values.OrderBy(c => c.HandshakeCode, StringComparer.Ordinal).ToList();

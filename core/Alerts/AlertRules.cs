@@ -29,9 +29,10 @@ internal sealed record ConditionReading(
 }
 
 /// <summary>
-/// The conditions and levels of SPEC §6, as pure functions of the measured values. Levels that a mode's
-/// tolerance defines (110 % devices, 105 % scans) are reached when the tolerance is used up, which for
-/// rounded tolerances is not always exactly that percentage (quantity 5: tolerance 1 seat, used up at 120 %).
+/// The conditions and levels of SPEC §6, as pure functions of the measured values. An item's quota levels come
+/// from its mode's <see cref="LicenseModeRules"/>; levels that the tolerance defines (110 % devices, 105 % scans)
+/// are reached when the tolerance is used up, which for rounded tolerances is not always exactly that percentage
+/// (quantity 5: tolerance 1 seat, used up at 120 %).
 /// </summary>
 internal static class AlertRules
 {
@@ -73,82 +74,31 @@ internal static class AlertRules
             return null;
         }
 
-        switch (item.Mode)
+        var rules = LicenseModeRules.For(item.Mode);
+        double value;
+        string text;
+        if (rules.AlertValue == QuotaAlertValue.ToleranceUsedOfTolerance)
         {
-            case LicenseMode.PerDeviceYearly or LicenseMode.PerDeviceQuarterly or LicenseMode.PerDeviceMonthly
-                or LicenseMode.PerDeviceDaily or LicenseMode.PerServer:
+            if (m.Tolerance <= 0)
             {
-                var unit = item.Mode == LicenseMode.PerServer ? "servers" : "devices";
-                var full = Percent(m.Quantity + m.Tolerance, m.Quantity);
-                var left = Math.Max(0, m.Quantity + m.Tolerance - m.Used);
-                var early = $"at 100 % the tolerance of {m.Tolerance} extra {unit} begins; at {Pct(full)} new {unit} are refused (error 120)";
-                var levels = new List<AlertLevel>();
-                if (item.Mode != LicenseMode.PerDeviceDaily)
-                {
-                    // Daily-active counts swing within a day; only reaching the quantity is worth a message.
-                    levels.Add(new("60", "60 %", 60, AlertSeverity.Info, early));
-                    levels.Add(new("80", "80 %", 80, AlertSeverity.Warning, early));
-                }
-
-                levels.Add(new("100", "100 %", 100, AlertSeverity.Warning,
-                    $"in tolerance: {left} more new {unit} get a seat, then new {unit} are refused (error 120); at {Pct(full)} new {unit} are refused"));
-                levels.Add(new("110", "110 %", full, AlertSeverity.Critical,
-                    $"tolerance used up: new {unit} are refused (error 120); active ones keep working"));
-                return Reading(reading, AlertCondition.DeviceQuota, Percent(m.Used, m.Quantity),
-                    $"{Pct(Percent(m.Used, m.Quantity))} ({m.Used} of {m.Quantity} {unit})", levels);
-            }
-
-            case LicenseMode.PerDomain:
-            {
-                var early = "at 100 % new domains are refused (error 103)";
-                return Reading(reading, AlertCondition.DeviceQuota, Percent(m.Used, m.Quantity),
-                    $"{Pct(Percent(m.Used, m.Quantity))} ({m.Used} of {m.Quantity} domains)",
-                    [
-                        new("60", "60 %", 60, AlertSeverity.Info, early),
-                        new("80", "80 %", 80, AlertSeverity.Warning, early),
-                        new("100", "100 %", 100, AlertSeverity.Critical, "domain quota used up: new domains are refused (error 103)"),
-                    ]);
-            }
-
-            case LicenseMode.PerScan or LicenseMode.PerPage:
-            {
-                var unit = item.Mode == LicenseMode.PerScan ? "scans" : "pages";
-                var full = Percent(m.Quantity + m.Tolerance, m.Quantity);
-                var left = Math.Max(0, m.Quantity + m.Tolerance - m.Used);
-                var early = $"at 100 % the tolerance of {m.Tolerance} {unit} begins; at {Pct(full)} every client is refused (error 130)";
-                return Reading(reading, AlertCondition.CountQuota, Percent(m.Used, m.Quantity),
-                    $"{Pct(Percent(m.Used, m.Quantity))} ({m.Used} of {m.Quantity} {unit})",
-                    [
-                        new("60", "60 %", 60, AlertSeverity.Info, early),
-                        new("80", "80 %", 80, AlertSeverity.Warning, early),
-                        new("100", "100 %", 100, AlertSeverity.Warning, $"in tolerance: {left} more {unit}, then every client is refused (error 130)"),
-                        new("105", "105 %", full, AlertSeverity.Critical, "quota and tolerance used up: every client is refused (error 130)"),
-                    ]);
-            }
-
-            case LicenseMode.PerConcurrentDevice or LicenseMode.PerConcurrentInstance:
-            {
-                if (m.Tolerance <= 0)
-                {
-                    return null;
-                }
-
-                var unit = item.Mode == LicenseMode.PerConcurrentDevice ? "device" : "instance";
-                var early = $"when the tolerance is used up, authorizations are refused (error 120) while {m.Quantity} other {unit}s are active";
-                var value = Percent(m.ToleranceUsed, m.Tolerance);
-                return Reading(reading, AlertCondition.ConcurrentTolerance, value,
-                    $"{Pct(value)} of tolerance ({m.ToleranceUsed} of {m.Tolerance} extra {unit}-slices; {m.Used} of {m.Quantity} {unit}s active now)",
-                    [
-                        new("60", "60 %", 60, AlertSeverity.Info, early),
-                        new("80", "80 %", 80, AlertSeverity.Warning, early),
-                        new("100", "100 %", 100, AlertSeverity.Critical,
-                            $"tolerance used up: authorizations are refused (error 120) while {m.Quantity} other {unit}s are active"),
-                    ]);
-            }
-
-            default:
                 return null;
+            }
+
+            value = Percent(m.ToleranceUsed, m.Tolerance);
+            text = $"{Pct(value)} of tolerance ({m.ToleranceUsed} of {m.Tolerance} extra {rules.Unit}-slices; {m.Used} of {m.Quantity} {rules.Units} active now)";
         }
+        else
+        {
+            value = Percent(m.Used, m.Quantity);
+            text = $"{Pct(value)} ({m.Used} of {m.Quantity} {rules.Units})";
+        }
+
+        // A level without a percentage is "tolerance used up", whatever percentage that is after rounding.
+        var full = Percent(m.Quantity + m.Tolerance, m.Quantity);
+        var levels = rules.Levels
+            .Select(level => new AlertLevel(level.Name, level.Label, level.Percent ?? full, level.Severity, level.NextStep(m)))
+            .ToList();
+        return Reading(reading, rules.QuotaCondition, value, text, levels);
     }
 
     internal static ConditionReading ExpiryReading(ItemReading reading, DateTimeOffset now)

@@ -229,31 +229,14 @@ public sealed class AlertSettingsService(DlsStore store, TimeProvider time)
         // Encrypt before the transaction: a failure to create the key file changes nothing.
         var rows = writes.Select(w => (w.Key, Value: w.Secret && !string.IsNullOrEmpty(w.Value) ? _protector.Protect(w.Key, w.Value) : w.Value)).ToList();
         var now = time.GetUtcNow();
-        store.Write((connection, transaction) =>
+        store.Write(work =>
         {
             foreach (var (key, value) in rows)
             {
-                using var command = connection.CreateCommand();
-                command.Transaction = transaction;
-                if (string.IsNullOrEmpty(value))
-                {
-                    command.CommandText = "DELETE FROM alert_setting WHERE name = $name;";
-                }
-                else
-                {
-                    command.CommandText = """
-                        INSERT INTO alert_setting (name, value, updated_at) VALUES ($name, $value, $now)
-                        ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at;
-                        """;
-                    command.Parameters.AddWithValue("$value", value);
-                    command.Parameters.AddWithValue("$now", Timestamps.Format(now));
-                }
-
-                command.Parameters.AddWithValue("$name", key);
-                command.ExecuteNonQuery();
+                work.Stores.Alerts.SetSetting(work, key, value, now);
             }
 
-            AuditLog.Write(connection, transaction, now, "Set-DlsAlertSetting", "alerts", string.Join("; ", audit));
+            AuditLog.Write(work, now, "Set-DlsAlertSetting", "alerts", string.Join("; ", audit));
         });
         return Get();
     }
@@ -300,19 +283,8 @@ public sealed class AlertSettingsService(DlsStore store, TimeProvider time)
             _protector.KeyPath);
     }
 
-    private Dictionary<string, string> ReadAll() => store.Read(connection =>
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT name, value FROM alert_setting;";
-        using var reader = command.ExecuteReader();
-        var values = new Dictionary<string, string>(StringComparer.Ordinal);
-        while (reader.Read())
-        {
-            values[reader.GetString(0)] = reader.GetString(1);
-        }
-
-        return values;
-    });
+    private Dictionary<string, string> ReadAll() =>
+        new(store.Query(work => work.Stores.Alerts.Settings(work)), StringComparer.Ordinal);
 
     private static string Value(Dictionary<string, string> v, string key) => v.TryGetValue(key, out var value) ? value : string.Empty;
 

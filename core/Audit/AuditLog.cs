@@ -1,3 +1,5 @@
+using Dls.Core.Storage;
+using Dls.Core.Storage.Sqlite;
 using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Audit;
@@ -11,35 +13,26 @@ public sealed record AuditEntry(DateTime Time, string User, string Action, strin
 /// </summary>
 public static class AuditLog
 {
+    /// <summary>Appends an entry in the caller's unit of work, so the change and its record commit together.</summary>
+    public static void Write(UnitOfWork work, DateTimeOffset time, string action, string target, string details = "") =>
+        work.Stores.Server.AppendAudit(work, time, CurrentUser(), action, target, details);
+
+    /// <remarks>For code not yet moved onto units of work.</remarks>
     public static void Write(SqliteConnection connection, SqliteTransaction transaction, DateTimeOffset time, string action, string target, string details = "")
     {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = "INSERT INTO audit_log (time, user, action, target, details) VALUES ($time, $user, $action, $target, $details);";
-        command.Parameters.AddWithValue("$time", Timestamps.Format(time));
-        command.Parameters.AddWithValue("$user", CurrentUser());
-        command.Parameters.AddWithValue("$action", action);
-        command.Parameters.AddWithValue("$target", target);
-        command.Parameters.AddWithValue("$details", details);
-        command.ExecuteNonQuery();
+        using var work = SqliteUnitOfWork.Borrow(SqliteStores.All, connection, transaction, connection.DataSource);
+        Write(work, time, action, target, details);
     }
 
-    /// <summary>The entries at or after <paramref name="since"/>, oldest first, read from <paramref name="store"/>.</summary>
-    public static IReadOnlyList<AuditEntry> Read(Storage.DlsStore store, DateTimeOffset? since) => store.Read(connection => Read(connection, since));
+    /// <summary>The entries from <paramref name="since"/> on (all when null), oldest first.</summary>
+    public static IReadOnlyList<AuditEntry> Read(DlsStore store, DateTimeOffset? since) =>
+        store.Query(work => work.Stores.Server.Audit(work, since ?? DateTimeOffset.MinValue));
 
+    /// <remarks>For code not yet moved onto units of work.</remarks>
     public static IReadOnlyList<AuditEntry> Read(SqliteConnection connection, DateTimeOffset? since)
     {
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT time, user, action, target, details FROM audit_log WHERE time >= $since ORDER BY id;";
-        command.Parameters.AddWithValue("$since", Timestamps.Format(since ?? DateTimeOffset.MinValue));
-        using var reader = command.ExecuteReader();
-        var entries = new List<AuditEntry>();
-        while (reader.Read())
-        {
-            entries.Add(new AuditEntry(Timestamps.Parse(reader.GetString(0)).UtcDateTime, reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4)));
-        }
-
-        return entries;
+        using var work = SqliteUnitOfWork.Borrow(SqliteStores.All, connection, null, connection.DataSource);
+        return work.Stores.Server.Audit(work, since ?? DateTimeOffset.MinValue);
     }
 
     private static string CurrentUser()

@@ -106,6 +106,10 @@ public static class ErrorIds
     // Public
     public const string PublicKeyInvalid = nameof(PublicKeyInvalid);
 
+    // Request (the listener's protocol)
+    public const string RequestMalformed = nameof(RequestMalformed);
+    public const string RequestTooLarge = nameof(RequestTooLarge);
+
     // Server
     public const string ServerHasLicenses = nameof(ServerHasLicenses);
     public const string ServerNotInitialized = nameof(ServerNotInitialized);

@@ -1,14 +1,13 @@
 using Dls.Core.Storage;
-using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Licensing;
 
 /// <summary>
 /// The listener writer's copy of the catalog it reads on every request (codes, the items of a code, items,
 /// revocations, handshakeUpdateTime), kept until the store changes under it. <see cref="Sync"/> at the start of
-/// each request asks SQLite's <c>PRAGMA data_version</c>, which moves whenever another connection (a cmdlet, in
-/// any process) commits; then everything is read again on demand. Valid only on a connection that does not change
-/// the catalog itself (the writer's connection: its own commits do not move data_version); a different connection
+/// each request asks the unit of work's <see cref="UnitOfWork.ChangeStamp"/>, which moves whenever another connection
+/// (a cmdlet, in any process) commits; then everything is read again on demand. Valid only on a unit of work that
+/// does not change the catalog itself (the writer's: its own commits do not move the stamp); a different unit
 /// starts afresh. One thread at a time, as a connection is.
 /// </summary>
 public sealed class CatalogCache
@@ -20,16 +19,15 @@ public sealed class CatalogCache
     private readonly Dictionary<string, bool> _revoked = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DateTimeOffset> _updateTimes = new(StringComparer.Ordinal);
     private Server.ProtectionSettings? _protection;
-    private WeakReference<SqliteConnection>? _connection;
+    private WeakReference<UnitOfWork>? _unit;
     private long _version = -1;
-    private SqliteConnection _current = null!;
-    private SqliteTransaction? _transaction;
+    private UnitOfWork _current = null!;
 
-    /// <summary>Binds the cache to this connection and transaction, and forgets everything if the store changed.</summary>
-    public void Sync(SqliteConnection connection, SqliteTransaction? transaction)
+    /// <summary>Binds the cache to this unit of work, and forgets everything if it is another one or the store changed.</summary>
+    public void Sync(UnitOfWork work)
     {
-        var version = (long)StatementCache.Get(connection, transaction, "PRAGMA data_version;").ExecuteScalar()!;
-        if (_connection is null || !_connection.TryGetTarget(out var known) || !ReferenceEquals(known, connection) || version != _version)
+        var version = work.ChangeStamp();
+        if (_unit is null || !_unit.TryGetTarget(out var known) || !ReferenceEquals(known, work) || version != _version)
         {
             _codes.Clear();
             _defaultCodes.Clear();
@@ -38,34 +36,33 @@ public sealed class CatalogCache
             _revoked.Clear();
             _updateTimes.Clear();
             _protection = null;
-            _connection = new WeakReference<SqliteConnection>(connection);
+            _unit = new WeakReference<UnitOfWork>(work);
             _version = version;
         }
 
-        _current = connection;
-        _transaction = transaction;
+        _current = work;
     }
 
     public HandshakeCode? FindCode(string code) =>
-        Remember(_codes, code, c => LicenseCatalog.FindCode(_current, _transaction, c));
+        Remember(_codes, code, c => LicenseCatalog.FindCode(_current, c));
 
     public HandshakeCode? FindDefaultCode(string organizationId) =>
-        Remember(_defaultCodes, organizationId, o => LicenseCatalog.FindDefaultCode(_current, _transaction, o));
+        Remember(_defaultCodes, organizationId, o => LicenseCatalog.FindDefaultCode(_current, o));
 
     public IReadOnlyList<LicenseItem> ItemsOfCode(string code) =>
-        Remember(_itemsOfCode, code, c => LicenseCatalog.ItemsOfCode(_current, _transaction, c));
+        Remember(_itemsOfCode, code, c => LicenseCatalog.ItemsOfCode(_current, c));
 
     public LicenseItem? FindItem(string itemId) =>
-        Remember(_items, itemId, i => LicenseCatalog.FindItem(_current, _transaction, i));
+        Remember(_items, itemId, i => LicenseCatalog.FindItem(_current, i));
 
     public bool IsRevoked(LicenseItem item) =>
-        Remember(_revoked, item.ItemId, _ => LicenseCatalog.IsRevoked(_current, _transaction, item));
+        Remember(_revoked, item.ItemId, _ => LicenseCatalog.IsRevoked(_current, item));
 
     public DateTimeOffset HandshakeUpdateTime(string code) =>
-        Remember(_updateTimes, code, c => LicenseCatalog.HandshakeUpdateTime(_current, _transaction, c));
+        Remember(_updateTimes, code, c => LicenseCatalog.HandshakeUpdateTime(_current, c));
 
     /// <summary>The listener's protection settings (Set-DlsServer -MaxCountPerSlice, ...), read again after any change to the store.</summary>
-    public Server.ProtectionSettings Protection() => _protection ??= Server.ProtectionSettings.Read(_current, _transaction);
+    public Server.ProtectionSettings Protection() => _protection ??= Server.ProtectionSettings.Read(_current);
 
     private static T Remember<T>(Dictionary<string, T> known, string key, Func<string, T> read)
     {

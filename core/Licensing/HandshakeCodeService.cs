@@ -2,6 +2,7 @@ using Dls.Core.Audit;
 using Dls.Core.Crypto;
 using Dls.Core.Errors;
 using Dls.Core.Storage;
+using Dls.Core.Storage.Sqlite;
 using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Licensing;
@@ -322,12 +323,8 @@ public sealed class HandshakeCodeService(DlsStore store, TimeProvider time)
 
     internal static void Touch(SqliteConnection connection, SqliteTransaction transaction, string code, DateTimeOffset now)
     {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = "UPDATE handshake_code SET updated_at = $now WHERE code = $code;";
-        command.Parameters.AddWithValue("$code", code);
-        command.Parameters.AddWithValue("$now", Timestamps.Format(now));
-        command.ExecuteNonQuery();
+        using var work = SqliteUnitOfWork.Borrow(SqliteStores.All, connection, transaction, connection.DataSource);
+        work.Stores.Codes.Touch(work, code, now);
     }
 
     private static IReadOnlyList<LicenseItem> ResolveItems(SqliteConnection connection, SqliteTransaction transaction, IReadOnlyList<string> itemIds)

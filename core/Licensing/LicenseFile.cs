@@ -334,7 +334,7 @@ public static class LicenseFile
             var format = root.TryGetProperty("format", out var f) && f.ValueKind == JsonValueKind.String ? f.GetString() : null;
             if (format != LicenseDocument.Format)
             {
-                throw new LicenseFormatException($"has format '{Shorten(format ?? "")}'; this DLS reads '{LicenseDocument.Format}'.") { Unsupported = true };
+                throw new LicenseFormatException($"has format '{Shorten(format ?? "")}'; this DLS reads '{LicenseDocument.Format}'.", unsupported: true);
             }
 
             CheckProperties(root, PayloadProperties, ["format", "licenseId", "organizationId", "serverUuid", "issuedAt", "items"], "the payload");
@@ -597,13 +597,18 @@ public static class LicenseFile
         $$"""{"format":"{{format}}","keyId":"{{keyId}}","payload":"{{payload}}","signature":"{{signature}}"}""";
 
     private static DlsException Malformed(string detail, object? target, Exception? inner = null) =>
-        new("LicenseMalformed", DlsErrorKind.InvalidData, $"The license file is malformed: {detail}", target, inner);
+        new(ErrorIds.LicenseMalformed, DlsErrorKind.InvalidData, $"The license file is malformed: {detail}", target, inner);
 
     private static string Shorten(string text) => text.Length <= 40 ? text : text[..40] + "…";
 }
 
-/// <summary>A rule of the format that the content breaks; callers turn it into their error id.</summary>
-internal sealed class LicenseFormatException(string message) : Exception(message)
+/// <summary>
+/// A rule of the format that the content breaks (<c>LicenseMalformed</c>, or <c>LicenseFormatUnsupported</c> for a
+/// format this DLS does not read). Part of the DlsException family; callers that know more (the file, the document
+/// being issued) rethrow it with their own error id and target.
+/// </summary>
+internal sealed class LicenseFormatException(string message, bool unsupported = false)
+    : DlsException(unsupported ? ErrorIds.LicenseFormatUnsupported : ErrorIds.LicenseMalformed, DlsErrorKind.InvalidData, message)
 {
-    public bool Unsupported { get; init; }
+    public bool Unsupported { get; } = unsupported;
 }

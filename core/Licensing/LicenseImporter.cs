@@ -138,7 +138,8 @@ public sealed class LicenseImporter(DlsStore store, TimeProvider time)
                 Apply(connection, transaction, plan, envelopeText, payloadSha256);
             }
 
-            return (plan, LicenseService.Find(connection, transaction, plan.Document.LicenseId)!);
+            using var work = store.Borrow(connection, transaction);
+            return (plan, LicenseService.Find(work, plan.Document.LicenseId)!);
         });
 
     private (LicenseImportPlan Plan, string EnvelopeText, string PayloadSha256) Plan(
@@ -155,7 +156,8 @@ public sealed class LicenseImporter(DlsStore store, TimeProvider time)
         }
 
         var server = Server.ServerService.Read(connection, transaction, store.Path);
-        var (envelope, document) = LicenseFile.Open(file, keyId => TrustedIssuerService.PublicKeyOf(connection, transaction, keyId), target);
+        using var work = store.Borrow(connection, transaction);
+        var (envelope, document) = LicenseFile.Open(file, keyId => TrustedIssuerService.PublicKeyOf(work, keyId), target);
         if (document.ServerUuid != server.Uuid)
         {
             throw new DlsException(
@@ -241,7 +243,7 @@ public sealed class LicenseImporter(DlsStore store, TimeProvider time)
 
         var removed = existingItems.Where(e => document.Items.All(i => i.ItemId != e.ItemId)).ToList();
         changes.AddRange(removed.Select(r => new ItemChange(ItemChangeKind.Removed, r.ItemId, r, null, [])));
-        var losses = LicenseService.Losses(connection, transaction, removed.Select(r => r.ItemId).ToList());
+        var losses = LicenseService.Losses(work, removed.Select(r => r.ItemId).ToList());
 
         CodeChange? code = null;
         var items = document.Items.Select(i => i.ToItem(document.LicenseId)).ToList();

@@ -3,7 +3,6 @@ using Dls.Core.Accounting;
 using Dls.Core.Audit;
 using Dls.Core.Errors;
 using Dls.Core.Storage;
-using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Licensing;
 
@@ -51,9 +50,9 @@ public sealed class LicenseService(DlsStore store, TimeProvider time)
 {
     public const int MaxAliasLength = LicenseFile.MaxAliasLength;
 
-    public IReadOnlyList<LicenseInfo> List() => store.Read(connection => Query(connection, null, null));
+    public IReadOnlyList<LicenseInfo> List() => store.Query(work => Query(work, null));
 
-    public LicenseInfo Get(string licenseId) => store.Read(connection => Find(connection, null, licenseId)) ?? throw NotFound(licenseId);
+    public LicenseInfo Get(string licenseId) => store.Query(work => Find(work, licenseId)) ?? throw NotFound(licenseId);
 
     public LicenseInfo SetAlias(string licenseId, string alias)
     {
@@ -62,64 +61,43 @@ public sealed class LicenseService(DlsStore store, TimeProvider time)
             throw new DlsException(ErrorIds.LicenseAliasInvalid, DlsErrorKind.InvalidArgument, $"The alias must be 1 to {MaxAliasLength} characters without control characters.", alias);
         }
 
-        return store.Write((connection, transaction) =>
+        return store.Write(work =>
         {
-            var current = Find(connection, transaction, licenseId) ?? throw NotFound(licenseId);
+            var current = Find(work, licenseId) ?? throw NotFound(licenseId);
             if (current.Alias == alias)
             {
                 return current;
             }
 
             var now = time.GetUtcNow();
-            using var command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = "UPDATE license SET alias = $alias, updated_at = $now WHERE license_id = $id;";
-            command.Parameters.AddWithValue("$alias", alias);
-            command.Parameters.AddWithValue("$now", Timestamps.Format(now));
-            command.Parameters.AddWithValue("$id", licenseId);
-            command.ExecuteNonQuery();
-            AuditLog.Write(connection, transaction, now, "License.SetAlias", licenseId, $"alias={alias}");
-            return Find(connection, transaction, licenseId)!;
+            work.Stores.Licenses.SetAlias(work, licenseId, alias, now);
+            AuditLog.Write(work, now, "License.SetAlias", licenseId, $"alias={alias}");
+            return Find(work, licenseId)!;
         });
     }
 
     /// <summary>What removing the license would take from which codes.</summary>
-    public (LicenseInfo License, IReadOnlyList<CodeLoss> Losses) PlanRemoval(string licenseId) => store.Read(connection =>
+    public (LicenseInfo License, IReadOnlyList<CodeLoss> Losses) PlanRemoval(string licenseId) => store.Query(work =>
     {
-        var license = Find(connection, null, licenseId) ?? throw NotFound(licenseId);
-        return (license, Losses(connection, null, license.Items));
+        var license = Find(work, licenseId) ?? throw NotFound(licenseId);
+        return (license, Losses(work, license.Items));
     });
 
     /// <summary>Removes a license and its items; codes lose those items (their clients re-authorize). Usage history stays.</summary>
-    public (LicenseInfo License, IReadOnlyList<CodeLoss> Losses) Remove(string licenseId) => store.Write((connection, transaction) =>
+    public (LicenseInfo License, IReadOnlyList<CodeLoss> Losses) Remove(string licenseId) => store.Write(work =>
     {
-        var license = Find(connection, transaction, licenseId) ?? throw NotFound(licenseId);
-        var losses = Losses(connection, transaction, license.Items);
+        var license = Find(work, licenseId) ?? throw NotFound(licenseId);
+        var losses = Losses(work, license.Items);
         var now = time.GetUtcNow();
         foreach (var loss in losses)
         {
-            HandshakeCodeService.Touch(connection, transaction, loss.Code, now);
+            work.Stores.Codes.Touch(work, loss.Code, now);
         }
 
         // Items revoked by this license's items become valid again: their codes must re-authorize too.
-        using (var revoked = connection.CreateCommand())
-        {
-            revoked.Transaction = transaction;
-            revoked.CommandText = """
-                UPDATE handshake_code SET updated_at = $now WHERE code IN (
-                    SELECT ci.code FROM handshake_code_item ci JOIN license_item r ON r.revokes = ci.item_id WHERE r.license_id = $id);
-                """;
-            revoked.Parameters.AddWithValue("$id", licenseId);
-            revoked.Parameters.AddWithValue("$now", Timestamps.Format(now));
-            revoked.ExecuteNonQuery();
-        }
-
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = "DELETE FROM license WHERE license_id = $id;";
-        command.Parameters.AddWithValue("$id", licenseId);
-        command.ExecuteNonQuery();
-        AuditLog.Write(connection, transaction, now, "License.Remove", licenseId,
+        work.Stores.Codes.TouchCodesOfItemsRevokedBy(work, licenseId, now);
+        work.Stores.Licenses.RemoveLicense(work, licenseId);
+        AuditLog.Write(work, now, "License.Remove", licenseId,
             $"items={string.Join(",", license.Items)}; codes={string.Join(",", losses.Select(l => l.Code))}");
         return (license, losses);
     });
@@ -128,27 +106,26 @@ public sealed class LicenseService(DlsStore store, TimeProvider time)
     /// Items with their use and status now: those of a code (in its order), of a license, or all (nearest expiry first).
     /// Filters combine.
     /// </summary>
-    public IReadOnlyList<LicenseItemInfo> Items(string? itemId = null, string? licenseId = null, string? code = null) => store.Read(connection =>
+    public IReadOnlyList<LicenseItemInfo> Items(string? itemId = null, string? licenseId = null, string? code = null) => store.QuerySnapshot(work =>
     {
-        using var transaction = connection.BeginTransaction(deferred: true);
-        if (code is not null && LicenseCatalog.FindCode(connection, transaction, code) is null)
+        if (code is not null && LicenseCatalog.FindCode(work, code) is null)
         {
             throw HandshakeCodeService.NotFound(code);
         }
 
-        var items = code is null ? LicenseCatalog.AllItems(connection, transaction) : LicenseCatalog.ItemsOfCode(connection, transaction, code);
+        var items = code is null ? LicenseCatalog.AllItems(work) : LicenseCatalog.ItemsOfCode(work, code);
         var now = time.GetUtcNow();
         return items
             .Where(i => (itemId is null || i.ItemId == itemId) && (licenseId is null || i.LicenseId == licenseId))
-            .Select(i => Describe(connection, transaction, i, now))
+            .Select(i => Describe(work, i, now))
             .ToList();
     });
 
-    internal static LicenseItemInfo Describe(SqliteConnection connection, SqliteTransaction? transaction, LicenseItem item, DateTimeOffset now)
+    internal static LicenseItemInfo Describe(UnitOfWork work, LicenseItem item, DateTimeOffset now)
     {
-        var measure = QuotaMeter.Measure(connection, transaction, item, now);
-        var revokedBy = Strings(connection, transaction, "SELECT item_id FROM license_item WHERE revokes = $p ORDER BY item_id;", item.ItemId);
-        var codes = Strings(connection, transaction, "SELECT code FROM handshake_code_item WHERE item_id = $p ORDER BY code;", item.ItemId);
+        var measure = QuotaMeter.Measure(work, item, now);
+        var revokedBy = work.Stores.Licenses.ItemsRevoking(work, item.ItemId);
+        var codes = work.Stores.Codes.CodesOfItem(work, item.ItemId);
         var status = item.StatusAt(now, revoked: item.Revokes is not null || revokedBy.Count > 0);
         return new LicenseItemInfo(
             item.ItemId, item.LicenseId, item.Product, item.Version, item.Deployment, item.Edition, item.Mode, item.Quantity,
@@ -157,13 +134,12 @@ public sealed class LicenseService(DlsStore store, TimeProvider time)
             item.Modules, item.Revokes, revokedBy, codes);
     }
 
-    internal static LicenseInfo? Find(SqliteConnection connection, SqliteTransaction? transaction, string licenseId) =>
-        Query(connection, transaction, licenseId).FirstOrDefault();
+    internal static LicenseInfo? Find(UnitOfWork work, string licenseId) => Query(work, licenseId).FirstOrDefault();
 
-    internal static IReadOnlyList<CodeLoss> Losses(SqliteConnection connection, SqliteTransaction? transaction, IReadOnlyCollection<string> itemIds)
+    internal static IReadOnlyList<CodeLoss> Losses(UnitOfWork work, IReadOnlyCollection<string> itemIds)
     {
         var losses = new List<CodeLoss>();
-        foreach (var code in LicenseCatalog.AllCodes(connection, transaction))
+        foreach (var code in LicenseCatalog.AllCodes(work))
         {
             var lost = code.ItemIds.Where(itemIds.Contains).ToList();
             if (lost.Count > 0)
@@ -176,48 +152,12 @@ public sealed class LicenseService(DlsStore store, TimeProvider time)
     }
 
     public static DlsException NotFound(string licenseId) =>
-        new("LicenseNotFound", DlsErrorKind.NotFound, $"There is no license '{licenseId}'.", licenseId);
+        new(ErrorIds.LicenseNotFound, DlsErrorKind.NotFound, $"There is no license '{licenseId}'.", licenseId);
 
-    private static List<LicenseInfo> Query(SqliteConnection connection, SqliteTransaction? transaction, string? licenseId)
-    {
-        var rows = new List<LicenseInfo>();
-        using (var command = connection.CreateCommand())
-        {
-            command.Transaction = transaction;
-            command.CommandText = """
-                SELECT license_id, alias, organization_id, server_uuid, issued_at, issuer_key_id, imported_at, updated_at
-                FROM license WHERE $id IS NULL OR license_id = $id ORDER BY license_id;
-                """;
-            command.Parameters.AddWithValue("$id", (object?)licenseId ?? DBNull.Value);
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
-            {
-                rows.Add(new LicenseInfo(
-                    reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
-                    Timestamps.Parse(reader.GetString(4)).UtcDateTime, reader.GetString(5),
-                    Timestamps.Parse(reader.GetString(6)).UtcDateTime, Timestamps.Parse(reader.GetString(7)).UtcDateTime, []));
-            }
-        }
-
-        return rows.Select(r => r with
-        {
-            Items = Strings(connection, transaction, "SELECT item_id FROM license_item WHERE license_id = $p ORDER BY expiration_date, start_date, item_id;", r.LicenseId),
-        }).ToList();
-    }
-
-    private static List<string> Strings(SqliteConnection connection, SqliteTransaction? transaction, string sql, string parameter)
-    {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
-        command.Parameters.AddWithValue("$p", parameter);
-        using var reader = command.ExecuteReader();
-        var values = new List<string>();
-        while (reader.Read())
-        {
-            values.Add(reader.GetString(0));
-        }
-
-        return values;
-    }
+    private static List<LicenseInfo> Query(UnitOfWork work, string? licenseId) =>
+        work.Stores.Licenses.Licenses(work, licenseId)
+            .Select(r => new LicenseInfo(
+                r.LicenseId, r.Alias, r.OrganizationId, r.ServerUuid, r.IssuedAt.UtcDateTime, r.IssuerKeyId, r.ImportedAt.UtcDateTime, r.UpdatedAt.UtcDateTime,
+                work.Stores.Licenses.ItemIdsOfLicense(work, r.LicenseId)))
+            .ToList();
 }

@@ -2,7 +2,6 @@ using Dls.Core.Audit;
 using Dls.Core.Crypto;
 using Dls.Core.Errors;
 using Dls.Core.Storage;
-using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Licensing;
 
@@ -26,9 +25,9 @@ public sealed class TrustedIssuerService(DlsStore store, TimeProvider time)
         ValidateName(name);
         var der = EcKeys.ParsePublicKey(publicKey);
         var keyId = EcKeys.KeyId(der);
-        return store.Write((connection, transaction) =>
+        return store.Write(work =>
         {
-            var existing = Find(connection, transaction, keyId);
+            var existing = Find(work, keyId);
             if (existing is not null)
             {
                 return existing.Name == name ? existing : throw new DlsException(
@@ -39,48 +38,30 @@ public sealed class TrustedIssuerService(DlsStore store, TimeProvider time)
             }
 
             var now = time.GetUtcNow();
-            using var command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = "INSERT INTO trusted_issuer (key_id, name, public_key, added_at) VALUES ($id, $name, $key, $now);";
-            command.Parameters.AddWithValue("$id", keyId);
-            command.Parameters.AddWithValue("$name", name);
-            command.Parameters.AddWithValue("$key", der);
-            command.Parameters.AddWithValue("$now", Timestamps.Format(now));
-            command.ExecuteNonQuery();
-            AuditLog.Write(connection, transaction, now, "Issuer.Add", keyId, $"name={name}");
-            return Find(connection, transaction, keyId)!;
+            work.Stores.Licenses.AddIssuer(work, new StoredIssuer(keyId, name, der, now));
+            AuditLog.Write(work, now, "Issuer.Add", keyId, $"name={name}");
+            return Find(work, keyId)!;
         });
     }
 
-    public IReadOnlyList<TrustedIssuer> List() => store.Read(connection => Query(connection, null, null));
+    public IReadOnlyList<TrustedIssuer> List() => store.Query(work => Query(work, null));
 
-    public TrustedIssuer? Find(string keyId) => store.Read(connection => Find(connection, null, keyId));
+    public TrustedIssuer? Find(string keyId) => store.Query(work => Find(work, keyId));
 
     /// <summary>Stops trusting a key; <c>IssuerNotFound</c> when it is not trusted.</summary>
-    public TrustedIssuer Remove(string keyId) => store.Write((connection, transaction) =>
+    public TrustedIssuer Remove(string keyId) => store.Write(work =>
     {
-        var existing = Find(connection, transaction, keyId) ?? throw NotFound(keyId);
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = "DELETE FROM trusted_issuer WHERE key_id = $id;";
-        command.Parameters.AddWithValue("$id", keyId);
-        command.ExecuteNonQuery();
-        AuditLog.Write(connection, transaction, time.GetUtcNow(), "Issuer.Remove", keyId, $"name={existing.Name}");
+        var existing = Find(work, keyId) ?? throw NotFound(keyId);
+        work.Stores.Licenses.RemoveIssuer(work, keyId);
+        AuditLog.Write(work, time.GetUtcNow(), "Issuer.Remove", keyId, $"name={existing.Name}");
         return existing;
     });
 
     /// <summary>The public key DER of a trusted key id, or null.</summary>
-    public static byte[]? PublicKeyOf(SqliteConnection connection, SqliteTransaction? transaction, string keyId)
-    {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = "SELECT public_key FROM trusted_issuer WHERE key_id = $id;";
-        command.Parameters.AddWithValue("$id", keyId);
-        return command.ExecuteScalar() as byte[];
-    }
+    public static byte[]? PublicKeyOf(UnitOfWork work, string keyId) => work.Stores.Licenses.Issuers(work, keyId).FirstOrDefault()?.PublicKey;
 
     public static DlsException NotFound(string keyId) =>
-        new("IssuerNotFound", DlsErrorKind.NotFound, $"No trusted issuer has the key id '{keyId}'.", keyId);
+        new(ErrorIds.IssuerNotFound, DlsErrorKind.NotFound, $"No trusted issuer has the key id '{keyId}'.", keyId);
 
     private static void ValidateName(string name)
     {
@@ -90,22 +71,10 @@ public sealed class TrustedIssuerService(DlsStore store, TimeProvider time)
         }
     }
 
-    private static TrustedIssuer? Find(SqliteConnection connection, SqliteTransaction? transaction, string keyId) =>
-        Query(connection, transaction, keyId).FirstOrDefault();
+    private static TrustedIssuer? Find(UnitOfWork work, string keyId) => Query(work, keyId).FirstOrDefault();
 
-    private static List<TrustedIssuer> Query(SqliteConnection connection, SqliteTransaction? transaction, string? keyId)
-    {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = "SELECT key_id, name, public_key, added_at FROM trusted_issuer WHERE $id IS NULL OR key_id = $id ORDER BY added_at, key_id;";
-        command.Parameters.AddWithValue("$id", (object?)keyId ?? DBNull.Value);
-        using var reader = command.ExecuteReader();
-        var issuers = new List<TrustedIssuer>();
-        while (reader.Read())
-        {
-            issuers.Add(new TrustedIssuer(reader.GetString(0), reader.GetString(1), EcKeys.PublicKeyPem((byte[])reader.GetValue(2)), Timestamps.Parse(reader.GetString(3)).UtcDateTime));
-        }
-
-        return issuers;
-    }
+    private static List<TrustedIssuer> Query(UnitOfWork work, string? keyId) =>
+        work.Stores.Licenses.Issuers(work, keyId)
+            .Select(i => new TrustedIssuer(i.KeyId, i.Name, EcKeys.PublicKeyPem(i.PublicKey), i.AddedAt.UtcDateTime))
+            .ToList();
 }

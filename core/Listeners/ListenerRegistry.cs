@@ -12,53 +12,14 @@ public sealed record ListenerRecord(string Url, int ProcessId, DateTime? Process
 public sealed class ListenerRegistry(DlsStore store, TimeProvider time)
 {
     public void Register(string url, int processId, DateTimeOffset? processStartedAt, string version) =>
-        store.Write((connection, transaction) =>
-        {
-            using var command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = """
-                INSERT OR REPLACE INTO listener (url, process_id, process_started_at, started_at, version)
-                VALUES ($url, $pid, $processStartedAt, $now, $version);
-                """;
-            command.Parameters.AddWithValue("$url", url);
-            command.Parameters.AddWithValue("$pid", processId);
-            command.Parameters.AddWithValue("$processStartedAt", processStartedAt is null ? DBNull.Value : Timestamps.Format(processStartedAt.Value));
-            command.Parameters.AddWithValue("$now", Timestamps.Format(time.GetUtcNow()));
-            command.Parameters.AddWithValue("$version", version);
-            command.ExecuteNonQuery();
-        });
+        store.Write(work => work.Stores.Server.RegisterListener(work, url, processId, processStartedAt, time.GetUtcNow(), version));
 
     /// <summary>Removes the record of <paramref name="url"/> if it still names <paramref name="processId"/>.</summary>
     public void Unregister(string url, int processId) =>
-        store.Write((connection, transaction) =>
-        {
-            using var command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = "DELETE FROM listener WHERE url = $url AND process_id = $pid;";
-            command.Parameters.AddWithValue("$url", url);
-            command.Parameters.AddWithValue("$pid", processId);
-            command.ExecuteNonQuery();
-        });
+        store.Write(work => work.Stores.Server.UnregisterListener(work, url, processId));
 
     public IReadOnlyList<ListenerRecord> List() =>
-        store.Read(connection =>
-        {
-            using var command = connection.CreateCommand();
-            command.CommandText = "SELECT url, process_id, process_started_at, started_at, version FROM listener ORDER BY url;";
-            using var reader = command.ExecuteReader();
-            var records = new List<ListenerRecord>();
-            while (reader.Read())
-            {
-                records.Add(new ListenerRecord(
-                    reader.GetString(0),
-                    reader.GetInt32(1),
-                    reader.IsDBNull(2) ? null : Timestamps.Parse(reader.GetString(2)).UtcDateTime,
-                    Timestamps.Parse(reader.GetString(3)).UtcDateTime,
-                    reader.GetString(4)));
-            }
-
-            return records;
-        });
+        store.Query(work => work.Stores.Server.Listeners(work));
 
     /// <summary>Listener URLs are compared in one normal form: scheme://host:port/ in lower case.</summary>
     public static string NormalizeUrl(string url)

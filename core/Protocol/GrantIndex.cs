@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using Dls.Core.Storage;
-using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Protocol;
 
@@ -25,17 +24,12 @@ public sealed class GrantIndex
     private readonly Dictionary<GrantKey, DateTimeOffset> _pending = [];
 
     /// <summary>Loads the grants that can still admit usage (horizon not older than <paramref name="since"/>).</summary>
-    public void Load(SqliteConnection connection, DateTimeOffset since)
+    public void Load(UnitOfWork work, DateTimeOffset since)
     {
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT client_uuid, handshake_code, item_id, cache_until FROM client_grant WHERE cache_until >= $since;";
-        command.Parameters.AddWithValue("$since", Timestamps.Format(since));
-        using var reader = command.ExecuteReader();
-        while (reader.Read())
+        foreach (var grant in work.Stores.Devices.Grants(work, since))
         {
-            var key = new GrantKey(reader.GetString(0), reader.GetString(1), reader.GetString(2));
-            _committed[key] = Timestamps.Parse(reader.GetString(3));
-            _knownClients.TryAdd(key.Client, 0);
+            _committed[new GrantKey(grant.ClientUuid, grant.HandshakeCode, grant.ItemId)] = grant.CacheUntil;
+            _knownClients.TryAdd(grant.ClientUuid, 0);
         }
     }
 
@@ -44,26 +38,17 @@ public sealed class GrantIndex
     /// <paramref name="code"/> until <paramref name="cacheUntil"/>. Writes only when the stored horizon grows.
     /// </summary>
     /// <returns>Whether this is the client's first grant on the item through the code (a new seat, for rate limits).</returns>
-    public bool Record(SqliteConnection connection, SqliteTransaction transaction, string client, string code, string item, DateTimeOffset now, DateTimeOffset cacheUntil)
+    public bool Record(UnitOfWork work, string client, string code, string item, DateTimeOffset now, DateTimeOffset cacheUntil)
     {
         var key = new GrantKey(client, code, item);
         var horizon = RoundUp(cacheUntil);
-        var known = Find(connection, transaction, key);
+        var known = Find(work, key);
         if (known is { } current && current >= horizon)
         {
             return false;
         }
 
-        var upsert = StatementCache.Get(connection, transaction, """
-            INSERT INTO client_grant (client_uuid, handshake_code, item_id, first_granted, cache_until) VALUES ($client, $code, $item, $now, $until)
-            ON CONFLICT DO UPDATE SET cache_until = max(cache_until, excluded.cache_until);
-            """);
-        upsert.Parameters.AddWithValue("$client", client);
-        upsert.Parameters.AddWithValue("$code", code);
-        upsert.Parameters.AddWithValue("$item", item);
-        upsert.Parameters.AddWithValue("$now", Timestamps.Format(now));
-        upsert.Parameters.AddWithValue("$until", Timestamps.Format(horizon));
-        upsert.ExecuteNonQuery();
+        work.Stores.Devices.RecordGrant(work, client, code, item, now, horizon);
         _pending[key] = horizon;
         return known is null;
     }
@@ -73,8 +58,8 @@ public sealed class GrantIndex
     /// every slice before its horizon (SPEC §4: "still within its cacheUntil or covering the record's slice"; a
     /// record's slice is never in the future, so "still within" is the same test).
     /// </summary>
-    public DateTimeOffset? Horizon(SqliteConnection connection, SqliteTransaction transaction, string client, string code, string item) =>
-        Find(connection, transaction, new GrantKey(client, code, item));
+    public DateTimeOffset? Horizon(UnitOfWork work, string client, string code, string item) =>
+        Find(work, new GrantKey(client, code, item));
 
     /// <summary>
     /// Whether the client holds any grant in memory: such a device is never held back by the failure limits.
@@ -119,7 +104,7 @@ public sealed class GrantIndex
         return new DateTimeOffset(rounded, TimeSpan.Zero);
     }
 
-    private DateTimeOffset? Find(SqliteConnection connection, SqliteTransaction transaction, GrantKey key)
+    private DateTimeOffset? Find(UnitOfWork work, GrantKey key)
     {
         if (_pending.TryGetValue(key, out var pending))
         {
@@ -131,12 +116,7 @@ public sealed class GrantIndex
             return committed;
         }
 
-        var command = StatementCache.Get(connection, transaction,
-            "SELECT cache_until FROM client_grant WHERE client_uuid = $client AND handshake_code = $code AND item_id = $item;");
-        command.Parameters.AddWithValue("$client", key.Client);
-        command.Parameters.AddWithValue("$code", key.Code);
-        command.Parameters.AddWithValue("$item", key.Item);
-        return command.ExecuteScalar() is string text ? Timestamps.Parse(text) : null;
+        return work.Stores.Devices.GrantHorizon(work, key.Client, key.Code, key.Item);
     }
 
     private readonly record struct GrantKey(string Client, string Code, string Item);

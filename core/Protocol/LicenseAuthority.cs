@@ -3,7 +3,6 @@ using Dls.Core.Crypto;
 using Dls.Core.Licensing;
 using Dls.Core.Storage;
 using Dls.Core.Usage;
-using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Protocol;
 
@@ -47,7 +46,7 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
             return null;
         }
 
-        var code = store.Read(connection => ResolveCode(connection, null, request).Code);
+        var code = store.Query(work => ResolveCode(work, request).Code);
         return code?.PasswordHash is { } hash ? new PasswordTarget(code.Code, hash) : null;
     }
 
@@ -64,13 +63,13 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
             ? null
             : new PasswordCheck(target.StoredHash, passwords.Verify(target.Code, target.StoredHash, request.SessionPassword));
 
-    public AuthOutcome Authorize(SqliteConnection connection, SqliteTransaction transaction, AuthRequest request, DateTimeOffset now, AuthContext? context = null)
+    public AuthOutcome Authorize(UnitOfWork work, AuthRequest request, DateTimeOffset now, AuthContext? context = null)
     {
-        _catalog.Sync(connection, transaction);
-        _seats.Sync(connection, transaction);
+        _catalog.Sync(work);
+        _seats.Sync(work);
         try
         {
-            var (outcome, code, itemId) = Decide(connection, transaction, request, now, context);
+            var (outcome, code, itemId) = Decide(work, request, now, context);
             if (outcome.NeedsPasswordCheck || outcome.RetryAfter is not null)
             {
                 // Not decided (the password check is stale) or rate-limited: nothing was written, nothing is counted.
@@ -79,7 +78,7 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
 
             if (outcome.Grant is { } grant)
             {
-                Grants.Record(connection, transaction, request.ClientUuid, grant.HandshakeCode, grant.ItemId, now, grant.CacheUntil);
+                Grants.Record(work, request.ClientUuid, grant.HandshakeCode, grant.ItemId, now, grant.CacheUntil);
             }
 
             // A request refused before a code is known is counted, not kept per device: anyone can send those, and
@@ -88,7 +87,7 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
             var fact = new AuthorizationFact(now, code ?? string.Empty, itemId ?? string.Empty, client, outcome.Error?.ErrorCode ?? 0);
             if (statistics is null)
             {
-                UsageStatistics.RecordAuthorization(connection, transaction, fact);
+                UsageStatistics.RecordAuthorization(work, fact);
             }
             else
             {
@@ -120,8 +119,8 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
     /// Which code a request names (SPEC §4): the code when given (it must belong to the organization when one is
     /// given too), else the organization's default code.
     /// </summary>
-    public static (HandshakeCode? Code, ProtocolError? Error) ResolveCode(SqliteConnection connection, SqliteTransaction? transaction, AuthRequest request) =>
-        ResolveCode(request, name => LicenseCatalog.FindCode(connection, transaction, name), org => LicenseCatalog.FindDefaultCode(connection, transaction, org));
+    public static (HandshakeCode? Code, ProtocolError? Error) ResolveCode(UnitOfWork work, AuthRequest request) =>
+        ResolveCode(request, name => LicenseCatalog.FindCode(work, name), org => LicenseCatalog.FindDefaultCode(work, org));
 
     private static (HandshakeCode? Code, ProtocolError? Error) ResolveCode(
         AuthRequest request, Func<string, HandshakeCode?> findCode, Func<string, HandshakeCode?> findDefaultCode)
@@ -180,9 +179,9 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
     /// names the item's product, and its count is within the per-slice bound. Other records are refused one by one
     /// (105, 104, 400) and listed in the answer; the rest count. A batch in which nothing counts writes nothing.
     /// </summary>
-    public ReportOutcome Report(SqliteConnection connection, SqliteTransaction transaction, ReportRequest request, DateTimeOffset now)
+    public ReportOutcome Report(UnitOfWork work, ReportRequest request, DateTimeOffset now)
     {
-        _catalog.Sync(connection, transaction);
+        _catalog.Sync(work);
         var code = _catalog.FindCode(request.HandshakeCode);
         if (code is null || !code.Enabled)
         {
@@ -190,10 +189,7 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
         }
 
         var updateTime = _catalog.HandshakeUpdateTime(code.Code);
-        var seen = StatementCache.Get(connection, transaction, "SELECT EXISTS (SELECT 1 FROM report_batch WHERE client_uuid = $client AND batch_id = $batch);");
-        seen.Parameters.AddWithValue("$client", request.ClientUuid);
-        seen.Parameters.AddWithValue("$batch", request.BatchId);
-        if (Convert.ToInt64(seen.ExecuteScalar()) == 1)
+        if (work.Stores.Devices.BatchSeen(work, request.ClientUuid, request.BatchId))
         {
             return new ReportOutcome(new ReportAnswer(0, request.Records.Count, updateTime), null);
         }
@@ -250,21 +246,16 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
             return new ReportOutcome(new ReportAnswer(0, 0, updateTime) { RefusedRecords = refused }, null);
         }
 
-        var batch = StatementCache.Get(connection, transaction, "INSERT INTO report_batch (client_uuid, batch_id, received_at, records) VALUES ($client, $batch, $now, $records);");
-        batch.Parameters.AddWithValue("$client", request.ClientUuid);
-        batch.Parameters.AddWithValue("$batch", request.BatchId);
-        batch.Parameters.AddWithValue("$now", Timestamps.Format(now));
-        batch.Parameters.AddWithValue("$records", request.Records.Count);
-        batch.ExecuteNonQuery();
+        work.Stores.Devices.RecordBatch(work, request.ClientUuid, request.BatchId, now, request.Records.Count);
 
-        Ledger.Count(connection, transaction, items, request.ClientUuid, accepted, now);
+        Ledger.Count(work, items, request.ClientUuid, accepted, now);
 
         var facts = accepted.Select(record => new UsageFact(
             now, TimeSlice.StartOf(record.Slice), code.Code, record.ItemId, request.ClientUuid, record.InstanceId ?? string.Empty, record.Count,
-            _features.Admit(connection, transaction, record.ItemId, record.Features))).ToList();
+            _features.Admit(work, record.ItemId, record.Features))).ToList();
         if (statistics is null)
         {
-            UsageStatistics.RecordUsage(connection, transaction, facts);
+            UsageStatistics.RecordUsage(work, facts);
         }
         else
         {
@@ -279,7 +270,7 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
         {
             if (!horizons.TryGetValue(itemId, out var horizon))
             {
-                horizon = Grants.Horizon(connection, transaction, request.ClientUuid, code.Code, itemId);
+                horizon = Grants.Horizon(work, request.ClientUuid, code.Code, itemId);
                 horizons[itemId] = horizon;
             }
 
@@ -301,20 +292,11 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
     }
 
     /// <summary>Drops accounting state no rule needs any more: fingerprints of past slices, batch ids and slots beyond the report age.</summary>
-    public static void Prune(SqliteConnection connection, SqliteTransaction transaction, DateTimeOffset now)
-    {
-        var command = StatementCache.Get(connection, transaction, """
-            DELETE FROM client_fingerprint WHERE slice < $slice;
-            DELETE FROM report_batch WHERE received_at < $old;
-            DELETE FROM concurrent_slot WHERE slice < $old;
-            """);
-        command.Parameters.AddWithValue("$slice", Timestamps.Format(TimeSlice.StartOf(now)));
-        command.Parameters.AddWithValue("$old", Timestamps.Format(now - MaxReportAge - TimeSpan.FromDays(1)));
-        command.ExecuteNonQuery();
-    }
+    public static void Prune(UnitOfWork work, DateTimeOffset now) =>
+        work.Stores.Devices.Prune(work, TimeSlice.StartOf(now), now - MaxReportAge - TimeSpan.FromDays(1));
 
     private (AuthOutcome Outcome, string? Code, string? ItemId) Decide(
-        SqliteConnection connection, SqliteTransaction transaction, AuthRequest request, DateTimeOffset now, AuthContext? context)
+        UnitOfWork work, AuthRequest request, DateTimeOffset now, AuthContext? context)
     {
         var (code, error) = ResolveCode(request, _catalog.FindCode, _catalog.FindDefaultCode);
         if (error is not null)
@@ -361,14 +343,14 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
         // A device that holds no grant on any item it could get through this code is asking for a new seat: the
         // rate limit on new seats applies, before anything is written (a limited request changes nothing).
         if (candidates.Count > 0 && context?.NewSeats is { } gate
-            && !candidates.Any(item => Grants.Horizon(connection, transaction, request.ClientUuid, code.Code, item.ItemId) is not null)
+            && !candidates.Any(item => Grants.Horizon(work, request.ClientUuid, code.Code, item.ItemId) is not null)
             && !gate.TryAdmit(code.Code, out var retryAfter))
         {
             return (new AuthOutcome(null, new ProtocolError(ErrorCodes.RateLimited,
                 $"Too many new devices from this address or for the handshake code '{code.Code}'; retry in {Math.Ceiling(retryAfter.TotalSeconds)} s.")) { RetryAfter = retryAfter }, code.Code, null);
         }
 
-        if (IsClone(connection, transaction, request, now))
+        if (IsClone(work, request, now))
         {
             return (AuthOutcome.Refused(ErrorCodes.CloneSuspected,
                 $"Client '{request.ClientUuid}' was seen in this time slice with another identity (deployment, os, domain, app id or process name)."), code.Code, null);
@@ -408,11 +390,11 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
 
         var ordered = usable.Count < 2
             ? usable
-            : usable.OrderByDescending(u => Ledger.HoldsActiveSeat(connection, transaction, u.Item, claim, now)).ToList();
+            : usable.OrderByDescending(u => Ledger.HoldsActiveSeat(work, u.Item, claim, now)).ToList();
         var quotaRefusals = new List<(ProtocolError Error, string ItemId)>();
         foreach (var (item, status) in ordered)
         {
-            var seat = Ledger.TryTake(connection, transaction, item, claim, now, _seats);
+            var seat = Ledger.TryTake(work, item, claim, now, _seats);
             if (seat.Error is not null)
             {
                 quotaRefusals.Add((seat.Error, item.ItemId));
@@ -468,16 +450,11 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
         return host == bare || host.EndsWith("." + bare, StringComparison.Ordinal);
     }
 
-    private static bool IsClone(SqliteConnection connection, SqliteTransaction transaction, AuthRequest request, DateTimeOffset now)
+    private static bool IsClone(UnitOfWork work, AuthRequest request, DateTimeOffset now)
     {
         var fingerprint = Fingerprint(request);
-        var command = StatementCache.Get(connection, transaction, """
-            INSERT INTO client_fingerprint (client_uuid, slice, fingerprint) VALUES ($client, $slice, $fingerprint) ON CONFLICT DO NOTHING;
-            SELECT fingerprint FROM client_fingerprint WHERE client_uuid = $client AND slice = $slice;
-            """);
-        command.Parameters.AddWithValue("$client", request.ClientUuid);
-        command.Parameters.AddWithValue("$slice", Timestamps.Format(TimeSlice.StartOf(now)));
-        command.Parameters.AddWithValue("$fingerprint", fingerprint);
-        return !string.Equals(command.ExecuteScalar() as string, fingerprint, StringComparison.Ordinal);
+        var first = work.Stores.Devices.FirstFingerprint(work, request.ClientUuid, TimeSlice.StartOf(now), fingerprint);
+        return !string.Equals(first, fingerprint, StringComparison.Ordinal);
     }
+
 }

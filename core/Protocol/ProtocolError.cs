@@ -1,3 +1,5 @@
+using Dls.Core.Errors;
+
 namespace Dls.Core.Protocol;
 
 /// <summary>The error codes SDK clients see (SPEC §4), with the HTTP status the listener answers them with.</summary>
@@ -40,8 +42,15 @@ public static class ErrorCodes
 /// <summary>A refusal: the wire's <c>{errorCode, message}</c>.</summary>
 public sealed record ProtocolError(int ErrorCode, string Message);
 
-/// <summary>Thrown for malformed or oversized input before anything is written (400 / 413).</summary>
-public sealed class ProtocolException(int errorCode, string message) : Exception(message)
+/// <summary>
+/// Thrown for malformed or oversized input before anything is written (400 / 413). Part of the DlsException family:
+/// <see cref="DlsException.ErrorId"/> is <c>RequestTooLarge</c> for 413 and <c>RequestMalformed</c> otherwise;
+/// <see cref="ErrorCode"/> is what the wire answers.
+/// </summary>
+public sealed class ProtocolException(int errorCode, string message) : DlsException(
+    errorCode == ErrorCodes.TooLarge ? ErrorIds.RequestTooLarge : ErrorIds.RequestMalformed,
+    errorCode == ErrorCodes.TooLarge ? DlsErrorKind.LimitsExceeded : DlsErrorKind.InvalidData,
+    message)
 {
     public int ErrorCode { get; } = errorCode;
 

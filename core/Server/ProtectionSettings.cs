@@ -2,6 +2,7 @@ using System.Globalization;
 using Dls.Core.Audit;
 using Dls.Core.Errors;
 using Dls.Core.Storage;
+using Dls.Core.Storage.Sqlite;
 using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Server;
@@ -31,21 +32,10 @@ public sealed record ProtectionSettings(
 
     public static ProtectionSettings Default { get; } = new(100_000, 60, 600, 30, 300, false);
 
-    /// <summary>The settings stored in the store (defaults for those never set), read on the caller's connection.</summary>
-    public static ProtectionSettings Read(SqliteConnection connection, SqliteTransaction? transaction)
+    /// <summary>The settings stored in the store (defaults for those never set), read in the caller's unit of work.</summary>
+    public static ProtectionSettings Read(UnitOfWork work)
     {
-        var values = new Dictionary<string, string>(StringComparer.Ordinal);
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = "SELECT name, value FROM server_setting;";
-        using (var reader = command.ExecuteReader())
-        {
-            while (reader.Read())
-            {
-                values[reader.GetString(0)] = reader.GetString(1);
-            }
-        }
-
+        var values = work.Stores.Server.Settings(work);
         var d = Default;
         return new ProtectionSettings(
             Long(values, nameof(MaxCountPerSlice), d.MaxCountPerSlice),
@@ -56,7 +46,14 @@ public sealed record ProtectionSettings(
             Long(values, nameof(PublicHomePage), d.PublicHomePage ? 1 : 0) != 0);
     }
 
-    public static ProtectionSettings Read(DlsStore store) => store.Read(connection => Read(connection, null));
+    /// <remarks>For code not yet moved onto units of work.</remarks>
+    public static ProtectionSettings Read(SqliteConnection connection, SqliteTransaction? transaction)
+    {
+        using var work = SqliteUnitOfWork.Borrow(SqliteStores.All, connection, transaction, connection.DataSource);
+        return Read(work);
+    }
+
+    public static ProtectionSettings Read(DlsStore store) => store.Query(Read);
 
     /// <summary>
     /// Changes the given settings (null leaves one as it is), validated first so a bad value changes nothing, and
@@ -82,28 +79,17 @@ public sealed record ProtectionSettings(
             changes.Add((nameof(PublicHomePage), show ? 1 : 0));
         }
 
-        return store.Write((connection, transaction) =>
+        return store.Write(work =>
         {
             if (changes.Count == 0)
             {
-                return Read(connection, transaction);
+                return Read(work);
             }
 
-            using var command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = "INSERT INTO server_setting (name, value) VALUES ($name, $value) ON CONFLICT (name) DO UPDATE SET value = excluded.value;";
-            var name = command.Parameters.Add("$name", SqliteType.Text);
-            var value = command.Parameters.Add("$value", SqliteType.Text);
-            foreach (var change in changes)
-            {
-                name.Value = change.Name;
-                value.Value = change.Value.ToString(CultureInfo.InvariantCulture);
-                command.ExecuteNonQuery();
-            }
-
-            AuditLog.Write(connection, transaction, now, "Server.SetProtection", "listener",
+            work.Stores.Server.SetSettings(work, changes.Select(c => KeyValuePair.Create(c.Name, c.Value.ToString(CultureInfo.InvariantCulture))));
+            AuditLog.Write(work, now, "Server.SetProtection", "listener",
                 string.Join(", ", changes.Select(c => $"{c.Name}={c.Value.ToString(CultureInfo.InvariantCulture)}")));
-            return Read(connection, transaction);
+            return Read(work);
         });
     }
 
@@ -125,6 +111,6 @@ public sealed record ProtectionSettings(
         }
     }
 
-    private static long Long(Dictionary<string, string> values, string name, long fallback) =>
+    private static long Long(IReadOnlyDictionary<string, string> values, string name, long fallback) =>
         values.TryGetValue(name, out var text) && long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value : fallback;
 }

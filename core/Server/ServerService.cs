@@ -4,6 +4,7 @@ using Dls.Core.Audit;
 using Dls.Core.Crypto;
 using Dls.Core.Errors;
 using Dls.Core.Storage;
+using Dls.Core.Storage.Sqlite;
 using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Server;
@@ -24,15 +25,15 @@ public sealed class ServerService(DlsStore store, TimeProvider time)
             Validation.OrganizationId(organizationId);
         }
 
-        store.Write((connection, transaction) =>
+        store.Write(work =>
         {
-            var exists = TryRead(connection, transaction, store.Path) is not null;
+            var exists = work.Stores.Server.Identity(work) is not null;
             if (exists && !force)
             {
                 return;
             }
 
-            if (exists && CountLicenses(connection, transaction) > 0)
+            if (exists && work.Stores.Server.HoldsLicenses(work))
             {
                 throw new DlsException(
                     ErrorIds.ServerHasLicenses,
@@ -43,29 +44,18 @@ public sealed class ServerService(DlsStore store, TimeProvider time)
 
             using var key = EcKeys.Create();
             var privateKey = ProtectedPrivateKey(key);
-            var now = Timestamps.Format(time.GetUtcNow());
-            using var command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = """
-                INSERT OR REPLACE INTO server (id, uuid, organization_id, main_server_url, standby_server_url, role, private_key, public_key, created_at, updated_at)
-                VALUES (1, $uuid, $org, $main, '', 'Main', $private, $public, $now, $now);
-                """;
+            var now = time.GetUtcNow();
             var uuid = Guid.NewGuid().ToString("D");
-            command.Parameters.AddWithValue("$uuid", uuid);
-            command.Parameters.AddWithValue("$org", organizationId ?? string.Empty);
-            command.Parameters.AddWithValue("$main", DefaultMainServerUrl);
-            command.Parameters.AddWithValue("$private", privateKey);
-            command.Parameters.AddWithValue("$public", key.ExportSubjectPublicKeyInfo());
-            command.Parameters.AddWithValue("$now", now);
-            command.ExecuteNonQuery();
-            AuditLog.Write(connection, transaction, time.GetUtcNow(), exists ? "Server.Reinitialize" : "Server.Initialize", uuid, $"organizationId={organizationId}");
+            var server = new StoredServer(uuid, organizationId ?? string.Empty, DefaultMainServerUrl, string.Empty, nameof(ServerRole.Main), key.ExportSubjectPublicKeyInfo(), now);
+            work.Stores.Server.WriteIdentity(work, server, privateKey, now);
+            AuditLog.Write(work, now, exists ? "Server.Reinitialize" : "Server.Initialize", uuid, $"organizationId={organizationId}");
         });
 
         return Get();
     }
 
     public ServerInfo Get() =>
-        store.Read(connection => TryRead(connection, null, store.Path)) ?? throw NotInitialized();
+        store.Query(work => TryRead(work, store.Path)) ?? throw NotInitialized();
 
     /// <summary>Changes the given settings; <c>null</c> leaves a setting as it is, an empty URL clears the standby.</summary>
     public ServerInfo Set(string? organizationId, string? mainServerUrl, string? standbyServerUrl, ServerRole? role)
@@ -77,28 +67,16 @@ public sealed class ServerService(DlsStore store, TimeProvider time)
 
         var main = mainServerUrl is null ? null : Validation.ServerUrl(mainServerUrl, "MainServerUrl", allowEmpty: false);
         var standby = standbyServerUrl is null ? null : Validation.ServerUrl(standbyServerUrl, "StandbyServerUrl", allowEmpty: true);
-        store.Write((connection, transaction) =>
+        store.Write(work =>
         {
-            var current = TryRead(connection, transaction, store.Path) ?? throw NotInitialized();
-            using var command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = """
-                UPDATE server SET organization_id = coalesce($org, organization_id), main_server_url = coalesce($main, main_server_url),
-                    standby_server_url = coalesce($standby, standby_server_url), role = coalesce($role, role), updated_at = $now
-                WHERE id = 1;
-                """;
-            command.Parameters.AddWithValue("$org", (object?)organizationId ?? DBNull.Value);
-            command.Parameters.AddWithValue("$main", (object?)main ?? DBNull.Value);
-            command.Parameters.AddWithValue("$standby", (object?)standby ?? DBNull.Value);
-            command.Parameters.AddWithValue("$role", role is null ? DBNull.Value : role.Value.ToString());
-            command.Parameters.AddWithValue("$now", Timestamps.Format(time.GetUtcNow()));
-            command.ExecuteNonQuery();
+            var current = TryRead(work, store.Path) ?? throw NotInitialized();
+            work.Stores.Server.UpdateIdentity(work, organizationId, main, standby, role?.ToString(), time.GetUtcNow());
             var changes = new List<string>();
             if (organizationId is not null && organizationId != current.OrganizationId) changes.Add($"organizationId={organizationId}");
             if (main is not null && main != current.MainServerUrl) changes.Add($"mainServerUrl={main}");
             if (standby is not null && standby != current.StandbyServerUrl) changes.Add($"standbyServerUrl={standby}");
             if (role is not null && role != current.Role) changes.Add($"role={role}");
-            AuditLog.Write(connection, transaction, time.GetUtcNow(), "Server.Set", current.Uuid, string.Join(", ", changes));
+            AuditLog.Write(work, time.GetUtcNow(), "Server.Set", current.Uuid, string.Join(", ", changes));
         });
 
         return Get();
@@ -110,12 +88,7 @@ public sealed class ServerService(DlsStore store, TimeProvider time)
     /// </summary>
     public ECDsa LoadSigningKey()
     {
-        var stored = store.Read(connection =>
-        {
-            using var command = connection.CreateCommand();
-            command.CommandText = "SELECT private_key FROM server WHERE id = 1;";
-            return command.ExecuteScalar() as byte[];
-        }) ?? throw NotInitialized();
+        var stored = store.Query(work => work.Stores.Server.SealedPrivateKey(work)) ?? throw NotInitialized();
 
         // Opening a store seals a plain key (migration 64, M0064_ServerKeyProtected), so one is not expected here;
         // should one appear, it still signs: refusing it would stop the listener and protect nothing.
@@ -146,9 +119,16 @@ public sealed class ServerService(DlsStore store, TimeProvider time)
         }
     }
 
-    /// <summary>The server identity read inside the caller's transaction; <c>ServerNotInitialized</c> when there is none.</summary>
-    public static ServerInfo Read(SqliteConnection connection, SqliteTransaction? transaction, string storePath) =>
-        TryRead(connection, transaction, storePath) ?? throw NotInitialized(storePath);
+    /// <summary>The server identity read inside the caller's unit of work; <c>ServerNotInitialized</c> when there is none.</summary>
+    public static ServerInfo Read(UnitOfWork work, string storePath) =>
+        TryRead(work, storePath) ?? throw NotInitialized(storePath);
+
+    /// <remarks>For code not yet moved onto units of work.</remarks>
+    public static ServerInfo Read(SqliteConnection connection, SqliteTransaction? transaction, string storePath)
+    {
+        using var work = SqliteUnitOfWork.Borrow(SqliteStores.All, connection, transaction, connection.DataSource);
+        return Read(work, storePath);
+    }
 
     private DlsException NotInitialized() => NotInitialized(store.Path);
 
@@ -158,46 +138,26 @@ public sealed class ServerService(DlsStore store, TimeProvider time)
         $"The store '{storePath}' has no server identity. Run Initialize-DlsServer -StorePath '{storePath}'.",
         storePath);
 
-    private static ServerInfo? TryRead(SqliteConnection connection, SqliteTransaction? transaction, string storePath)
+    private static ServerInfo? TryRead(UnitOfWork work, string storePath)
     {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = "SELECT uuid, organization_id, main_server_url, standby_server_url, role, public_key, created_at FROM server WHERE id = 1;";
-        using var reader = command.ExecuteReader();
-        if (!reader.Read())
+        if (work.Stores.Server.Identity(work) is not { } stored)
         {
             return null;
         }
 
-        var publicKey = (byte[])reader.GetValue(5);
         return new ServerInfo(
-            reader.GetString(0),
-            reader.GetString(1),
+            stored.Uuid,
+            stored.OrganizationId,
             storePath,
             DlsVersion.Current,
-            Enum.Parse<ServerRole>(reader.GetString(4)),
-            reader.GetString(2),
-            reader.GetString(3),
-            EcKeys.PublicKeyPem(publicKey),
-            Timestamps.Parse(reader.GetString(6)).UtcDateTime)
+            Enum.Parse<ServerRole>(stored.Role),
+            stored.MainServerUrl,
+            stored.StandbyServerUrl,
+            EcKeys.PublicKeyPem(stored.PublicKey),
+            stored.CreatedAt.UtcDateTime)
         {
-            UsageRetentionDays = Usage.UsageRetention.ReadRetentionDays(connection, transaction),
-            Protection = ProtectionSettings.Read(connection, transaction),
+            UsageRetentionDays = Usage.UsageRetention.ReadRetentionDays(work),
+            Protection = ProtectionSettings.Read(work),
         };
-    }
-
-    private static long CountLicenses(SqliteConnection connection, SqliteTransaction transaction)
-    {
-        // The license table arrives with the licensing migration; a store without it holds no license.
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'license';";
-        if (Convert.ToInt64(command.ExecuteScalar()) == 0)
-        {
-            return 0;
-        }
-
-        command.CommandText = "SELECT count(*) FROM license;";
-        return Convert.ToInt64(command.ExecuteScalar());
     }
 }

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Dls.Core.Errors;
+using Dls.Core.Storage.Sqlite;
 using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Storage;
@@ -121,22 +122,97 @@ public sealed class DlsStore
         }
     }
 
-    /// <summary>Runs <paramref name="work"/> in one write transaction (BEGIN IMMEDIATE) and commits it.</summary>
-    public T Write<T>(Func<SqliteConnection, SqliteTransaction, T> work)
+    /// <summary>The aggregate stores of this store's engine; their methods take a unit of work of this store.</summary>
+    internal AggregateStores Stores => SqliteStores.All;
+
+    /// <summary>Opens a unit of work whose write transaction (BEGIN IMMEDIATE) is open; dispose it without <see cref="UnitOfWork.Commit"/> to roll back.</summary>
+    public UnitOfWork BeginWrite() => Begin(write: true, beginNow: true);
+
+    /// <summary>Opens a unit of work that reads, each statement on its own snapshot.</summary>
+    public UnitOfWork BeginRead() => Begin(write: false, beginNow: false);
+
+    /// <summary>Opens a unit of work that reads one consistent snapshot (a read transaction) until disposed.</summary>
+    public UnitOfWork BeginSnapshot()
     {
+        var unit = Begin(write: false, beginNow: false);
         try
         {
-            using var connection = OpenConnection();
-            using var transaction = connection.BeginTransaction(deferred: false);
-            var result = work(connection, transaction);
-            transaction.Commit();
-            return result;
+            SqliteUnitOfWork.Of(unit).BeginSnapshot();
+            return unit;
         }
         catch (SqliteException ex)
         {
+            unit.Dispose();
             throw StoreFailures.Translate(ex, Path);
         }
     }
+
+    /// <summary>Runs <paramref name="work"/> on one consistent snapshot of the store; store failures become DlsExceptions.</summary>
+    public T QuerySnapshot<T>(Func<UnitOfWork, T> work)
+    {
+        using var unit = BeginSnapshot();
+        try
+        {
+            return work(unit);
+        }
+        catch (Exception error) when (unit.IsStoreFailure(error))
+        {
+            throw unit.Translate(error);
+        }
+    }
+
+    /// <summary>
+    /// Opens a write unit that begins its transaction only when first used, and again after each commit: the
+    /// listener's writer keeps one over many batches without holding the write lock between them.
+    /// </summary>
+    public UnitOfWork OpenWriter() => Begin(write: true, beginNow: false);
+
+    /// <summary>Runs <paramref name="work"/> in one write unit of work and commits it; store failures become DlsExceptions.</summary>
+    public T Write<T>(Func<UnitOfWork, T> work)
+    {
+        using var unit = BeginWrite();
+        try
+        {
+            var result = work(unit);
+            unit.Commit();
+            return result;
+        }
+        catch (Exception error) when (unit.IsStoreFailure(error))
+        {
+            throw unit.Translate(error);
+        }
+    }
+
+    /// <summary>Runs <paramref name="work"/> in one write unit of work and commits it.</summary>
+    public void Write(Action<UnitOfWork> work) =>
+        Write<object?>(unit =>
+        {
+            work(unit);
+            return null;
+        });
+
+    /// <summary>Runs <paramref name="work"/> in a read unit of work; store failures become DlsExceptions.</summary>
+    public T Query<T>(Func<UnitOfWork, T> work)
+    {
+        using var unit = BeginRead();
+        try
+        {
+            return work(unit);
+        }
+        catch (Exception error) when (unit.IsStoreFailure(error))
+        {
+            throw unit.Translate(error);
+        }
+    }
+
+    /// <summary>Runs <paramref name="work"/> in one write transaction (BEGIN IMMEDIATE) and commits it.</summary>
+    /// <remarks>For code not yet moved behind the aggregate stores; new code takes a <see cref="UnitOfWork"/>.</remarks>
+    public T Write<T>(Func<SqliteConnection, SqliteTransaction, T> work) =>
+        Write(unit =>
+        {
+            var sqlite = SqliteUnitOfWork.Of(unit);
+            return work(sqlite.Connection, sqlite.Transaction!);
+        });
 
     public void Write(Action<SqliteConnection, SqliteTransaction> work) =>
         Write<object?>((c, t) =>
@@ -146,15 +222,24 @@ public sealed class DlsStore
         });
 
     /// <summary>Runs <paramref name="work"/> on a fresh connection without a transaction (one consistent snapshot per statement).</summary>
-    public T Read<T>(Func<SqliteConnection, T> work)
+    /// <remarks>For code not yet moved behind the aggregate stores; new code uses <see cref="Query{T}"/>.</remarks>
+    public T Read<T>(Func<SqliteConnection, T> work) => Query(unit => work(SqliteUnitOfWork.Of(unit).Connection));
+
+    /// <summary>A unit of work over a connection and transaction the caller owns (code not yet moved onto units of work).</summary>
+    internal UnitOfWork Borrow(SqliteConnection connection, SqliteTransaction? transaction) =>
+        SqliteUnitOfWork.Borrow(Stores, connection, transaction, Path);
+
+    private SqliteUnitOfWork Begin(bool write, bool beginNow)
     {
+        var connection = OpenConnection();
         try
         {
-            using var connection = OpenConnection();
-            return work(connection);
+            var unit = SqliteUnitOfWork.Open(Stores, connection, write && beginNow, write, Path);
+            return unit;
         }
         catch (SqliteException ex)
         {
+            connection.Dispose();
             throw StoreFailures.Translate(ex, Path);
         }
     }

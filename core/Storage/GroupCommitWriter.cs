@@ -1,5 +1,4 @@
 using System.Threading.Channels;
-using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Storage;
 
@@ -15,8 +14,8 @@ public sealed class GroupCommitWriter : IAsyncDisposable
     public const int MaxBatch = 512;
 
     private readonly DlsStore _store;
-    private readonly Action<SqliteConnection, SqliteTransaction>? _maintenance;
-    private readonly Action<SqliteConnection, SqliteTransaction>? _beforeCommit;
+    private readonly Action<UnitOfWork>? _maintenance;
+    private readonly Action<UnitOfWork>? _beforeCommit;
     private readonly Action? _afterRollback;
     private readonly Action? _afterCommit;
     private readonly TimeSpan _maintenanceEvery;
@@ -34,9 +33,9 @@ public sealed class GroupCommitWriter : IAsyncDisposable
     /// <param name="afterCommit">Runs once a batch has committed, before its requests are answered, for state kept beside the store.</param>
     public GroupCommitWriter(
         DlsStore store,
-        Action<SqliteConnection, SqliteTransaction>? maintenance = null,
+        Action<UnitOfWork>? maintenance = null,
         TimeSpan? maintenanceEvery = null,
-        Action<SqliteConnection, SqliteTransaction>? beforeCommit = null,
+        Action<UnitOfWork>? beforeCommit = null,
         Action? afterRollback = null,
         Action? afterCommit = null)
     {
@@ -51,7 +50,7 @@ public sealed class GroupCommitWriter : IAsyncDisposable
 
     private interface IWork
     {
-        void Run(SqliteConnection connection, SqliteTransaction transaction);
+        void Run(UnitOfWork work);
 
         void Commit();
 
@@ -59,7 +58,7 @@ public sealed class GroupCommitWriter : IAsyncDisposable
     }
 
     /// <summary>Queues <paramref name="work"/>; the task completes after the transaction holding it has committed.</summary>
-    public async Task<T> SubmitAsync<T>(Func<SqliteConnection, SqliteTransaction, T> work, CancellationToken cancellationToken = default)
+    public async Task<T> SubmitAsync<T>(Func<UnitOfWork, T> work, CancellationToken cancellationToken = default)
     {
         var item = new Work<T>(work);
         await _queue.Writer.WriteAsync(item, cancellationToken).ConfigureAwait(false);
@@ -75,7 +74,7 @@ public sealed class GroupCommitWriter : IAsyncDisposable
     private async Task RunAsync()
     {
         var batch = new List<IWork>(MaxBatch);
-        SqliteConnection? connection = null;
+        UnitOfWork? unit = null;
         try
         {
             while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
@@ -87,8 +86,8 @@ public sealed class GroupCommitWriter : IAsyncDisposable
 
                 try
                 {
-                    connection ??= _store.OpenConnection();
-                    RunBatch(connection, batch);
+                    unit ??= _store.OpenWriter();
+                    RunBatch(unit, batch);
                 }
                 catch (Exception error)
                 {
@@ -99,8 +98,8 @@ public sealed class GroupCommitWriter : IAsyncDisposable
                         work.Fail(error);
                     }
 
-                    connection?.Dispose();
-                    connection = null;
+                    unit?.Dispose();
+                    unit = null;
                 }
 
                 batch.Clear();
@@ -108,54 +107,54 @@ public sealed class GroupCommitWriter : IAsyncDisposable
         }
         finally
         {
-            connection?.Dispose();
+            unit?.Dispose();
         }
     }
 
-    private void RunBatch(SqliteConnection connection, List<IWork> batch)
+    private void RunBatch(UnitOfWork unit, List<IWork> batch)
     {
         var failed = new List<(IWork Work, Exception Error)>();
         var done = new List<IWork>(batch.Count);
-        using (var transaction = connection.BeginTransaction(deferred: false))
+        // A failure here (BEGIN, a store-wide error, the commit) leaves the batch uncommitted: the caller drops the unit,
+        // which rolls it back, fails every request of the batch, and opens a new unit for the next one.
+        unit.Begin();
+        foreach (var work in batch)
         {
-            foreach (var work in batch)
+            unit.Savepoint("request");
+            try
             {
-                transaction.Save("request");
-                try
-                {
-                    work.Run(connection, transaction);
-                    transaction.Release("request");
-                    done.Add(work);
-                }
-                catch (Exception error)
-                {
-                    transaction.Rollback("request");
-                    transaction.Release("request");
-                    _afterRollback?.Invoke();
-                    failed.Add((work, error));
-                }
+                work.Run(unit);
+                unit.Release("request");
+                done.Add(work);
             }
-
-            _beforeCommit?.Invoke(connection, transaction);
-
-            if (_maintenance is not null && DateTime.UtcNow - _lastMaintenance >= _maintenanceEvery)
+            catch (Exception error)
             {
-                _lastMaintenance = DateTime.UtcNow;
-                transaction.Save("maintenance");
-                try
-                {
-                    _maintenance(connection, transaction);
-                    transaction.Release("maintenance");
-                }
-                catch (SqliteException)
-                {
-                    transaction.Rollback("maintenance");
-                    transaction.Release("maintenance");
-                }
+                unit.RollbackTo("request");
+                unit.Release("request");
+                _afterRollback?.Invoke();
+                failed.Add((work, error));
             }
-
-            transaction.Commit();
         }
+
+        _beforeCommit?.Invoke(unit);
+
+        if (_maintenance is not null && DateTime.UtcNow - _lastMaintenance >= _maintenanceEvery)
+        {
+            _lastMaintenance = DateTime.UtcNow;
+            unit.Savepoint("maintenance");
+            try
+            {
+                _maintenance(unit);
+                unit.Release("maintenance");
+            }
+            catch (Exception error) when (unit.IsStoreFailure(error))
+            {
+                unit.RollbackTo("maintenance");
+                unit.Release("maintenance");
+            }
+        }
+
+        unit.Commit();
 
         _afterCommit?.Invoke();
 
@@ -170,13 +169,13 @@ public sealed class GroupCommitWriter : IAsyncDisposable
         }
     }
 
-    private sealed class Work<T>(Func<SqliteConnection, SqliteTransaction, T> work) : IWork
+    private sealed class Work<T>(Func<UnitOfWork, T> work) : IWork
     {
         private T? _result;
 
         public TaskCompletionSource<T> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public void Run(SqliteConnection connection, SqliteTransaction transaction) => _result = work(connection, transaction);
+        public void Run(UnitOfWork unit) => _result = work(unit);
 
         public void Commit() => Completion.TrySetResult(_result!);
 

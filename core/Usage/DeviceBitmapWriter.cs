@@ -1,5 +1,4 @@
 using Dls.Core.Storage;
-using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Usage;
 
@@ -8,7 +7,7 @@ namespace Dls.Core.Usage;
 /// the caller's transaction. Devices are collected per set and chunk, then each chunk is read, OR-ed and written
 /// once, so a batch that brings ten thousand devices to a day costs a few statements per item, not one per device.
 /// </summary>
-internal sealed class DeviceBitmapWriter(SqliteConnection connection, SqliteTransaction transaction)
+internal sealed class DeviceBitmapWriter(UnitOfWork work)
 {
     private readonly Dictionary<ChunkKey, byte[]> _pending = [];
 
@@ -35,31 +34,15 @@ internal sealed class DeviceBitmapWriter(SqliteConnection connection, SqliteTran
             return;
         }
 
-        var read = StatementCache.Get(connection, transaction, """
-            SELECT bits FROM usage_device_bits
-            WHERE level = $level AND grain = $grain AND period = $period AND handshake_code = $code AND item_id = $item AND chunk = $chunk;
-            """, "$level", "$grain", "$period", "$code", "$item", "$chunk");
-        var write = StatementCache.Get(connection, transaction, """
-            INSERT INTO usage_device_bits (level, grain, period, handshake_code, item_id, chunk, bits)
-            VALUES ($level, $grain, $period, $code, $item, $chunk, $bits)
-            ON CONFLICT DO UPDATE SET bits = excluded.bits;
-            """, "$level", "$grain", "$period", "$code", "$item", "$chunk", "$bits");
         foreach (var (key, bits) in _pending)
         {
-            object[] values = [key.Level, key.Grain, key.Period, key.Code, key.Item, key.Chunk];
-            for (var i = 0; i < values.Length; i++)
-            {
-                read.Parameters[i].Value = values[i];
-                write.Parameters[i].Value = values[i];
-            }
-
-            if (read.ExecuteScalar() is byte[] stored)
+            var chunk = new DeviceBitsKey(key.Level, key.Grain, key.Period, key.Code, key.Item, key.Chunk);
+            if (work.Stores.Usage.DeviceBits(work, chunk) is { } stored)
             {
                 DeviceBitmap.Or(bits, stored);
             }
 
-            write.Parameters[6].Value = bits;
-            write.ExecuteNonQuery();
+            work.Stores.Usage.SetDeviceBits(work, chunk, bits);
         }
 
         _pending.Clear();

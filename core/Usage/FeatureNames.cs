@@ -1,5 +1,4 @@
 using Dls.Core.Storage;
-using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Usage;
 
@@ -20,14 +19,14 @@ public sealed class FeatureNames
     private readonly Dictionary<string, HashSet<string>> _known = new(StringComparer.Ordinal);
 
     /// <summary>The record's features with names over the item's cap folded into <see cref="Other"/>; registers new names.</summary>
-    public IReadOnlyDictionary<string, long>? Admit(SqliteConnection connection, SqliteTransaction transaction, string itemId, IReadOnlyDictionary<string, long>? features)
+    public IReadOnlyDictionary<string, long>? Admit(UnitOfWork work, string itemId, IReadOnlyDictionary<string, long>? features)
     {
         if (features is null || features.Count == 0)
         {
             return features;
         }
 
-        var known = Known(connection, transaction, itemId);
+        var known = Known(work, itemId);
         Dictionary<string, long>? folded = null;
         foreach (var (name, count) in features)
         {
@@ -38,10 +37,7 @@ public sealed class FeatureNames
 
             if (known.Count < MaxPerItem)
             {
-                var insert = StatementCache.Get(connection, transaction, "INSERT INTO feature_name (item_id, feature) VALUES ($item, $feature) ON CONFLICT DO NOTHING;");
-                insert.Parameters.AddWithValue("$item", itemId);
-                insert.Parameters.AddWithValue("$feature", name);
-                insert.ExecuteNonQuery();
+                work.Stores.Usage.AddFeatureName(work, itemId, name);
                 known.Add(name);
                 continue;
             }
@@ -57,21 +53,11 @@ public sealed class FeatureNames
     /// <summary>The writer rolled back: names registered since the last commit may not be in the store.</summary>
     public void Forget() => _known.Clear();
 
-    private HashSet<string> Known(SqliteConnection connection, SqliteTransaction transaction, string itemId)
+    private HashSet<string> Known(UnitOfWork work, string itemId)
     {
         if (!_known.TryGetValue(itemId, out var names))
         {
-            names = new HashSet<string>(StringComparer.Ordinal);
-            var select = StatementCache.Get(connection, transaction, "SELECT feature FROM feature_name WHERE item_id = $item;");
-            select.Parameters.AddWithValue("$item", itemId);
-            using (var reader = select.ExecuteReader())
-            {
-                while (reader.Read())
-                {
-                    names.Add(reader.GetString(0));
-                }
-            }
-
+            names = new HashSet<string>(work.Stores.Usage.FeatureNames(work, itemId), StringComparer.Ordinal);
             _known[itemId] = names;
         }
 

@@ -1,4 +1,4 @@
-using Microsoft.Data.Sqlite;
+using Dls.Core.Storage;
 
 namespace Dls.Core.Usage;
 
@@ -18,18 +18,18 @@ public sealed class StatisticsBuffer
     public void Add(IEnumerable<UsageFact> facts) => _usage.AddRange(facts);
 
     /// <summary>Records what was added since the last flush; nothing stays behind, even when it fails (the batch then fails whole).</summary>
-    public void Flush(SqliteConnection connection, SqliteTransaction transaction)
+    public void Flush(UnitOfWork work)
     {
         try
         {
             if (_usage.Count > 0)
             {
-                UsageStatistics.RecordUsage(connection, transaction, _usage);
+                UsageStatistics.RecordUsage(work, _usage);
             }
 
             if (_authorizations.Count > 0)
             {
-                UsageStatistics.RecordAuthorizations(connection, transaction, _authorizations);
+                UsageStatistics.RecordAuthorizations(work, _authorizations);
             }
         }
         finally

@@ -1,7 +1,6 @@
 using System.Globalization;
 using Dls.Core.Errors;
 using Dls.Core.Storage;
-using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Usage;
 
@@ -28,16 +27,10 @@ public sealed class UsageRetention
         _store = store;
     }
 
-    public int GetRetentionDays() => _store.Read(connection => ReadRetentionDays(connection, null));
+    public int GetRetentionDays() => _store.Query(ReadRetentionDays);
 
-    /// <summary>The retention in days, read on the caller's connection.</summary>
-    public static int ReadRetentionDays(SqliteConnection connection, SqliteTransaction? transaction)
-    {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = "SELECT value FROM usage_setting WHERE name = 'raw_retention_days';";
-        return command.ExecuteScalar() is string text ? int.Parse(text, CultureInfo.InvariantCulture) : DefaultDays;
-    }
+    /// <summary>The retention in days, read in the caller's unit of work.</summary>
+    internal static int ReadRetentionDays(UnitOfWork work) => work.Stores.Usage.RetentionDays(work) ?? DefaultDays;
 
     /// <summary>Sets how many days raw records are kept (at least 1; the roll-ups are kept regardless).</summary>
     public void SetRetentionDays(int days, DateTimeOffset now)
@@ -48,17 +41,10 @@ public sealed class UsageRetention
                 $"The raw-record retention must be between 1 and 36500 days; {days} was given.", days);
         }
 
-        _store.Write((connection, transaction) =>
+        _store.Write(work =>
         {
-            using var command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = """
-                INSERT INTO usage_setting (name, value) VALUES ('raw_retention_days', $days)
-                ON CONFLICT (name) DO UPDATE SET value = excluded.value;
-                """;
-            command.Parameters.AddWithValue("$days", days.ToString(CultureInfo.InvariantCulture));
-            command.ExecuteNonQuery();
-            Audit.AuditLog.Write(connection, transaction, now, "Usage.SetRetention", "usage", $"raw_retention_days = {days}");
+            work.Stores.Usage.SetRetentionDays(work, days);
+            Audit.AuditLog.Write(work, now, "Usage.SetRetention", "usage", $"raw_retention_days = {days}");
         });
     }
 
@@ -70,59 +56,31 @@ public sealed class UsageRetention
     public UsagePurgeResult Purge(DateTimeOffset now, CancellationToken cancellationToken = default)
     {
         var cutoff = new DateTimeOffset(now.UtcDateTime.Date, TimeSpan.Zero).AddDays(-GetRetentionDays());
-        var cutoffText = Timestamps.Format(cutoff);
-        var cutoffSeconds = UsagePeriods.ToSeconds(cutoff);
-
-        var usage = DeleteInChunks(
-            "DELETE FROM usage_record WHERE id IN (SELECT id FROM usage_record WHERE slice < $cutoff LIMIT " + ChunkRows + ");", cutoffText, cancellationToken);
-        var auth = DeleteInChunks(
-            "DELETE FROM auth_event WHERE id IN (SELECT id FROM auth_event WHERE time < $cutoff LIMIT " + ChunkRows + ");", cutoffText, cancellationToken);
+        var usage = DeleteInChunks((work, limit) => work.Stores.Usage.PurgeUsageRecords(work, cutoff, limit), cancellationToken);
+        var auth = DeleteInChunks((work, limit) => work.Stores.Usage.PurgeAuthorizationEvents(work, cutoff, limit), cancellationToken);
         long devices = 0;
         foreach (var grain in new[] { UsageGrain.Slice, UsageGrain.Hour })
         {
-            devices += DeleteInChunks($"""
-                DELETE FROM usage_device WHERE (grain, period, handshake_code, item_id, client_id) IN (
-                    SELECT grain, period, handshake_code, item_id, client_id FROM usage_device
-                    WHERE grain = {(int)grain} AND period < $cutoff LIMIT {ChunkRows});
-                """, cutoffSeconds, cancellationToken);
-            devices += DeleteInChunks($"""
-                DELETE FROM usage_seen WHERE (level, grain, period, handshake_code, item_id, client_id) IN (
-                    SELECT level, grain, period, handshake_code, item_id, client_id FROM usage_seen
-                    WHERE level IN (1, 2) AND grain = {(int)grain} AND period < $cutoff LIMIT {ChunkRows});
-                """, cutoffSeconds, cancellationToken);
+            devices += DeleteInChunks((work, limit) => work.Stores.Usage.PurgeDevicePeriods(work, grain, cutoff, limit), cancellationToken);
+            devices += DeleteInChunks((work, limit) => work.Stores.Usage.PurgeSeenPeriods(work, grain, cutoff, limit), cancellationToken);
         }
 
-        // The level list lets the primary key (level, period, ...) find the periods.
-        devices += DeleteInChunks($"""
-            DELETE FROM usage_instance_seen WHERE (level, period, handshake_code, item_id, client_id, instance_id) IN (
-                SELECT level, period, handshake_code, item_id, client_id, instance_id FROM usage_instance_seen
-                WHERE level IN (0, 1, 2) AND period < $cutoff LIMIT {ChunkRows});
-            """, cutoffSeconds, cancellationToken);
+        devices += DeleteInChunks((work, limit) => work.Stores.Usage.PurgeInstancesSeen(work, cutoff, limit), cancellationToken);
+
         // Devices that no longer hold anything: seats that lapsed and grants that ended before the cutoff. What an
         // unknown client can make the listener write is bounded by the rate limits; this bounds how long it stays.
-        devices += DeleteInChunks(
-            "DELETE FROM seat WHERE (item_id, seat_key) IN (SELECT item_id, seat_key FROM seat WHERE active_until < $cutoff LIMIT " + ChunkRows + ");",
-            cutoffText, cancellationToken);
-        devices += DeleteInChunks(
-            "DELETE FROM client_grant WHERE (client_uuid, handshake_code, item_id) IN (SELECT client_uuid, handshake_code, item_id FROM client_grant WHERE cache_until < $cutoff LIMIT " + ChunkRows + ");",
-            cutoffText, cancellationToken);
+        devices += DeleteInChunks((work, limit) => work.Stores.Devices.PurgeLapsedSeats(work, cutoff, limit), cancellationToken);
+        devices += DeleteInChunks((work, limit) => work.Stores.Devices.PurgeEndedGrants(work, cutoff, limit), cancellationToken);
         return new UsagePurgeResult(cutoff, usage, auth, devices);
     }
 
-    private long DeleteInChunks(string sql, object cutoff, CancellationToken cancellationToken)
+    private long DeleteInChunks(Func<UnitOfWork, int, long> deleteChunk, CancellationToken cancellationToken)
     {
         long total = 0;
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var deleted = _store.Write((connection, transaction) =>
-            {
-                using var command = connection.CreateCommand();
-                command.Transaction = transaction;
-                command.CommandText = sql;
-                command.Parameters.AddWithValue("$cutoff", cutoff);
-                return command.ExecuteNonQuery();
-            });
+            var deleted = _store.Write(work => deleteChunk(work, ChunkRows));
             total += deleted;
             if (deleted < ChunkRows)
             {

@@ -1,12 +1,11 @@
 using Dls.Core.Storage;
-using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Usage;
 
 /// <summary>
 /// Keeps the roll-ups up to date as facts arrive, inside the caller's transaction. A batch's facts are first added
 /// up in memory per row they touch (a report of many records from one client mostly touches the same hour, day
-/// and month rows), then <see cref="Flush"/> writes each row once with the connection's cached statements: the
+/// and month rows), then <see cref="Flush"/> writes each row once through the usage store (prepared statements of the unit of work): the
 /// device's row per grain, "first time seen in this period" rows that stop at the first grain where the device was
 /// already seen (seen in this hour means seen in this day and month), and one counter row per grain and level.
 /// The tables end exactly as if the facts had been written one by one.
@@ -16,12 +15,8 @@ internal sealed class UsageRollupWriter
     private const int CodeLevel = 1;
     private const int ItemLevel = 2;
 
-    private readonly SqliteCommand _client;
-    private readonly SqliteCommand _device;
-    private readonly SqliteCommand _seen;
-    private readonly SqliteCommand _instance;
-    private readonly SqliteCommand _rollup;
-    private readonly SqliteCommand _feature;
+    private readonly UnitOfWork _work;
+    private readonly IUsageStore _usage;
     private readonly long[] _periods = new long[4];
     private readonly Dictionary<string, long> _clientIds = new(StringComparer.Ordinal);
     private readonly HashSet<SeenKey> _seenKeys = [];
@@ -31,55 +26,11 @@ internal sealed class UsageRollupWriter
     private readonly Dictionary<FeatureKey, long> _features = [];
     private readonly DeviceBitmapWriter _bitmaps;
 
-    public UsageRollupWriter(SqliteConnection connection, SqliteTransaction transaction)
+    public UsageRollupWriter(UnitOfWork work)
     {
-        _bitmaps = new DeviceBitmapWriter(connection, transaction);
-        _client = StatementCache.Get(connection, transaction, """
-            INSERT INTO usage_client (client_uuid) VALUES ($client)
-            ON CONFLICT (client_uuid) DO UPDATE SET client_uuid = excluded.client_uuid
-            RETURNING id;
-            """, "$client");
-        _device = StatementCache.Get(connection, transaction, """
-            INSERT INTO usage_device (grain, period, handshake_code, item_id, client_id, count, reports, authorizations, failed_authorizations)
-            VALUES ($grain, $period, $code, $item, $client, $count, $reports, $auth, $failed)
-            ON CONFLICT DO UPDATE SET
-                count = count + excluded.count,
-                reports = reports + excluded.reports,
-                authorizations = authorizations + excluded.authorizations,
-                failed_authorizations = failed_authorizations + excluded.failed_authorizations
-            RETURNING reports;
-            """, "$grain", "$period", "$code", "$item", "$client", "$count", "$reports", "$auth", "$failed");
-        _seen = StatementCache.Get(connection, transaction, """
-            INSERT OR IGNORE INTO usage_seen (level, grain, period, handshake_code, item_id, client_id)
-            VALUES ($level, $grain, $period, $code, $item, $client);
-            """, "$level", "$grain", "$period", "$code", "$item", "$client");
-        _instance = StatementCache.Get(connection, transaction, """
-            INSERT OR IGNORE INTO usage_instance_seen (level, period, handshake_code, item_id, client_id, instance_id)
-            VALUES ($level, $period, $code, $item, $client, $instance);
-            """, "$level", "$period", "$code", "$item", "$client", "$instance");
-        // A slice row's peak is its own number of devices/instances; coarser rows keep the largest slice seen.
-        _rollup = StatementCache.Get(connection, transaction, """
-            INSERT INTO usage_rollup (level, grain, period, handshake_code, item_id, count, reports, devices, instances,
-                                      peak_devices, peak_instances, authorizations, failed_authorizations)
-            VALUES ($level, $grain, $period, $code, $item, $count, $reports, $devices, $instances,
-                    $peakDevices, $peakInstances, $auth, $failed)
-            ON CONFLICT DO UPDATE SET
-                count = count + excluded.count,
-                reports = reports + excluded.reports,
-                devices = devices + excluded.devices,
-                instances = instances + excluded.instances,
-                peak_devices = CASE WHEN grain = 0 THEN devices + excluded.devices ELSE max(peak_devices, excluded.peak_devices) END,
-                peak_instances = CASE WHEN grain = 0 THEN instances + excluded.instances ELSE max(peak_instances, excluded.peak_instances) END,
-                authorizations = authorizations + excluded.authorizations,
-                failed_authorizations = failed_authorizations + excluded.failed_authorizations
-            RETURNING devices, instances;
-            """, "$level", "$grain", "$period", "$code", "$item", "$count", "$reports", "$devices", "$instances",
-            "$peakDevices", "$peakInstances", "$auth", "$failed");
-        _feature = StatementCache.Get(connection, transaction, """
-            INSERT INTO usage_feature (grain, period, handshake_code, item_id, feature, count)
-            VALUES ($grain, $period, $code, $item, $feature, $count)
-            ON CONFLICT DO UPDATE SET count = count + excluded.count;
-            """, "$grain", "$period", "$code", "$item", "$feature", "$count");
+        _work = work;
+        _usage = work.Stores.Usage;
+        _bitmaps = new DeviceBitmapWriter(work);
     }
 
     public void Add(AuthorizationFact fact)
@@ -162,8 +113,7 @@ internal sealed class UsageRollupWriter
     {
         foreach (var (key, sums) in _devices)
         {
-            Set(_device, key.Grain, key.Period, key.Code, key.Item, key.Client, sums.Count, sums.Reports, sums.Authorizations, sums.Failed);
-            var reports = (long)_device.ExecuteScalar()!;
+            var reports = _usage.AddToDevice(_work, key.Grain, key.Period, key.Code, key.Item, key.Client, sums.Count, sums.Reports, sums.Authorizations, sums.Failed);
             if (sums.Reports > 0 && reports == sums.Reports)
             {
                 // The device's first report in this period: one more distinct device of the code and item.
@@ -202,8 +152,7 @@ internal sealed class UsageRollupWriter
 
         foreach (var (key, count) in _features)
         {
-            Set(_feature, key.Grain, key.Period, key.Code, key.Item, key.Feature, count);
-            _feature.ExecuteNonQuery();
+            _usage.AddToFeature(_work, key.Grain, key.Period, key.Code, key.Item, key.Feature, count);
         }
 
         _bitmaps.Flush();
@@ -226,14 +175,6 @@ internal sealed class UsageRollupWriter
         where TKey : notnull =>
         rows[key] = rows.TryGetValue(key, out var before) ? before + sums : sums;
 
-    private static void Set(SqliteCommand command, params object[] values)
-    {
-        for (var i = 0; i < values.Length; i++)
-        {
-            command.Parameters[i].Value = values[i];
-        }
-    }
-
     private void FillPeriods(DateTimeOffset slice)
     {
         var seconds = UsagePeriods.ToSeconds(slice);
@@ -247,8 +188,7 @@ internal sealed class UsageRollupWriter
     {
         if (!_clientIds.TryGetValue(clientUuid, out var id))
         {
-            _client.Parameters[0].Value = clientUuid;
-            id = (long)_client.ExecuteScalar()!;
+            id = _usage.ClientId(_work, clientUuid);
             _clientIds[clientUuid] = id;
         }
 
@@ -263,8 +203,7 @@ internal sealed class UsageRollupWriter
             return false;
         }
 
-        Set(_seen, key.Level, key.Grain, key.Period, key.Code, key.Item, key.Client);
-        if (_seen.ExecuteNonQuery() != 1)
+        if (!_usage.MarkSeen(_work, key.Level, key.Grain, key.Period, key.Code, key.Item, key.Client))
         {
             return false;
         }
@@ -284,17 +223,13 @@ internal sealed class UsageRollupWriter
             return false;
         }
 
-        Set(_instance, key.Level, key.Period, key.Code, key.Item, key.Client, key.Instance);
-        return _instance.ExecuteNonQuery() == 1;
+        return _usage.MarkInstanceSeen(_work, key.Level, key.Period, key.Code, key.Item, key.Client, key.Instance);
     }
 
     private (long Devices, long Instances) Rollup(RollupKey key, Sums sums, long peakDevices, long peakInstances)
     {
-        Set(_rollup, key.Level, key.Grain, key.Period, key.Code, key.Item, sums.Count, sums.Reports, sums.Devices, sums.Instances,
-            key.Grain == 0 ? sums.Devices : peakDevices, key.Grain == 0 ? sums.Instances : peakInstances, sums.Authorizations, sums.Failed);
-        using var reader = _rollup.ExecuteReader();
-        reader.Read();
-        return (reader.GetInt64(0), reader.GetInt64(1));
+        return _usage.AddToRollup(_work, new UsageRollupRow(key.Level, key.Grain, key.Period, key.Code, key.Item, sums.Count, sums.Reports, sums.Devices,
+            sums.Instances, key.Grain == 0 ? sums.Devices : peakDevices, key.Grain == 0 ? sums.Instances : peakInstances, sums.Authorizations, sums.Failed));
     }
 
     private readonly record struct DeviceKey(int Grain, long Period, string Code, string Item, long Client);

@@ -1,4 +1,5 @@
 using Dls.Core.Storage;
+using Dls.Core.Storage.Sqlite;
 using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Usage;
@@ -28,27 +29,18 @@ public sealed record UsageFact(
 /// </summary>
 public static class UsageStatistics
 {
-    public static void RecordAuthorization(SqliteConnection connection, SqliteTransaction transaction, AuthorizationFact fact) =>
-        RecordAuthorizations(connection, transaction, [fact]);
+    public static void RecordAuthorization(UnitOfWork work, AuthorizationFact fact) => RecordAuthorizations(work, [fact]);
 
-    public static void RecordUsage(SqliteConnection connection, SqliteTransaction transaction, UsageFact fact) =>
-        RecordUsage(connection, transaction, [fact]);
+    public static void RecordUsage(UnitOfWork work, UsageFact fact) => RecordUsage(work, [fact]);
 
     /// <summary>Records several authorizations adding up their roll-up rows in memory first (the listener's path).</summary>
-    public static void RecordAuthorizations(SqliteConnection connection, SqliteTransaction transaction, IEnumerable<AuthorizationFact> facts)
+    public static void RecordAuthorizations(UnitOfWork work, IEnumerable<AuthorizationFact> facts)
     {
         ArgumentNullException.ThrowIfNull(facts);
-        var rollups = new UsageRollupWriter(connection, transaction);
-        var raw = RawAuthorizationCommand(connection, transaction);
+        var rollups = new UsageRollupWriter(work);
         foreach (var fact in facts)
         {
-            raw.Parameters["$time"].Value = Timestamps.Format(fact.Time);
-            raw.Parameters["$slice"].Value = Timestamps.Format(TimeSlice.StartOf(fact.Time));
-            raw.Parameters["$code"].Value = fact.HandshakeCode;
-            raw.Parameters["$item"].Value = fact.ItemId;
-            raw.Parameters["$client"].Value = fact.ClientUuid;
-            raw.Parameters["$error"].Value = fact.ErrorCode;
-            raw.ExecuteNonQuery();
+            work.Stores.Usage.AddAuthorizationEvent(work, fact);
             rollups.Add(fact);
         }
 
@@ -56,43 +48,35 @@ public static class UsageStatistics
     }
 
     /// <summary>Records a batch of report records adding up their roll-up rows in memory first (the listener's path).</summary>
-    public static void RecordUsage(SqliteConnection connection, SqliteTransaction transaction, IEnumerable<UsageFact> facts)
+    public static void RecordUsage(UnitOfWork work, IEnumerable<UsageFact> facts)
     {
         ArgumentNullException.ThrowIfNull(facts);
-        var rollups = new UsageRollupWriter(connection, transaction);
-        var raw = RawUsageCommand(connection, transaction);
+        var rollups = new UsageRollupWriter(work);
         foreach (var fact in facts)
         {
-            raw.Parameters["$received"].Value = Timestamps.Format(fact.ReceivedAt);
-            raw.Parameters["$slice"].Value = Timestamps.Format(TimeSlice.StartOf(fact.Slice));
-            raw.Parameters["$code"].Value = fact.HandshakeCode;
-            raw.Parameters["$item"].Value = fact.ItemId;
-            raw.Parameters["$client"].Value = fact.ClientUuid;
-            raw.Parameters["$instance"].Value = fact.InstanceId ?? string.Empty;
-            raw.Parameters["$count"].Value = fact.Count;
-            raw.Parameters["$features"].Value = fact.Features is null || fact.Features.Count == 0
-                ? DBNull.Value
-                : System.Text.Json.JsonSerializer.Serialize(fact.Features);
-            raw.ExecuteNonQuery();
+            work.Stores.Usage.AddUsageRecord(work, fact);
             rollups.Add(fact);
         }
 
         rollups.Flush();
     }
 
-    private static SqliteCommand RawAuthorizationCommand(SqliteConnection connection, SqliteTransaction transaction)
-    {
-        return StatementCache.Get(connection, transaction, """
-            INSERT INTO auth_event (time, slice, handshake_code, item_id, client_uuid, error_code)
-            VALUES ($time, $slice, $code, $item, $client, $error);
-            """, "$time", "$slice", "$code", "$item", "$client", "$error");
-    }
+    // For code not yet moved onto units of work: the same on a connection and transaction the caller owns.
+    public static void RecordAuthorization(SqliteConnection connection, SqliteTransaction transaction, AuthorizationFact fact) =>
+        Borrowed(connection, transaction, work => RecordAuthorization(work, fact));
 
-    private static SqliteCommand RawUsageCommand(SqliteConnection connection, SqliteTransaction transaction)
+    public static void RecordUsage(SqliteConnection connection, SqliteTransaction transaction, UsageFact fact) =>
+        Borrowed(connection, transaction, work => RecordUsage(work, fact));
+
+    public static void RecordAuthorizations(SqliteConnection connection, SqliteTransaction transaction, IEnumerable<AuthorizationFact> facts) =>
+        Borrowed(connection, transaction, work => RecordAuthorizations(work, facts));
+
+    public static void RecordUsage(SqliteConnection connection, SqliteTransaction transaction, IEnumerable<UsageFact> facts) =>
+        Borrowed(connection, transaction, work => RecordUsage(work, facts));
+
+    private static void Borrowed(SqliteConnection connection, SqliteTransaction transaction, Action<UnitOfWork> write)
     {
-        return StatementCache.Get(connection, transaction, """
-            INSERT INTO usage_record (received_at, slice, handshake_code, item_id, client_uuid, instance_id, count, features)
-            VALUES ($received, $slice, $code, $item, $client, $instance, $count, $features);
-            """, "$received", "$slice", "$code", "$item", "$client", "$instance", "$count", "$features");
+        using var work = SqliteUnitOfWork.Borrow(SqliteStores.All, connection, transaction, connection.DataSource);
+        write(work);
     }
 }

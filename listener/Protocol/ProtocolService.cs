@@ -29,16 +29,16 @@ public sealed class ProtocolService : IAsyncDisposable
         _guard = guard;
         Signer = new AuthorizationSigner(server);
         _authority = new LicenseAuthority(new SessionPasswordCache(), _statistics);
-        store.Read(connection =>
+        store.Query(work =>
         {
-            _authority.Grants.Load(connection, time.GetUtcNow() - LicenseAuthority.MaxReportAge);
+            _authority.Grants.Load(work, time.GetUtcNow() - LicenseAuthority.MaxReportAge);
             return 0;
         });
         _writer = new GroupCommitWriter(
             store,
-            (connection, transaction) =>
+            work =>
             {
-                LicenseAuthority.Prune(connection, transaction, time.GetUtcNow());
+                LicenseAuthority.Prune(work, time.GetUtcNow());
 
                 // Grants whose horizon is past the oldest slice a report may carry admit nothing any more.
                 _authority.Grants.Forget(time.GetUtcNow() - LicenseAuthority.MaxReportAge);
@@ -73,7 +73,7 @@ public sealed class ProtocolService : IAsyncDisposable
             var password = _authority.CheckPassword(target, request);
             var context = new AuthContext(password, _guard.NewSeatGate(address));
             var outcome = await _writer.SubmitAsync(
-                (connection, transaction) => _authority.Authorize(connection, transaction, request, _time.GetUtcNow(), context), cancellationToken);
+                work => _authority.Authorize(work, request, _time.GetUtcNow(), context), cancellationToken);
             if (outcome.NeedsPasswordCheck && attempt < 3)
             {
                 continue;
@@ -97,7 +97,7 @@ public sealed class ProtocolService : IAsyncDisposable
             return new ReportOutcome(null, Limited(retryAfter)) { RetryAfter = retryAfter };
         }
 
-        var outcome = await _writer.SubmitAsync((connection, transaction) => _authority.Report(connection, transaction, request, _time.GetUtcNow()), cancellationToken);
+        var outcome = await _writer.SubmitAsync(work => _authority.Report(work, request, _time.GetUtcNow()), cancellationToken);
         if (outcome.Error is { } error)
         {
             _guard.Failed(address, KnowsCode(error.ErrorCode) ? request.HandshakeCode : null);

@@ -56,9 +56,9 @@ public sealed class ActiveSeatCounterTests : IDisposable
     public async Task A_seat_taken_by_a_request_the_writer_rolled_back_was_never_taken()
     {
         await using var writer = NewWriter();
-        await Assert.ThrowsAsync<InvalidOperationException>(() => writer.SubmitAsync<AuthOutcome>((c, t) =>
+        await Assert.ThrowsAsync<InvalidOperationException>(() => writer.SubmitAsync<AuthOutcome>(work =>
         {
-            Assert.NotNull(_authority.Authorize(c, t, AuthorityFixture.Request("a", product: "DLR"), _f.Now).Grant);
+            Assert.NotNull(_authority.Authorize(work, AuthorityFixture.Request("a", product: "DLR"), _f.Now).Grant);
             throw new InvalidOperationException("the request fails after its decision");
         }));
 
@@ -70,5 +70,5 @@ public sealed class ActiveSeatCounterTests : IDisposable
     private GroupCommitWriter NewWriter() => new(_f.Store, afterRollback: _authority.RolledBack, afterCommit: _authority.Committed);
 
     private async Task<int?> Error(GroupCommitWriter writer, string client) =>
-        (await writer.SubmitAsync((c, t) => _authority.Authorize(c, t, AuthorityFixture.Request(client, product: "DLR"), _f.Now))).Error?.ErrorCode;
+        (await writer.SubmitAsync(work => _authority.Authorize(work, AuthorityFixture.Request(client, product: "DLR"), _f.Now))).Error?.ErrorCode;
 }

@@ -44,7 +44,7 @@ public sealed class AuthorityFixture : IDisposable
         new(code, organization, password, client, product, version, deployment, edition, domain, appId, processName, null, instanceCount, os, "10.4", Guid.NewGuid().ToString("N"));
 
     public AuthOutcome Auth(AuthRequest request) =>
-        Store.Write((connection, transaction) => Authority.Authorize(connection, transaction, request, Now));
+        Store.Write(work => Authority.Authorize(work, request, Now));
 
     public AuthOutcome Auth(string client, string? domain = null, Deployment deployment = Deployment.Desktop, int instanceCount = 1) =>
         Auth(Request(client, domain: domain, deployment: deployment, instanceCount: instanceCount));
@@ -57,7 +57,7 @@ public sealed class AuthorityFixture : IDisposable
             [new UsageRecord(TimeSlice.StartOf(slice ?? Now), itemId, product, count, instanceId, null)]));
 
     public ReportOutcome Report(ReportRequest request) =>
-        Store.Write((connection, transaction) => Authority.Report(connection, transaction, request, Now));
+        Store.Write(work => Authority.Report(work, request, Now));
 
     public Accounting.QuotaMeasure Measure(string itemId) => Store.Read(connection =>
         Accounting.QuotaMeter.Measure(connection, null, LicenseCatalog.FindItem(connection, null, itemId)!, Now));

@@ -145,8 +145,9 @@ public sealed class AuthorityTests : IDisposable
     public async Task The_writer_commits_a_batch_and_a_failing_request_fails_alone()
     {
         await using var writer = new GroupCommitWriter(_f.Store);
-        var tasks = Enumerable.Range(0, 50).Select(i => writer.SubmitAsync((connection, transaction) =>
+        var tasks = Enumerable.Range(0, 50).Select(i => writer.SubmitAsync(work =>
         {
+            var (connection, transaction) = Units.Sqlite(work);
             using var command = connection.CreateCommand();
             command.Transaction = transaction;
             command.CommandText = "INSERT INTO audit_log (time, user, action, target) VALUES ('t', 'u', 'test', $i);";
@@ -183,7 +184,7 @@ public sealed class AuthorityTests : IDisposable
         await using var writer = new GroupCommitWriter(_f.Store);
 
         var outcomes = await Task.WhenAll(Enumerable.Range(0, 60).Select(i => Task.Run(() =>
-            writer.SubmitAsync((c, t) => _f.Authority.Authorize(c, t, AuthorityFixture.Request($"racer-{i}", product: "DLR"), _f.Now)))));
+            writer.SubmitAsync(work => _f.Authority.Authorize(work, AuthorityFixture.Request($"racer-{i}", product: "DLR"), _f.Now)))));
 
         Assert.Equal(22, outcomes.Count(o => o.Grant is not null));
         Assert.All(outcomes.Where(o => o.Grant is null), o => Assert.Equal(ErrorCodes.QuotaUsedUp, o.Error!.ErrorCode));

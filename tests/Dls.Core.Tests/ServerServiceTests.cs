@@ -110,7 +110,7 @@ public sealed class ServerServiceTests : IDisposable
         var server = service.Initialize("216998", force: false);
         service.Set("777", null, null, null);
 
-        var entries = store.Read(connection => Audit.AuditLog.Read(connection, null));
+        var entries = Audit.AuditLog.Read(store, null);
         Assert.Equal(["Server.Initialize", "Server.Set"], entries.Select(e => e.Action));
         Assert.All(entries, e => Assert.Equal(server.Uuid, e.Target));
         Assert.Contains("organizationId=777", entries[1].Details);

@@ -1,5 +1,6 @@
 using System.Text;
 using Dls.Core.Storage;
+using Dls.Core.Storage.Sqlite;
 using Dls.Core.Usage;
 using Microsoft.Data.Sqlite;
 using static Dls.Core.Tests.UsageFacts;
@@ -24,44 +25,70 @@ public sealed class WritePathTests : IDisposable
     }
 
     [Fact]
-    public void A_cached_statement_sees_each_transactions_own_state_and_parameters()
+    public void A_units_prepared_statement_sees_each_transactions_own_state_and_parameters()
     {
         var store = _one.Initialized();
-        using var connection = store.OpenConnection();
         const string Insert = "INSERT INTO probe (name, value) VALUES ($name, $value);";
         const string Read = "SELECT value FROM probe WHERE name = $name;";
-        Execute(connection, "CREATE TABLE probe (name TEXT PRIMARY KEY, value TEXT NOT NULL);");
-
-        using (var committed = connection.BeginTransaction())
+        store.Write(work =>
         {
-            var insert = StatementCache.Get(connection, committed, Insert);
+            using var create = Units.Sqlite(work).Connection.CreateCommand();
+            create.Transaction = Units.Sqlite(work).Transaction;
+            create.CommandText = "CREATE TABLE probe (name TEXT PRIMARY KEY, value TEXT NOT NULL);";
+            create.ExecuteNonQuery();
+        });
+
+        // The writer's kind of unit: one connection and its statements over successive transactions.
+        using (var writer = store.OpenWriter())
+        {
+            var unit = SqliteUnitOfWork.Of(writer);
+            var insert = unit.Command(Insert);
             insert.Parameters.AddWithValue("$name", "a");
             insert.Parameters.AddWithValue("$value", "1");
             insert.ExecuteNonQuery();
-            committed.Commit();
+            writer.Commit();
+
+            var again = unit.Command(Insert);
+            Assert.Same(insert, again);
+            Assert.Empty(again.Parameters);
+            writer.Savepoint("b");
+            again.Parameters.AddWithValue("$name", "b");
+            again.Parameters.AddWithValue("$value", "2");
+            again.ExecuteNonQuery();
+            Assert.Equal("2", ReadValue(unit, "b"));
+            writer.RollbackTo("b");
+            writer.Release("b");
+            Assert.Null(ReadValue(unit, "b"));
+            writer.Commit();
+            Assert.Same(unit.Command(Read), unit.Command(Read));
         }
 
-        using (var rolledBack = connection.BeginTransaction())
-        {
-            var insert = StatementCache.Get(connection, rolledBack, Insert);
-            Assert.Empty(insert.Parameters);
-            insert.Parameters.AddWithValue("$name", "b");
-            insert.Parameters.AddWithValue("$value", "2");
-            insert.ExecuteNonQuery();
-            Assert.Equal("2", ReadValue(connection, rolledBack, "b"));
-            rolledBack.Rollback();
-        }
+        using var reader = store.BeginRead();
+        Assert.Equal("1", ReadValue(SqliteUnitOfWork.Of(reader), "a"));
+        Assert.Null(ReadValue(SqliteUnitOfWork.Of(reader), "b"));
 
-        Assert.Same(StatementCache.Get(connection, null, Read), StatementCache.Get(connection, null, Read));
-        Assert.Equal("1", ReadValue(connection, null, "a"));
-        Assert.Null(ReadValue(connection, null, "b"));
-
-        static string? ReadValue(SqliteConnection connection, SqliteTransaction? transaction, string name)
+        static string? ReadValue(SqliteUnitOfWork unit, string name)
         {
-            var read = StatementCache.Get(connection, transaction, Read);
+            var read = unit.Command(Read);
             read.Parameters.AddWithValue("$name", name);
             return read.ExecuteScalar() as string;
         }
+    }
+
+    [Fact]
+    public void A_write_unit_disposed_without_commit_leaves_nothing_behind()
+    {
+        var store = _one.Initialized();
+        using (var work = store.BeginWrite())
+        {
+            Audit.AuditLog.Write(work, DateTimeOffset.UtcNow, "Probe.Uncommitted", "probe");
+        }
+
+        store.Write(work => Audit.AuditLog.Write(work, DateTimeOffset.UtcNow, "Probe.Committed", "probe"));
+
+        var actions = Audit.AuditLog.Read(store, null).Select(e => e.Action).ToList();
+        Assert.Contains("Probe.Committed", actions);
+        Assert.DoesNotContain("Probe.Uncommitted", actions);
     }
 
     [Fact]
@@ -107,9 +134,9 @@ public sealed class WritePathTests : IDisposable
             var statistics = new StatisticsBuffer();
             var authority = new Dls.Core.Protocol.LicenseAuthority(new Dls.Core.Crypto.SessionPasswordCache(), statistics);
             var failNext = false;
-            await using (var writer = new GroupCommitWriter(fixture.Store, beforeCommit: (c, t) =>
+            await using (var writer = new GroupCommitWriter(fixture.Store, beforeCommit: work =>
             {
-                statistics.Flush(c, t);
+                statistics.Flush(work);
                 if (failNext)
                 {
                     failNext = false;
@@ -118,14 +145,14 @@ public sealed class WritePathTests : IDisposable
             }))
             {
                 var outcomes = await Task.WhenAll(Enumerable.Range(0, 60).Select(i => Task.Run(() =>
-                    writer.SubmitAsync((c, t) => authority.Authorize(c, t, AuthorityFixture.Request($"racer-{i}", product: "DLR"), fixture.Now)))));
+                    writer.SubmitAsync(work => authority.Authorize(work, AuthorityFixture.Request($"racer-{i}", product: "DLR"), fixture.Now)))));
                 Assert.Equal(22, outcomes.Count(o => o.Grant is not null));
 
                 failNext = true;
                 await Assert.ThrowsAsync<SqliteException>(() =>
-                    writer.SubmitAsync((c, t) => authority.Authorize(c, t, AuthorityFixture.Request("lost", product: "DLR"), fixture.Now)));
+                    writer.SubmitAsync(work => authority.Authorize(work, AuthorityFixture.Request("lost", product: "DLR"), fixture.Now)));
                 var holder = $"racer-{Array.FindIndex(outcomes, o => o.Grant is not null)}";
-                var after = await writer.SubmitAsync((c, t) => authority.Authorize(c, t, AuthorityFixture.Request(holder, product: "DLR"), fixture.Now));
+                var after = await writer.SubmitAsync(work => authority.Authorize(work, AuthorityFixture.Request(holder, product: "DLR"), fixture.Now));
                 Assert.NotNull(after.Grant);
             }
 
@@ -168,13 +195,6 @@ public sealed class WritePathTests : IDisposable
 
         Assert.NotEqual(string.Empty, written);
         Assert.Equal(written, Dump(store, "usage_device_bits"));
-    }
-
-    private static void Execute(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
     }
 
     private static string Dump(DlsStore store, string table) => store.Read(connection => Dls.Tests.StoreDigest.Rows(connection, table));

@@ -1,3 +1,4 @@
+using Dls.Core.Storage.Sqlite;
 using Dls.Core.Usage;
 using Microsoft.Data.Sqlite;
 
@@ -32,7 +33,8 @@ internal sealed class M0050_DeviceBitmaps : Migration
             create.ExecuteNonQuery();
         }
 
-        var writer = new DeviceBitmapWriter(connection, transaction);
+        using var work = SqliteUnitOfWork.Borrow(SqliteStores.All, connection, transaction, connection.DataSource);
+        var writer = new DeviceBitmapWriter(work);
         using var rows = connection.CreateCommand();
         rows.Transaction = transaction;
         rows.CommandText = """

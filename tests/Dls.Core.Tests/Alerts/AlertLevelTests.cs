@@ -295,13 +295,14 @@ public sealed class AlertLevelTests : IDisposable
     {
         TestLicenses.AddItem(_store, "I1", LicenseMode.PerDeviceYearly, 10, new DateOnly(2030, 1, 1));
         var now = _temp.Clock.GetUtcNow();
-        _store.Write((c, t) =>
+        _store.Write(work =>
         {
+            var (c, t) = Units.Sqlite(work);
             var item = LicenseCatalog.FindItem(c, t, "I1")!;
             for (var device = 0; device < 6; device++)
             {
                 // Six devices take seats as the listener's authorizations do.
-                Assert.Null(Dls.Core.Accounting.Ledger.TryTake(c, t, item, new Dls.Core.Accounting.SeatClaim($"device-{device}", null, string.Empty, 1), now.AddMinutes(-5)).Error);
+                Assert.Null(Dls.Core.Accounting.Ledger.TryTake(work, item, new Dls.Core.Accounting.SeatClaim($"device-{device}", null, string.Empty, 1), now.AddMinutes(-5)).Error);
                 UsageStatistics.RecordAuthorization(c, t, new AuthorizationFact(now.AddMinutes(-5), "216998-app", "I1", $"device-{device}", 0));
             }
 

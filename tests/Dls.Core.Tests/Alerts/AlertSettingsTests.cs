@@ -59,7 +59,7 @@ public sealed class AlertSettingsTests : IDisposable
             Assert.DoesNotContain("whsec-Very-Secret-0042", Encoding.UTF8.GetString(bytes), StringComparison.Ordinal);
         }
 
-        var audit = _store.Read(c => Audit.AuditLog.Read(c, null)).Last();
+        var audit = Audit.AuditLog.Read(_store, null).Last();
         Assert.Equal("Set-DlsAlertSetting", audit.Action);
         Assert.DoesNotContain("Sup3r", audit.Details, StringComparison.Ordinal);
         Assert.DoesNotContain("Very-Secret", audit.Details, StringComparison.Ordinal);

@@ -19,7 +19,7 @@ internal sealed class FakeMeasurements : IAlertMeasurements
     /// <summary>Sets an item's use: for concurrent items <paramref name="used"/> is the tolerance used (extra slices).</summary>
     public FakeMeasurements Use(LicenseItem item, long used, params string[] codes)
     {
-        var tolerance = QuotaMeter.Tolerance(item);
+        var tolerance = LicenseModeRules.For(item.Mode).Tolerance(item.Quantity);
         var measure = item.Mode is LicenseMode.PerConcurrentDevice or LicenseMode.PerConcurrentInstance
             ? new QuotaMeasure(item.ItemId, item.Mode, item.Quantity, 0, tolerance, used)
             : new QuotaMeasure(item.ItemId, item.Mode, item.Quantity, used, tolerance, Math.Max(0, used - item.Quantity));

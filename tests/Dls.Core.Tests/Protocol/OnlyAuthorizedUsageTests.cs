@@ -147,8 +147,8 @@ public sealed class OnlyAuthorizedUsageTests : IDisposable
         var before = Rows("auth_event") + Rows("seat") + Rows("client_fingerprint") + Rows("client_grant");
         var gate = new CountingGate(admit: false);
 
-        var limited = _f.Store.Write((c, t) => _f.Authority.Authorize(c, t, AuthorityFixture.Request("new"), _f.Now, new AuthContext(null, gate)));
-        var known = _f.Store.Write((c, t) => _f.Authority.Authorize(c, t, AuthorityFixture.Request("known"), _f.Now, new AuthContext(null, gate)));
+        var limited = _f.Store.Write(work => _f.Authority.Authorize(work, AuthorityFixture.Request("new"), _f.Now, new AuthContext(null, gate)));
+        var known = _f.Store.Write(work => _f.Authority.Authorize(work, AuthorityFixture.Request("known"), _f.Now, new AuthContext(null, gate)));
 
         Assert.Equal(ErrorCodes.RateLimited, limited.Error!.ErrorCode);
         Assert.Equal(TimeSpan.FromSeconds(7), limited.RetryAfter);
@@ -174,11 +174,11 @@ public sealed class OnlyAuthorizedUsageTests : IDisposable
         var hash = LicenseAuthority.PasswordTargetOf(_f.Store, AuthorityFixture.Request("a", password: "x"))!.StoredHash;
 
         // The carried result decides: the writer does not derive the hash itself.
-        var trusted = _f.Store.Write((c, t) => _f.Authority.Authorize(c, t, AuthorityFixture.Request("a", password: "wrong"), _f.Now,
+        var trusted = _f.Store.Write(work => _f.Authority.Authorize(work, AuthorityFixture.Request("a", password: "wrong"), _f.Now,
             new AuthContext(new PasswordCheck(hash, Valid: true), null)));
-        var refused = _f.Store.Write((c, t) => _f.Authority.Authorize(c, t, AuthorityFixture.Request("b", password: "right"), _f.Now,
+        var refused = _f.Store.Write(work => _f.Authority.Authorize(work, AuthorityFixture.Request("b", password: "right"), _f.Now,
             new AuthContext(new PasswordCheck(hash, Valid: false), null)));
-        var stale = _f.Store.Write((c, t) => _f.Authority.Authorize(c, t, AuthorityFixture.Request("c", password: "right"), _f.Now,
+        var stale = _f.Store.Write(work => _f.Authority.Authorize(work, AuthorityFixture.Request("c", password: "right"), _f.Now,
             new AuthContext(new PasswordCheck("pbkdf2-sha256$1$old$old", Valid: true), null)));
 
         Assert.NotNull(trusted.Grant);

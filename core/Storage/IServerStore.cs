@@ -1,0 +1,51 @@
+using Dls.Core.Audit;
+using Dls.Core.Listeners;
+
+namespace Dls.Core.Storage;
+
+/// <summary>The server identity as stored: the public half of the signing key, not the (sealed) private half.</summary>
+internal sealed record StoredServer(
+    string Uuid, string OrganizationId, string MainServerUrl, string StandbyServerUrl, string Role, byte[] PublicKey, DateTimeOffset CreatedAt);
+
+/// <summary>
+/// The server aggregate: the identity (one row), the protection settings, the listeners started on the store and
+/// the audit trail. Every method runs in the caller's <see cref="UnitOfWork"/>.
+/// </summary>
+internal interface IServerStore
+{
+    /// <summary>The identity, or null when the store has none yet.</summary>
+    StoredServer? Identity(UnitOfWork work);
+
+    /// <summary>Creates or replaces the identity with its sealed private key.</summary>
+    void WriteIdentity(UnitOfWork work, StoredServer server, byte[] sealedPrivateKey, DateTimeOffset now);
+
+    /// <summary>Changes the given identity settings; null leaves one as it is.</summary>
+    void UpdateIdentity(UnitOfWork work, string? organizationId, string? mainServerUrl, string? standbyServerUrl, string? role, DateTimeOffset now);
+
+    /// <summary>The sealed private signing key, or null when the store has no identity.</summary>
+    byte[]? SealedPrivateKey(UnitOfWork work);
+
+    /// <summary>Whether the store holds any license (a store that does is never given a new identity).</summary>
+    bool HoldsLicenses(UnitOfWork work);
+
+    /// <summary>The stored server settings by name (those never set are absent).</summary>
+    IReadOnlyDictionary<string, string> Settings(UnitOfWork work);
+
+    /// <summary>Sets server settings.</summary>
+    void SetSettings(UnitOfWork work, IEnumerable<KeyValuePair<string, string>> settings);
+
+    /// <summary>Records (or replaces) the listener serving <paramref name="url"/>.</summary>
+    void RegisterListener(UnitOfWork work, string url, int processId, DateTimeOffset? processStartedAt, DateTimeOffset now, string version);
+
+    /// <summary>Removes the record of <paramref name="url"/> if it still names <paramref name="processId"/>.</summary>
+    void UnregisterListener(UnitOfWork work, string url, int processId);
+
+    /// <summary>The listeners started on the store, by URL.</summary>
+    IReadOnlyList<ListenerRecord> Listeners(UnitOfWork work);
+
+    /// <summary>Appends an audit entry.</summary>
+    void AppendAudit(UnitOfWork work, DateTimeOffset time, string user, string action, string target, string details);
+
+    /// <summary>The audit entries from <paramref name="since"/> on, oldest first.</summary>
+    IReadOnlyList<AuditEntry> Audit(UnitOfWork work, DateTimeOffset since);
+}

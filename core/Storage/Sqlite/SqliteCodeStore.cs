@@ -1,0 +1,132 @@
+using Dls.Core.Licensing;
+using static Dls.Core.Storage.Sqlite.SqliteCatalogRows;
+
+namespace Dls.Core.Storage.Sqlite;
+
+/// <summary>The handshake codes aggregate on SQLite (tables handshake_code, handshake_code_item).</summary>
+internal sealed class SqliteCodeStore : ICodeStore
+{
+    public HandshakeCode? FindCode(UnitOfWork work, string code) =>
+        Codes(SqliteUnitOfWork.Of(work), $"SELECT {CodeColumns} FROM handshake_code c WHERE c.code = $p;", code).FirstOrDefault();
+
+    public HandshakeCode? FindDefaultCode(UnitOfWork work, string organizationId) =>
+        Codes(SqliteUnitOfWork.Of(work), $"SELECT {CodeColumns} FROM handshake_code c WHERE c.organization_id = $p AND c.is_default = 1;", organizationId).FirstOrDefault();
+
+    public IReadOnlyList<HandshakeCode> AllCodes(UnitOfWork work) =>
+        Codes(SqliteUnitOfWork.Of(work), $"SELECT {CodeColumns} FROM handshake_code c ORDER BY c.code;", null);
+
+    public IReadOnlyList<LicenseItem> ItemsOfCode(UnitOfWork work, string code) =>
+        Items(SqliteUnitOfWork.Of(work), $"SELECT {ItemColumns} FROM handshake_code_item ci JOIN license_item i ON i.item_id = ci.item_id WHERE ci.code = $p ORDER BY ci.position;", code);
+
+    public IReadOnlyDictionary<string, List<string>> CodesOfItems(UnitOfWork work)
+    {
+        var codesOfItem = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        using var reader = SqliteUnitOfWork.Of(work).Command("SELECT item_id, code FROM handshake_code_item ORDER BY code;").ExecuteReader();
+        while (reader.Read())
+        {
+            var itemId = reader.GetString(0);
+            if (!codesOfItem.TryGetValue(itemId, out var codes))
+            {
+                codesOfItem[itemId] = codes = [];
+            }
+
+            codes.Add(reader.GetString(1));
+        }
+
+        return codesOfItem;
+    }
+
+    public IReadOnlyList<string> CodesOfItem(UnitOfWork work, string itemId)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("SELECT code FROM handshake_code_item WHERE item_id = $p ORDER BY code;");
+        command.Parameters.AddWithValue("$p", itemId);
+        using var reader = command.ExecuteReader();
+        var codes = new List<string>();
+        while (reader.Read())
+        {
+            codes.Add(reader.GetString(0));
+        }
+
+        return codes;
+    }
+
+    public void Touch(UnitOfWork work, string code, DateTimeOffset now)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("UPDATE handshake_code SET updated_at = $now WHERE code = $code;");
+        command.Parameters.AddWithValue("$code", code);
+        command.Parameters.AddWithValue("$now", Timestamps.Format(now));
+        command.ExecuteNonQuery();
+    }
+
+    public void TouchCodesOfItemsRevokedBy(UnitOfWork work, string licenseId, DateTimeOffset now)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("""
+            UPDATE handshake_code SET updated_at = $now WHERE code IN (
+                SELECT ci.code FROM handshake_code_item ci JOIN license_item r ON r.revokes = ci.item_id WHERE r.license_id = $id);
+            """);
+        command.Parameters.AddWithValue("$id", licenseId);
+        command.Parameters.AddWithValue("$now", Timestamps.Format(now));
+        command.ExecuteNonQuery();
+    }
+
+    public DateTimeOffset? LastChange(UnitOfWork work, string code)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("""
+            SELECT max(t) FROM (
+                SELECT updated_at AS t FROM handshake_code WHERE code = $code
+                UNION ALL
+                SELECT i.updated_at FROM handshake_code_item ci JOIN license_item i ON i.item_id = ci.item_id WHERE ci.code = $code
+                UNION ALL
+                SELECT r.updated_at FROM handshake_code_item ci JOIN license_item r ON r.revokes = ci.item_id WHERE ci.code = $code);
+            """);
+        command.Parameters.AddWithValue("$code", code);
+        return command.ExecuteScalar() is string text ? Timestamps.Parse(text) : null;
+    }
+
+    private static List<HandshakeCode> Codes(SqliteUnitOfWork work, string sql, string? parameter)
+    {
+        var codes = new List<(HandshakeCode Code, string? Hash)>();
+        {
+            // The reader is done before the item ids of each code are read.
+            var command = work.Command(sql);
+            if (parameter is not null)
+            {
+                command.Parameters.AddWithValue("$p", parameter);
+            }
+
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                codes.Add((new HandshakeCode(
+                    reader.GetString(0),
+                    reader.GetString(1),
+                    reader.GetString(2),
+                    [],
+                    reader.GetInt64(3) == 1,
+                    reader.GetInt64(4) == 1,
+                    reader.GetString(5),
+                    LicenseCatalog.ReadList(reader.GetString(6)),
+                    LicenseCatalog.ReadList(reader.GetString(7)),
+                    LicenseCatalog.ReadList(reader.GetString(8)),
+                    Timestamps.Parse(reader.GetString(9)).UtcDateTime,
+                    Timestamps.Parse(reader.GetString(10)).UtcDateTime), reader.IsDBNull(11) ? null : reader.GetString(11)));
+            }
+        }
+
+        return codes.Select(c => c.Code with { ItemIds = ItemIdsOf(work, c.Code.Code), PasswordHash = c.Hash }).ToList();
+    }
+
+    private static IReadOnlyList<string> ItemIdsOf(SqliteUnitOfWork work, string code)
+    {
+        var command = work.Command("SELECT item_id FROM handshake_code_item WHERE code = $code ORDER BY position;");
+        command.Parameters.AddWithValue("$code", code);
+        using var reader = command.ExecuteReader();
+        var ids = new List<string>();
+        while (reader.Read())
+        {
+            ids.Add(reader.GetString(0));
+        }
+
+        return ids;
+    }
+}

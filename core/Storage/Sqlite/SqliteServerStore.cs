@@ -1,0 +1,157 @@
+using Dls.Core.Audit;
+using Dls.Core.Listeners;
+using Microsoft.Data.Sqlite;
+
+namespace Dls.Core.Storage.Sqlite;
+
+/// <summary>The server aggregate on SQLite (tables server, server_setting, listener, audit_log).</summary>
+internal sealed class SqliteServerStore : IServerStore
+{
+    public StoredServer? Identity(UnitOfWork work)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command(
+            "SELECT uuid, organization_id, main_server_url, standby_server_url, role, public_key, created_at FROM server WHERE id = 1;");
+        using var reader = command.ExecuteReader();
+        return reader.Read()
+            ? new StoredServer(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
+                (byte[])reader.GetValue(5), Timestamps.Parse(reader.GetString(6)))
+            : null;
+    }
+
+    public void WriteIdentity(UnitOfWork work, StoredServer server, byte[] sealedPrivateKey, DateTimeOffset now)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("""
+            INSERT OR REPLACE INTO server (id, uuid, organization_id, main_server_url, standby_server_url, role, private_key, public_key, created_at, updated_at)
+            VALUES (1, $uuid, $org, $main, $standby, $role, $private, $public, $created, $now);
+            """);
+        command.Parameters.AddWithValue("$uuid", server.Uuid);
+        command.Parameters.AddWithValue("$org", server.OrganizationId);
+        command.Parameters.AddWithValue("$main", server.MainServerUrl);
+        command.Parameters.AddWithValue("$standby", server.StandbyServerUrl);
+        command.Parameters.AddWithValue("$role", server.Role);
+        command.Parameters.AddWithValue("$private", sealedPrivateKey);
+        command.Parameters.AddWithValue("$public", server.PublicKey);
+        command.Parameters.AddWithValue("$created", Timestamps.Format(server.CreatedAt));
+        command.Parameters.AddWithValue("$now", Timestamps.Format(now));
+        command.ExecuteNonQuery();
+    }
+
+    public void UpdateIdentity(UnitOfWork work, string? organizationId, string? mainServerUrl, string? standbyServerUrl, string? role, DateTimeOffset now)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("""
+            UPDATE server SET organization_id = coalesce($org, organization_id), main_server_url = coalesce($main, main_server_url),
+                standby_server_url = coalesce($standby, standby_server_url), role = coalesce($role, role), updated_at = $now
+            WHERE id = 1;
+            """);
+        command.Parameters.AddWithValue("$org", (object?)organizationId ?? DBNull.Value);
+        command.Parameters.AddWithValue("$main", (object?)mainServerUrl ?? DBNull.Value);
+        command.Parameters.AddWithValue("$standby", (object?)standbyServerUrl ?? DBNull.Value);
+        command.Parameters.AddWithValue("$role", (object?)role ?? DBNull.Value);
+        command.Parameters.AddWithValue("$now", Timestamps.Format(now));
+        command.ExecuteNonQuery();
+    }
+
+    public byte[]? SealedPrivateKey(UnitOfWork work) =>
+        SqliteUnitOfWork.Of(work).Command("SELECT private_key FROM server WHERE id = 1;").ExecuteScalar() as byte[];
+
+    public bool HoldsLicenses(UnitOfWork work)
+    {
+        // The license table arrives with the licensing migration; a store without it holds no license.
+        var sqlite = SqliteUnitOfWork.Of(work);
+        if (Convert.ToInt64(sqlite.Command("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'license';").ExecuteScalar()) == 0)
+        {
+            return false;
+        }
+
+        return Convert.ToInt64(sqlite.Command("SELECT EXISTS (SELECT 1 FROM license);").ExecuteScalar()) == 1;
+    }
+
+    public IReadOnlyDictionary<string, string> Settings(UnitOfWork work)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        using var reader = SqliteUnitOfWork.Of(work).Command("SELECT name, value FROM server_setting;").ExecuteReader();
+        while (reader.Read())
+        {
+            values[reader.GetString(0)] = reader.GetString(1);
+        }
+
+        return values;
+    }
+
+    public void SetSettings(UnitOfWork work, IEnumerable<KeyValuePair<string, string>> settings)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("INSERT INTO server_setting (name, value) VALUES ($name, $value) ON CONFLICT (name) DO UPDATE SET value = excluded.value;");
+        var name = command.Parameters.Add("$name", SqliteType.Text);
+        var value = command.Parameters.Add("$value", SqliteType.Text);
+        foreach (var setting in settings)
+        {
+            name.Value = setting.Key;
+            value.Value = setting.Value;
+            command.ExecuteNonQuery();
+        }
+    }
+
+    public void RegisterListener(UnitOfWork work, string url, int processId, DateTimeOffset? processStartedAt, DateTimeOffset now, string version)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("""
+            INSERT OR REPLACE INTO listener (url, process_id, process_started_at, started_at, version)
+            VALUES ($url, $pid, $processStartedAt, $now, $version);
+            """);
+        command.Parameters.AddWithValue("$url", url);
+        command.Parameters.AddWithValue("$pid", processId);
+        command.Parameters.AddWithValue("$processStartedAt", processStartedAt is null ? DBNull.Value : Timestamps.Format(processStartedAt.Value));
+        command.Parameters.AddWithValue("$now", Timestamps.Format(now));
+        command.Parameters.AddWithValue("$version", version);
+        command.ExecuteNonQuery();
+    }
+
+    public void UnregisterListener(UnitOfWork work, string url, int processId)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("DELETE FROM listener WHERE url = $url AND process_id = $pid;");
+        command.Parameters.AddWithValue("$url", url);
+        command.Parameters.AddWithValue("$pid", processId);
+        command.ExecuteNonQuery();
+    }
+
+    public IReadOnlyList<ListenerRecord> Listeners(UnitOfWork work)
+    {
+        using var reader = SqliteUnitOfWork.Of(work).Command("SELECT url, process_id, process_started_at, started_at, version FROM listener ORDER BY url;").ExecuteReader();
+        var records = new List<ListenerRecord>();
+        while (reader.Read())
+        {
+            records.Add(new ListenerRecord(
+                reader.GetString(0),
+                reader.GetInt32(1),
+                reader.IsDBNull(2) ? null : Timestamps.Parse(reader.GetString(2)).UtcDateTime,
+                Timestamps.Parse(reader.GetString(3)).UtcDateTime,
+                reader.GetString(4)));
+        }
+
+        return records;
+    }
+
+    public void AppendAudit(UnitOfWork work, DateTimeOffset time, string user, string action, string target, string details)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("INSERT INTO audit_log (time, user, action, target, details) VALUES ($time, $user, $action, $target, $details);");
+        command.Parameters.AddWithValue("$time", Timestamps.Format(time));
+        command.Parameters.AddWithValue("$user", user);
+        command.Parameters.AddWithValue("$action", action);
+        command.Parameters.AddWithValue("$target", target);
+        command.Parameters.AddWithValue("$details", details);
+        command.ExecuteNonQuery();
+    }
+
+    public IReadOnlyList<AuditEntry> Audit(UnitOfWork work, DateTimeOffset since)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("SELECT time, user, action, target, details FROM audit_log WHERE time >= $since ORDER BY id;");
+        command.Parameters.AddWithValue("$since", Timestamps.Format(since));
+        using var reader = command.ExecuteReader();
+        var entries = new List<AuditEntry>();
+        while (reader.Read())
+        {
+            entries.Add(new AuditEntry(Timestamps.Parse(reader.GetString(0)).UtcDateTime, reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4)));
+        }
+
+        return entries;
+    }
+}

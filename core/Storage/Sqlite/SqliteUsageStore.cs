@@ -1,0 +1,186 @@
+using System.Globalization;
+using Dls.Core.Usage;
+
+namespace Dls.Core.Storage.Sqlite;
+
+/// <summary>The usage aggregate on SQLite (tables usage_record, auth_event, usage_rollup, usage_device, usage_seen, usage_instance_seen, usage_setting …).</summary>
+internal sealed class SqliteUsageStore : IUsageStore
+{
+    public int? RetentionDays(UnitOfWork work) =>
+        SqliteUnitOfWork.Of(work).Command("SELECT value FROM usage_setting WHERE name = 'raw_retention_days';").ExecuteScalar() is string text
+            ? int.Parse(text, CultureInfo.InvariantCulture)
+            : null;
+
+    public void SetRetentionDays(UnitOfWork work, int days)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("""
+            INSERT INTO usage_setting (name, value) VALUES ('raw_retention_days', $days)
+            ON CONFLICT (name) DO UPDATE SET value = excluded.value;
+            """);
+        command.Parameters.AddWithValue("$days", days.ToString(CultureInfo.InvariantCulture));
+        command.ExecuteNonQuery();
+    }
+
+    public void AddAuthorizationEvent(UnitOfWork work, AuthorizationFact fact)
+    {
+        var raw = SqliteUsageWrites.Of(work).AuthEvent;
+        raw.Parameters[0].Value = Timestamps.Format(fact.Time);
+        raw.Parameters[1].Value = Timestamps.Format(TimeSlice.StartOf(fact.Time));
+        raw.Parameters[2].Value = fact.HandshakeCode;
+        raw.Parameters[3].Value = fact.ItemId;
+        raw.Parameters[4].Value = fact.ClientUuid;
+        raw.Parameters[5].Value = fact.ErrorCode;
+        raw.ExecuteNonQuery();
+    }
+
+    public void AddUsageRecord(UnitOfWork work, UsageFact fact)
+    {
+        var raw = SqliteUsageWrites.Of(work).UsageRecord;
+        raw.Parameters[0].Value = Timestamps.Format(fact.ReceivedAt);
+        raw.Parameters[1].Value = Timestamps.Format(TimeSlice.StartOf(fact.Slice));
+        raw.Parameters[2].Value = fact.HandshakeCode;
+        raw.Parameters[3].Value = fact.ItemId;
+        raw.Parameters[4].Value = fact.ClientUuid;
+        raw.Parameters[5].Value = fact.InstanceId ?? string.Empty;
+        raw.Parameters[6].Value = fact.Count;
+        raw.Parameters[7].Value = fact.Features is null || fact.Features.Count == 0
+            ? DBNull.Value
+            : System.Text.Json.JsonSerializer.Serialize(fact.Features);
+        raw.ExecuteNonQuery();
+    }
+
+    public long ClientId(UnitOfWork work, string clientUuid)
+    {
+        var client = SqliteUsageWrites.Of(work).Client;
+        client.Parameters[0].Value = clientUuid;
+        return (long)client.ExecuteScalar()!;
+    }
+
+    public long AddToDevice(UnitOfWork work, int grain, long period, string code, string item, long client, long count, long reports, long authorizations, long failed)
+    {
+        var device = SqliteUsageWrites.Of(work).Device;
+        SqliteUsageWrites.Set(device, grain, period, code, item, client, count, reports, authorizations, failed);
+        return (long)device.ExecuteScalar()!;
+    }
+
+    public bool MarkSeen(UnitOfWork work, int level, int grain, long period, string code, string item, long client)
+    {
+        var seen = SqliteUsageWrites.Of(work).Seen;
+        SqliteUsageWrites.Set(seen, level, grain, period, code, item, client);
+        return seen.ExecuteNonQuery() == 1;
+    }
+
+    public bool MarkInstanceSeen(UnitOfWork work, int level, long period, string code, string item, long client, string instance)
+    {
+        var seen = SqliteUsageWrites.Of(work).Instance;
+        SqliteUsageWrites.Set(seen, level, period, code, item, client, instance);
+        return seen.ExecuteNonQuery() == 1;
+    }
+
+    public (long Devices, long Instances) AddToRollup(UnitOfWork work, UsageRollupRow row)
+    {
+        var rollup = SqliteUsageWrites.Of(work).Rollup;
+        SqliteUsageWrites.Set(rollup, row.Level, row.Grain, row.Period, row.Code, row.Item, row.Count, row.Reports, row.Devices, row.Instances,
+            row.PeakDevices, row.PeakInstances, row.Authorizations, row.Failed);
+        using var reader = rollup.ExecuteReader();
+        reader.Read();
+        return (reader.GetInt64(0), reader.GetInt64(1));
+    }
+
+    public void AddToFeature(UnitOfWork work, int grain, long period, string code, string item, string feature, long count)
+    {
+        var command = SqliteUsageWrites.Of(work).Feature;
+        SqliteUsageWrites.Set(command, grain, period, code, item, feature, count);
+        command.ExecuteNonQuery();
+    }
+
+    public byte[]? DeviceBits(UnitOfWork work, DeviceBitsKey key)
+    {
+        var read = SqliteUsageWrites.Of(work).ReadBits;
+        SqliteUsageWrites.Set(read, key.Level, key.Grain, key.Period, key.Code, key.Item, key.Chunk);
+        return read.ExecuteScalar() as byte[];
+    }
+
+    public void SetDeviceBits(UnitOfWork work, DeviceBitsKey key, byte[] bits)
+    {
+        var write = SqliteUsageWrites.Of(work).WriteBits;
+        SqliteUsageWrites.Set(write, key.Level, key.Grain, key.Period, key.Code, key.Item, key.Chunk, bits);
+        write.ExecuteNonQuery();
+    }
+
+    public IReadOnlyList<string> FeatureNames(UnitOfWork work, string itemId)
+    {
+        var select = SqliteUnitOfWork.Of(work).Command("SELECT feature FROM feature_name WHERE item_id = $item;");
+        select.Parameters.AddWithValue("$item", itemId);
+        using var reader = select.ExecuteReader();
+        var names = new List<string>();
+        while (reader.Read())
+        {
+            names.Add(reader.GetString(0));
+        }
+
+        return names;
+    }
+
+    public void AddFeatureName(UnitOfWork work, string itemId, string feature)
+    {
+        var insert = SqliteUnitOfWork.Of(work).Command("INSERT INTO feature_name (item_id, feature) VALUES ($item, $feature) ON CONFLICT DO NOTHING;");
+        insert.Parameters.AddWithValue("$item", itemId);
+        insert.Parameters.AddWithValue("$feature", feature);
+        insert.ExecuteNonQuery();
+    }
+
+    public IReadOnlyList<(string Code, long Total, long Failed)> AuthorizationsByCode(UnitOfWork work, DateTimeOffset since, DateTimeOffset now)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("""
+            SELECT handshake_code, count(*), coalesce(sum(error_code <> 0), 0)
+            FROM auth_event WHERE time >= $since AND time <= $now GROUP BY handshake_code;
+            """);
+        command.Parameters.AddWithValue("$since", Timestamps.Format(since));
+        command.Parameters.AddWithValue("$now", Timestamps.Format(now));
+        using var reader = command.ExecuteReader();
+        var counts = new List<(string, long, long)>();
+        while (reader.Read())
+        {
+            counts.Add((reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2)));
+        }
+
+        return counts;
+    }
+
+    public long PurgeUsageRecords(UnitOfWork work, DateTimeOffset cutoff, int limit) =>
+        Delete(work, "DELETE FROM usage_record WHERE id IN (SELECT id FROM usage_record WHERE slice < $cutoff LIMIT $limit);", Timestamps.Format(cutoff), limit);
+
+    public long PurgeAuthorizationEvents(UnitOfWork work, DateTimeOffset cutoff, int limit) =>
+        Delete(work, "DELETE FROM auth_event WHERE id IN (SELECT id FROM auth_event WHERE time < $cutoff LIMIT $limit);", Timestamps.Format(cutoff), limit);
+
+    public long PurgeDevicePeriods(UnitOfWork work, UsageGrain grain, DateTimeOffset cutoff, int limit) =>
+        Delete(work, $"""
+            DELETE FROM usage_device WHERE (grain, period, handshake_code, item_id, client_id) IN (
+                SELECT grain, period, handshake_code, item_id, client_id FROM usage_device
+                WHERE grain = {(int)grain} AND period < $cutoff LIMIT $limit);
+            """, UsagePeriods.ToSeconds(cutoff), limit);
+
+    public long PurgeSeenPeriods(UnitOfWork work, UsageGrain grain, DateTimeOffset cutoff, int limit) =>
+        Delete(work, $"""
+            DELETE FROM usage_seen WHERE (level, grain, period, handshake_code, item_id, client_id) IN (
+                SELECT level, grain, period, handshake_code, item_id, client_id FROM usage_seen
+                WHERE level IN (1, 2) AND grain = {(int)grain} AND period < $cutoff LIMIT $limit);
+            """, UsagePeriods.ToSeconds(cutoff), limit);
+
+    // The level list lets the primary key (level, period, ...) find the periods.
+    public long PurgeInstancesSeen(UnitOfWork work, DateTimeOffset cutoff, int limit) =>
+        Delete(work, """
+            DELETE FROM usage_instance_seen WHERE (level, period, handshake_code, item_id, client_id, instance_id) IN (
+                SELECT level, period, handshake_code, item_id, client_id, instance_id FROM usage_instance_seen
+                WHERE level IN (0, 1, 2) AND period < $cutoff LIMIT $limit);
+            """, UsagePeriods.ToSeconds(cutoff), limit);
+
+    private static long Delete(UnitOfWork work, string sql, object cutoff, int limit)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command(sql);
+        command.Parameters.AddWithValue("$cutoff", cutoff);
+        command.Parameters.AddWithValue("$limit", limit);
+        return command.ExecuteNonQuery();
+    }
+}
