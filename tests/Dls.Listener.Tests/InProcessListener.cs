@@ -45,14 +45,7 @@ public sealed class InProcessListener : IAsyncDisposable
     /// <param name="services">Changes to the listener's services after its own (a part that fails, for one).</param>
     public static InProcessListener Start(string organizationId = "216998", bool rateLimits = false, Action<IServiceCollection>? services = null)
     {
-        var folder = Directory.CreateTempSubdirectory("dls-listener-test-").FullName;
-        var storePath = Path.Combine(folder, "dls.db");
-        var server = new ServerService(DlsStore.OpenOrCreate(storePath), TimeProvider.System).Initialize(organizationId, force: false);
-        if (!rateLimits)
-        {
-            ProtectionSettings.Set(DlsStore.Open(storePath), DateTimeOffset.UtcNow, newSeatsPerMinute: 0, newSeatsPerMinutePerCode: 0,
-                failedAuthorizationsPerMinute: 0, failedAuthorizationsPerMinutePerCode: 0);
-        }
+        var (folder, storePath, server) = ListenerHost.NewStore(organizationId, rateLimits);
 
         return new InProcessListener(folder, storePath, server, services);
     }

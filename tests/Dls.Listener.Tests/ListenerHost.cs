@@ -83,6 +83,23 @@ public sealed class ListenerHost : IAsyncDisposable
         string organizationId = "216998",
         bool rateLimits = false)
     {
+        var (folder, storePath, server) = NewStore(organizationId, rateLimits);
+        var process = Launch(storePath, $"{scheme}://127.0.0.1:0", arguments, environment);
+        var host = new ListenerHost(folder, storePath, process, server, handler);
+        process.OutputDataReceived += (_, e) => host.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => host.Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        await host.WaitHealthyAsync();
+        return host;
+    }
+
+    /// <summary>
+    /// A new store in a temporary folder with a server identity of <paramref name="organizationId"/>; the rate limits
+    /// are turned off unless <paramref name="rateLimits"/>.
+    /// </summary>
+    internal static (string Folder, string StorePath, ServerInfo Server) NewStore(string organizationId, bool rateLimits)
+    {
         var folder = Directory.CreateTempSubdirectory("dls-listener-test-").FullName;
         var storePath = Path.Combine(folder, "dls.db");
         var server = new ServerService(DlsStore.OpenOrCreate(storePath), TimeProvider.System).Initialize(organizationId, force: false);
@@ -92,14 +109,7 @@ public sealed class ListenerHost : IAsyncDisposable
                 failedAuthorizationsPerMinute: 0, failedAuthorizationsPerMinutePerCode: 0);
         }
 
-        var process = Launch(storePath, $"{scheme}://127.0.0.1:0", arguments, environment);
-        var host = new ListenerHost(folder, storePath, process, server, handler);
-        process.OutputDataReceived += (_, e) => host.Append(e.Data);
-        process.ErrorDataReceived += (_, e) => host.Append(e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        await host.WaitHealthyAsync();
-        return host;
+        return (folder, storePath, server);
     }
 
     /// <summary>A listener process on <paramref name="url"/> (port 0: any free port), its output left to the caller.</summary>

@@ -32,6 +32,17 @@ function Test-PortOpen([int] $Port) {
 
 # Runs a script in a new pwsh process (a second administrator's session) that has imported the built
 # module, and returns its output converted from JSON. The script gets $StorePath and $Arg.
+# Runs a child PowerShell of the same build as this one (`dotnet pwsh` from the tool manifest, else pwsh) and returns
+# its output with errors merged; $LASTEXITCODE is the child's.
+function Invoke-ChildPwsh([string] $EncodedCommand) {
+    $pwshDll = Join-Path $PSHOME 'pwsh.dll'
+    if ((Test-Path $pwshDll) -and [System.IO.Path]::GetFileNameWithoutExtension([Environment]::ProcessPath) -eq 'dotnet') {
+        & ([Environment]::ProcessPath) $pwshDll -NoProfile -NonInteractive -EncodedCommand $EncodedCommand 2>&1
+    } else {
+        & (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -EncodedCommand $EncodedCommand 2>&1
+    }
+}
+
 function Invoke-FreshSession([string] $Script, [string] $StorePath, $Arg) {
     $wrapper = @"
 `$ErrorActionPreference = 'Stop'
@@ -42,12 +53,7 @@ Import-Module '$($script:ModuleManifest)'
 ConvertTo-Json -InputObject @(`$result) -Depth 5 -Compress -EnumsAsStrings
 "@
     $encoded = [Convert]::ToBase64String([System.Text.Encoding]::Unicode.GetBytes($wrapper))
-    $pwshDll = Join-Path $PSHOME 'pwsh.dll'
-    $output = if ((Test-Path $pwshDll) -and [System.IO.Path]::GetFileNameWithoutExtension([Environment]::ProcessPath) -eq 'dotnet') {
-        & ([Environment]::ProcessPath) $pwshDll -NoProfile -NonInteractive -EncodedCommand $encoded 2>&1
-    } else {
-        & (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -EncodedCommand $encoded 2>&1
-    }
+    $output = Invoke-ChildPwsh -EncodedCommand $encoded
     if ($LASTEXITCODE -ne 0) { throw "The fresh session failed: $($output -join "`n")" }
     ($output | Select-Object -Last 1) | ConvertFrom-Json
 }

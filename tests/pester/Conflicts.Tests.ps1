@@ -33,12 +33,7 @@ Import-Module '$($script:ModuleManifest)'
 } | ConvertTo-Json -Depth 6 -Compress -EnumsAsStrings
 "@
         $encoded = [Convert]::ToBase64String([System.Text.Encoding]::Unicode.GetBytes($wrapper))
-        $pwshDll = Join-Path $PSHOME 'pwsh.dll'
-        $output = if ((Test-Path $pwshDll) -and [System.IO.Path]::GetFileNameWithoutExtension([Environment]::ProcessPath) -eq 'dotnet') {
-            & ([Environment]::ProcessPath) $pwshDll -NoProfile -NonInteractive -EncodedCommand $encoded 2>&1
-        } else {
-            & (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -EncodedCommand $encoded 2>&1
-        }
+        $output = Invoke-ChildPwsh -EncodedCommand $encoded
         if ($LASTEXITCODE -ne 0) { throw "The session with other versions loaded failed: $($output -join "`n")" }
         ($output | Select-Object -Last 1) | ConvertFrom-Json
     }
