@@ -2,8 +2,6 @@ using Dls.Core.Audit;
 using Dls.Core.Crypto;
 using Dls.Core.Errors;
 using Dls.Core.Storage;
-using Dls.Core.Storage.Sqlite;
-using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Licensing;
 
@@ -267,34 +265,6 @@ public sealed class HandshakeCodeService(DlsStore store, TimeProvider time)
     internal static void WriteItems(UnitOfWork work, string code, IReadOnlyList<string> itemIds, DateTimeOffset now)
     {
         work.Stores.Codes.ReplaceItems(work, code, itemIds);
-        work.Stores.Codes.Touch(work, code, now);
-    }
-
-    /// <remarks>For code not yet moved onto units of work.</remarks>
-    internal static bool OrganizationHasCodes(SqliteConnection connection, SqliteTransaction? transaction, string organizationId)
-    {
-        using var work = SqliteUnitOfWork.Borrow(SqliteStores.All, connection, transaction, connection.DataSource);
-        return work.Stores.Codes.OrganizationHasCodes(work, organizationId);
-    }
-
-    /// <remarks>For code not yet moved onto units of work.</remarks>
-    internal static void Insert(SqliteConnection connection, SqliteTransaction transaction, string code, string organizationId, string name, bool isDefault, DateTimeOffset now)
-    {
-        using var work = SqliteUnitOfWork.Borrow(SqliteStores.All, connection, transaction, connection.DataSource);
-        Insert(work, code, organizationId, name, isDefault, now);
-    }
-
-    /// <remarks>For code not yet moved onto units of work.</remarks>
-    internal static void WriteItems(SqliteConnection connection, SqliteTransaction transaction, string code, IReadOnlyList<string> itemIds, DateTimeOffset now)
-    {
-        using var work = SqliteUnitOfWork.Borrow(SqliteStores.All, connection, transaction, connection.DataSource);
-        WriteItems(work, code, itemIds, now);
-    }
-
-    /// <remarks>For code not yet moved onto units of work.</remarks>
-    internal static void Touch(SqliteConnection connection, SqliteTransaction transaction, string code, DateTimeOffset now)
-    {
-        using var work = SqliteUnitOfWork.Borrow(SqliteStores.All, connection, transaction, connection.DataSource);
         work.Stores.Codes.Touch(work, code, now);
     }
 
