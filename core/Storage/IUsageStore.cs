@@ -93,6 +93,18 @@ internal interface IUsageStore
     /// <summary>Whether any usage is rolled up for the code (a removed code's usage stays).</summary>
     bool HasCodeUsage(UnitOfWork work, string code);
 
+    /// <summary>The short id of a client, or null when it has none yet (nothing is made).</summary>
+    long? FindClientId(UnitOfWork work, string clientUuid);
+
+    /// <summary>Whether the device's row of the period (through the code, for the item) records a report or a granted authorization.</summary>
+    bool HasContact(UnitOfWork work, UsageGrain grain, long period, string code, string item, long client);
+
+    /// <summary>
+    /// The newest of the <paramref name="grain"/> periods from <paramref name="top"/> down to <paramref name="bottom"/>
+    /// (every <paramref name="step"/> seconds) whose device row records a report or a granted authorization, or null.
+    /// </summary>
+    long? NewestContact(UnitOfWork work, UsageGrain grain, long top, long bottom, long step, string code, string item, long client);
+
     /// <summary>Authorizations and refused ones per code in [<paramref name="since"/>, <paramref name="now"/>] (codes with none are absent).</summary>
     IReadOnlyList<(string Code, long Total, long Failed)> AuthorizationsByCode(UnitOfWork work, DateTimeOffset since, DateTimeOffset now);
 

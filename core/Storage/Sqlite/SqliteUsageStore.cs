@@ -88,6 +88,41 @@ internal sealed class SqliteUsageStore : IUsageStore
         }
     }
 
+    public long? FindClientId(UnitOfWork work, string clientUuid)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("SELECT id FROM usage_client WHERE client_uuid = $client;");
+        command.Parameters.AddWithValue("$client", clientUuid);
+        return command.ExecuteScalar() is long id ? id : null;
+    }
+
+    public bool HasContact(UnitOfWork work, UsageGrain grain, long period, string code, string item, long client)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("""
+            SELECT EXISTS (SELECT 1 FROM usage_device
+                WHERE grain = $grain AND period = $top AND handshake_code = $code AND item_id = $item AND client_id = $id
+                  AND (reports > 0 OR authorizations > failed_authorizations));
+            """);
+        BindDevice(command, grain, period, code, item, client);
+        return (long)command.ExecuteScalar()! == 1;
+    }
+
+    public long? NewestContact(UnitOfWork work, UsageGrain grain, long top, long bottom, long step, string code, string item, long client)
+    {
+        // The candidate periods are generated and each looked up by the full primary key, in one statement (CROSS JOIN
+        // keeps the candidates the outer loop).
+        var command = SqliteUnitOfWork.Of(work).Command("""
+            WITH RECURSIVE candidate (period) AS (
+                SELECT $top UNION ALL SELECT period - $step FROM candidate WHERE period - $step >= $bottom)
+            SELECT max(d.period) FROM candidate c CROSS JOIN usage_device d
+                ON d.grain = $grain AND d.period = c.period AND d.handshake_code = $code AND d.item_id = $item AND d.client_id = $id
+            WHERE d.reports > 0 OR d.authorizations > d.failed_authorizations;
+            """);
+        BindDevice(command, grain, top, code, item, client);
+        command.Parameters.Add("$bottom", SqliteType.Integer).Value = bottom;
+        command.Parameters.Add("$step", SqliteType.Integer).Value = step;
+        return command.ExecuteScalar() is long found ? found : null;
+    }
+
     public DateTimeOffset? FirstUsageDay(UnitOfWork work) =>
         SqliteUnitOfWork.Of(work).Command("SELECT min(period) FROM usage_rollup WHERE level = 0 AND grain = 3;").ExecuteScalar() is long seconds
             ? DateTimeOffset.FromUnixTimeSeconds(seconds)
@@ -292,5 +327,14 @@ internal sealed class SqliteUsageStore : IUsageStore
         {
             command.Parameters.AddWithValue("$item", filter.Item);
         }
+    }
+
+    private static void BindDevice(SqliteCommand command, UsageGrain grain, long top, string code, string item, long client)
+    {
+        command.Parameters.Add("$grain", SqliteType.Integer).Value = (int)grain;
+        command.Parameters.Add("$top", SqliteType.Integer).Value = top;
+        command.Parameters.Add("$code", SqliteType.Text).Value = code;
+        command.Parameters.AddWithValue("$item", item);
+        command.Parameters.Add("$id", SqliteType.Integer).Value = client;
     }
 }
