@@ -3,7 +3,6 @@ using Dls.Core.Errors;
 using Dls.Core.Licensing;
 using Dls.Core.Storage;
 using Dls.Core.Usage;
-using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Accounting;
 
@@ -51,16 +50,15 @@ public sealed class DeviceService(DlsStore store, TimeProvider time)
     public IReadOnlyList<DeviceInfo> List(string? handshakeCode, string? itemId, string? clientUuid, bool activeOnly)
     {
         var now = time.GetUtcNow();
-        return store.Read(connection =>
+        // One snapshot for every item: the listener keeps writing meanwhile.
+        return store.QuerySnapshot(work =>
         {
-            // One snapshot for every item: the listener keeps writing meanwhile.
-            using var transaction = connection.BeginTransaction(deferred: true);
             var devices = new List<DeviceInfo>();
-            foreach (var item in ItemsInScope(connection, transaction, handshakeCode, itemId))
+            foreach (var item in ItemsInScope(work, handshakeCode, itemId))
             {
                 devices.AddRange(IsSeats(item.Mode)
-                    ? Seats(connection, transaction, item, clientUuid, now)
-                    : Grantees(connection, transaction, item, handshakeCode, clientUuid, now));
+                    ? Seats(work, item, clientUuid, now)
+                    : Grantees(work, item, handshakeCode, clientUuid, now));
             }
 
             return activeOnly ? devices.Where(d => d.IsActive).ToList() : devices;
@@ -74,7 +72,7 @@ public sealed class DeviceService(DlsStore store, TimeProvider time)
     /// </summary>
     public IReadOnlyList<DeviceInfo> Remove(string clientUuid, string? itemId)
     {
-        if (itemId is not null && store.Read(connection => LicenseCatalog.FindItem(connection, null, itemId)) is { } item && !IsSeats(item.Mode))
+        if (itemId is not null && store.Query(work => LicenseCatalog.FindItem(work, itemId)) is { } item && !IsSeats(item.Mode))
         {
             throw new DlsException(
                 ErrorIds.ItemHasNoSeats,
@@ -95,17 +93,12 @@ public sealed class DeviceService(DlsStore store, TimeProvider time)
                 clientUuid);
         }
 
-        store.Write((connection, transaction) =>
+        store.Write(work =>
         {
-            using var command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = "DELETE FROM seat WHERE (client_uuid = $client OR seat_key = $client) AND ($item IS NULL OR item_id = $item);";
-            command.Parameters.AddWithValue("$client", clientUuid);
-            command.Parameters.AddWithValue("$item", (object?)itemId ?? DBNull.Value);
-            command.ExecuteNonQuery();
+            work.Stores.Devices.RemoveSeats(work, clientUuid, itemId);
             foreach (var device in removed)
             {
-                AuditLog.Write(connection, transaction, time.GetUtcNow(), "Device.Remove", $"{device.ItemId}/{device.Domain ?? device.ClientUuid}",
+                AuditLog.Write(work, time.GetUtcNow(), "Device.Remove", $"{device.ItemId}/{device.Domain ?? device.ClientUuid}",
                     $"lastSeen={Timestamps.Format(device.LastSeen)}, activeUntil={(device.ActiveUntil is { } until ? Timestamps.Format(until) : string.Empty)}");
             }
         });
@@ -114,80 +107,44 @@ public sealed class DeviceService(DlsStore store, TimeProvider time)
 
     private static bool IsSeats(LicenseMode mode) => LicenseModeRules.For(mode).Basis == QuotaBasis.Seats;
 
-    private static IEnumerable<DeviceInfo> Seats(SqliteConnection connection, SqliteTransaction transaction, LicenseItem item, string? clientUuid, DateTimeOffset now)
-    {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = """
-            SELECT seat_key, kind, client_uuid, first_seen, last_seen, active_until FROM seat
-            WHERE item_id = $item AND ($client IS NULL OR client_uuid = $client OR seat_key = $client)
-            ORDER BY last_seen DESC;
-            """;
-        command.Parameters.AddWithValue("$item", item.ItemId);
-        command.Parameters.AddWithValue("$client", (object?)clientUuid ?? DBNull.Value);
-        using var reader = command.ExecuteReader();
-        var seats = new List<DeviceInfo>();
-        while (reader.Read())
-        {
-            var activeUntil = Timestamps.Parse(reader.GetString(5));
-            var holds = activeUntil > now;
-            seats.Add(new DeviceInfo(
-                reader.GetString(2),
-                item.ItemId,
-                item.Mode,
-                reader.GetString(1) == "domain" ? reader.GetString(0) : null,
-                Timestamps.Parse(reader.GetString(3)).UtcDateTime,
-                Timestamps.Parse(reader.GetString(4)).UtcDateTime,
-                activeUntil.UtcDateTime,
-                null,
-                holds,
-                holds));
-        }
-
-        return seats;
-    }
+    private static IEnumerable<DeviceInfo> Seats(UnitOfWork work, LicenseItem item, string? clientUuid, DateTimeOffset now) =>
+        work.Stores.Devices.Seats(work, item.ItemId, clientUuid)
+            .Select(seat =>
+            {
+                var holds = seat.ActiveUntil > now;
+                return new DeviceInfo(
+                    seat.ClientUuid,
+                    item.ItemId,
+                    item.Mode,
+                    seat.Kind == "domain" ? seat.SeatKey : null,
+                    seat.FirstSeen.UtcDateTime,
+                    seat.LastSeen.UtcDateTime,
+                    seat.ActiveUntil.UtcDateTime,
+                    null,
+                    holds,
+                    holds);
+            })
+            .ToList();
 
     /// <summary>The devices granted an authorization for a count or concurrent item (through one code, or any).</summary>
     private static IEnumerable<DeviceInfo> Grantees(
-        SqliteConnection connection, SqliteTransaction transaction, LicenseItem item, string? handshakeCode, string? clientUuid, DateTimeOffset now)
+        UnitOfWork work, LicenseItem item, string? handshakeCode, string? clientUuid, DateTimeOffset now)
     {
-        var grants = new List<(string Client, DateTimeOffset First, DateTimeOffset Until, string[] Codes)>();
-        using (var command = connection.CreateCommand())
-        {
-            command.Transaction = transaction;
-            // Only the filters given, so that the planner seeks the device in the index when one is asked for.
-            command.CommandText = $"""
-                SELECT client_uuid, min(first_granted), max(cache_until), group_concat(handshake_code, char(10)) FROM client_grant
-                WHERE item_id = $item{(clientUuid is null ? string.Empty : " AND client_uuid = $client")}{(handshakeCode is null ? string.Empty : " AND handshake_code = $code")}
-                GROUP BY client_uuid;
-                """;
-            command.Parameters.AddWithValue("$item", item.ItemId);
-            command.Parameters.AddWithValue("$client", (object?)clientUuid ?? DBNull.Value);
-            command.Parameters.AddWithValue("$code", (object?)handshakeCode ?? DBNull.Value);
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
-            {
-                grants.Add((reader.GetString(0), Timestamps.Parse(reader.GetString(1)), Timestamps.Parse(reader.GetString(2)), reader.GetString(3).Split('\n')));
-            }
-        }
+        var grants = work.Stores.Devices.Grantees(work, item.ItemId, clientUuid, handshakeCode)
+            .Select(g => (Client: g.ClientUuid, First: g.FirstGranted, Until: g.CacheUntil, g.Codes))
+            .ToList();
 
         // A concurrent item's seat is held while the device reported in the current or the previous slice (SPEC §3).
         var held = new Dictionary<string, DateTimeOffset>(StringComparer.Ordinal);
         if (Ledger.IsConcurrentMode(item.Mode))
         {
-            using var command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = "SELECT client_uuid, max(slice) FROM concurrent_slot WHERE item_id = $item AND slice >= $since GROUP BY client_uuid;";
-            command.Parameters.AddWithValue("$item", item.ItemId);
-            command.Parameters.AddWithValue("$since", Timestamps.Format(TimeSlice.StartOf(now) - TimeSlice.Length));
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
+            foreach (var (client, slice) in work.Stores.Devices.NewestSlots(work, item.ItemId, TimeSlice.StartOf(now) - TimeSlice.Length))
             {
-                held[reader.GetString(0)] = Timestamps.Parse(reader.GetString(1)) + (TimeSlice.Length * 2);
+                held[client] = slice + (TimeSlice.Length * 2);
             }
         }
 
-        using var contacts = new LastContact(connection, transaction, item.ItemId);
+        var contacts = new LastContact(work, item.ItemId);
         return grants
             .Select(grant =>
             {
@@ -211,27 +168,27 @@ public sealed class DeviceService(DlsStore store, TimeProvider time)
             .ToList();
     }
 
-    private static IEnumerable<LicenseItem> ItemsInScope(SqliteConnection connection, SqliteTransaction transaction, string? handshakeCode, string? itemId)
+    private static IEnumerable<LicenseItem> ItemsInScope(UnitOfWork work, string? handshakeCode, string? itemId)
     {
         IEnumerable<LicenseItem> items;
         if (handshakeCode is not null)
         {
-            if (LicenseCatalog.FindCode(connection, transaction, handshakeCode) is null)
+            if (LicenseCatalog.FindCode(work, handshakeCode) is null)
             {
                 throw new DlsException(ErrorIds.HandshakeCodeNotFound, DlsErrorKind.NotFound, $"There is no handshake code '{handshakeCode}'.", handshakeCode);
             }
 
-            items = LicenseCatalog.ItemsOfCode(connection, transaction, handshakeCode);
+            items = LicenseCatalog.ItemsOfCode(work, handshakeCode);
         }
         else
         {
-            items = LicenseCatalog.AllItems(connection, transaction);
+            items = LicenseCatalog.AllItems(work);
         }
 
         if (itemId is not null)
         {
             items = items.Where(i => i.ItemId == itemId).ToList();
-            if (!items.Any() && LicenseCatalog.FindItem(connection, transaction, itemId) is null)
+            if (!items.Any() && LicenseCatalog.FindItem(work, itemId) is null)
             {
                 throw new DlsException(ErrorIds.LicenseItemNotFound, DlsErrorKind.NotFound, $"There is no license item '{itemId}'.", itemId);
             }
@@ -246,64 +203,26 @@ public sealed class DeviceService(DlsStore store, TimeProvider time)
     /// a contact between the first grant and now, then its newest day, hour and slice inside it, each found in one
     /// statement that looks the candidate periods up by the full primary key (months are probed one by one: a device
     /// silent for months costs a probe per month). Where the finer rows are purged, the start of the finest period
-    /// still known. The statements are prepared once per item and reused for each of its devices.
+    /// still known. The unit of work keeps the statements prepared, so they are compiled once and reused for every device.
     /// </summary>
-    private sealed class LastContact : IDisposable
+    private sealed class LastContact(UnitOfWork work, string item)
     {
-        private readonly SqliteCommand _client;
-        private readonly SqliteCommand _probe;
-        private readonly SqliteCommand _newest;
-
-        public LastContact(SqliteConnection connection, SqliteTransaction transaction, string item)
-        {
-            _client = connection.CreateCommand();
-            _client.Transaction = transaction;
-            _client.CommandText = "SELECT id FROM usage_client WHERE client_uuid = $client;";
-            _client.Parameters.Add("$client", SqliteType.Text);
-
-            // One month.
-            _probe = Probe(connection, transaction, item, """
-                SELECT EXISTS (SELECT 1 FROM usage_device
-                    WHERE grain = $grain AND period = $top AND handshake_code = $code AND item_id = $item AND client_id = $id
-                      AND (reports > 0 OR authorizations > failed_authorizations));
-                """);
-
-            // The newest of the slices, hours or days from $top down to $bottom: the candidate periods are generated and
-            // each looked up by the full primary key, in one statement (CROSS JOIN keeps the candidates the outer loop).
-            _newest = Probe(connection, transaction, item, """
-                WITH RECURSIVE candidate (period) AS (
-                    SELECT $top UNION ALL SELECT period - $step FROM candidate WHERE period - $step >= $bottom)
-                SELECT max(d.period) FROM candidate c CROSS JOIN usage_device d
-                    ON d.grain = $grain AND d.period = c.period AND d.handshake_code = $code AND d.item_id = $item AND d.client_id = $id
-                WHERE d.reports > 0 OR d.authorizations > d.failed_authorizations;
-                """);
-            _newest.Parameters.Add("$bottom", SqliteType.Integer);
-            _newest.Parameters.Add("$step", SqliteType.Integer);
-        }
-
-        public void Dispose()
-        {
-            _client.Dispose();
-            _probe.Dispose();
-            _newest.Dispose();
-        }
+        private string _code = string.Empty;
+        private long _id;
 
         /// <summary>The start of the newest slice (or coarser period) with a contact through one of <paramref name="codes"/>.</summary>
         public DateTimeOffset? Find(string client, IReadOnlyList<string> codes, DateTimeOffset since, DateTimeOffset now)
         {
-            _client.Parameters["$client"].Value = client;
-            if (_client.ExecuteScalar() is not long id)
+            if (work.Stores.Usage.FindClientId(work, client) is not { } id)
             {
                 return null;
             }
 
-            _probe.Parameters["$id"].Value = id;
-            _newest.Parameters["$id"].Value = id;
+            _id = id;
             long? last = null;
             foreach (var code in codes)
             {
-                _probe.Parameters["$code"].Value = code;
-                _newest.Parameters["$code"].Value = code;
+                _code = code;
                 if (Descend(UsagePeriods.ToSeconds(since), UsagePeriods.ToSeconds(now)) is { } found && (last is null || found > last))
                 {
                     last = found;
@@ -345,9 +264,7 @@ public sealed class DeviceService(DlsStore store, TimeProvider time)
                 // Months are not of one length; a device is rarely silent for more than one or two of them.
                 for (var period = top; period >= bottom; period = UsagePeriods.Floor(UsageGrain.Month, period - 1))
                 {
-                    _probe.Parameters["$grain"].Value = (int)grain;
-                    _probe.Parameters["$top"].Value = period;
-                    if ((long)_probe.ExecuteScalar()! == 1)
+                    if (work.Stores.Usage.HasContact(work, grain, period, _code, item, _id))
                     {
                         return period;
                     }
@@ -361,24 +278,7 @@ public sealed class DeviceService(DlsStore store, TimeProvider time)
                 return null;
             }
 
-            _newest.Parameters["$grain"].Value = (int)grain;
-            _newest.Parameters["$top"].Value = top;
-            _newest.Parameters["$bottom"].Value = bottom;
-            _newest.Parameters["$step"].Value = UsagePeriods.Next(grain, 0);
-            return _newest.ExecuteScalar() is long found ? found : null;
-        }
-
-        private static SqliteCommand Probe(SqliteConnection connection, SqliteTransaction transaction, string item, string sql)
-        {
-            var command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = sql;
-            command.Parameters.Add("$grain", SqliteType.Integer);
-            command.Parameters.Add("$top", SqliteType.Integer);
-            command.Parameters.Add("$code", SqliteType.Text);
-            command.Parameters.AddWithValue("$item", item);
-            command.Parameters.Add("$id", SqliteType.Integer);
-            return command;
+            return work.Stores.Usage.NewestContact(work, grain, top, bottom, UsagePeriods.Next(grain, 0), _code, item, _id);
         }
     }
 }

@@ -28,13 +28,6 @@ public static class AuditLog
     public static IReadOnlyList<AuditEntry> Read(DlsStore store, DateTimeOffset? since) =>
         store.Query(work => work.Stores.Server.Audit(work, since ?? DateTimeOffset.MinValue));
 
-    /// <remarks>For code not yet moved onto units of work.</remarks>
-    public static IReadOnlyList<AuditEntry> Read(SqliteConnection connection, DateTimeOffset? since)
-    {
-        using var work = SqliteUnitOfWork.Borrow(SqliteStores.All, connection, null, connection.DataSource);
-        return work.Stores.Server.Audit(work, since ?? DateTimeOffset.MinValue);
-    }
-
     private static string CurrentUser()
     {
         var domain = Environment.UserDomainName;

@@ -2,8 +2,6 @@ using Dls.Core.Audit;
 using Dls.Core.Crypto;
 using Dls.Core.Errors;
 using Dls.Core.Storage;
-using Dls.Core.Storage.Sqlite;
-using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Licensing;
 
@@ -52,9 +50,9 @@ public sealed class HandshakeCodeService(DlsStore store, TimeProvider time)
     public const int MaxAllowedValueLength = 253;
     public const int MaxDescriptionLength = 1024;
 
-    public IReadOnlyList<HandshakeCode> List() => store.Read(connection => LicenseCatalog.AllCodes(connection, null));
+    public IReadOnlyList<HandshakeCode> List() => store.Query(LicenseCatalog.AllCodes);
 
-    public HandshakeCode Get(string code) => store.Read(connection => LicenseCatalog.FindCode(connection, null, code)) ?? throw NotFound(code);
+    public HandshakeCode Get(string code) => store.Query(work => LicenseCatalog.FindCode(work, code)) ?? throw NotFound(code);
 
     /// <summary>
     /// Creates a code for the server's organization. It is the default when <paramref name="makeDefault"/> or when
@@ -76,23 +74,24 @@ public sealed class HandshakeCodeService(DlsStore store, TimeProvider time)
         var processNames = AllowedValues(allowedProcessNames ?? [], "AllowedProcessName");
         ValidateDescription(description ?? string.Empty);
         var hash = string.IsNullOrEmpty(sessionPassword) ? null : SessionPasswords.Hash(sessionPassword);
-        return store.Write((connection, transaction) =>
+        return store.Write(work =>
         {
-            var organizationId = OrganizationOf(connection, transaction);
+            var organizationId = OrganizationOf(work, store.Path);
             var code = Compose(organizationId, name);
-            var items = ResolveItems(connection, transaction, itemIds ?? []);
+            var items = ResolveItems(work, itemIds ?? []);
             var now = time.GetUtcNow();
-            var isDefault = makeDefault || !OrganizationHasCodes(connection, transaction, organizationId);
-            Insert(connection, transaction, code, organizationId, name, isDefault, now);
-            Update(connection, transaction, code, "description", description ?? string.Empty);
-            Update(connection, transaction, code, "password_hash", hash);
-            Update(connection, transaction, code, "allowed_domains", LicenseCatalog.WriteList(domains));
-            Update(connection, transaction, code, "allowed_app_ids", LicenseCatalog.WriteList(appIds));
-            Update(connection, transaction, code, "allowed_process_names", LicenseCatalog.WriteList(processNames));
-            WriteItems(connection, transaction, code, items.Select(i => i.ItemId).ToList(), now);
-            AuditLog.Write(connection, transaction, now, "HandshakeCode.New", code,
+            var isDefault = makeDefault || !work.Stores.Codes.OrganizationHasCodes(work, organizationId);
+            Insert(work, code, organizationId, name, isDefault, now);
+            var codes = work.Stores.Codes;
+            codes.SetSetting(work, code, CodeSetting.Description, description ?? string.Empty);
+            codes.SetSetting(work, code, CodeSetting.PasswordHash, hash);
+            codes.SetSetting(work, code, CodeSetting.AllowedDomains, LicenseCatalog.WriteList(domains));
+            codes.SetSetting(work, code, CodeSetting.AllowedAppIds, LicenseCatalog.WriteList(appIds));
+            codes.SetSetting(work, code, CodeSetting.AllowedProcessNames, LicenseCatalog.WriteList(processNames));
+            WriteItems(work, code, items.Select(i => i.ItemId).ToList(), now);
+            AuditLog.Write(work, now, "HandshakeCode.New", code,
                 $"items={string.Join(",", items.Select(i => i.ItemId))}; default={isDefault}; sessionPassword={(hash is null ? "none" : "set")}");
-            return LicenseCatalog.FindCode(connection, transaction, code)!;
+            return LicenseCatalog.FindCode(work, code)!;
         });
     }
 
@@ -109,21 +108,22 @@ public sealed class HandshakeCodeService(DlsStore store, TimeProvider time)
 
         // Hashing is slow on purpose: done before the write lock is taken.
         var hash = string.IsNullOrEmpty(changes.SessionPassword) ? null : SessionPasswords.Hash(changes.SessionPassword);
-        return store.Write((connection, transaction) =>
+        return store.Write(work =>
         {
-            var current = LicenseCatalog.FindCode(connection, transaction, code) ?? throw NotFound(code);
+            var codes = work.Stores.Codes;
+            var current = LicenseCatalog.FindCode(work, code) ?? throw NotFound(code);
             var done = new List<string>();
             var now = time.GetUtcNow();
 
-            var items = LicenseCatalog.ItemsOfCode(connection, transaction, code).ToList();
+            var items = LicenseCatalog.ItemsOfCode(work, code).ToList();
             if (changes.ItemIds is not null)
             {
-                items = ResolveItems(connection, transaction, changes.ItemIds).ToList();
+                items = ResolveItems(work, changes.ItemIds).ToList();
             }
 
             if (changes.AddItemIds is not null)
             {
-                items = CodeOrder.Merge(items, ResolveItems(connection, transaction, changes.AddItemIds)).ToList();
+                items = CodeOrder.Merge(items, ResolveItems(work, changes.AddItemIds)).ToList();
             }
 
             foreach (var removed in changes.RemoveItemIds ?? [])
@@ -137,13 +137,13 @@ public sealed class HandshakeCodeService(DlsStore store, TimeProvider time)
             var itemIds = items.Select(i => i.ItemId).ToList();
             if (!itemIds.SequenceEqual(current.ItemIds))
             {
-                WriteItems(connection, transaction, code, itemIds, now);
+                WriteItems(work, code, itemIds, now);
                 done.Add($"items={string.Join(",", itemIds)}");
             }
 
             if (changes.Enabled is { } enabled && enabled != current.Enabled)
             {
-                Update(connection, transaction, code, "enabled", enabled ? 1 : 0);
+                codes.SetSetting(work, code, CodeSetting.Enabled, enabled ? 1 : 0);
                 done.Add($"enabled={enabled}");
             }
 
@@ -151,53 +151,44 @@ public sealed class HandshakeCodeService(DlsStore store, TimeProvider time)
             {
                 if (makeDefault)
                 {
-                    using var clear = connection.CreateCommand();
-                    clear.Transaction = transaction;
-                    clear.CommandText = "UPDATE handshake_code SET is_default = 0, updated_at = $now WHERE organization_id = $org AND is_default = 1;";
-                    clear.Parameters.AddWithValue("$org", current.OrganizationId);
-                    clear.Parameters.AddWithValue("$now", Timestamps.Format(now));
-                    clear.ExecuteNonQuery();
+                    codes.ClearDefault(work, current.OrganizationId, now);
                 }
 
-                Update(connection, transaction, code, "is_default", makeDefault ? 1 : 0);
+                codes.SetSetting(work, code, CodeSetting.IsDefault, makeDefault ? 1 : 0);
                 done.Add($"default={makeDefault}");
             }
 
             if (changes.SessionPassword is not null && (hash is not null || current.HasSessionPassword))
             {
-                Update(connection, transaction, code, "password_hash", hash);
+                codes.SetSetting(work, code, CodeSetting.PasswordHash, hash);
                 done.Add($"sessionPassword={(hash is null ? "removed" : "changed")}");
             }
 
-            SetList(connection, transaction, code, "allowed_domains", "allowedDomains", current.AllowedDomains, domains, done);
-            SetList(connection, transaction, code, "allowed_app_ids", "allowedAppIds", current.AllowedAppIds, appIds, done);
-            SetList(connection, transaction, code, "allowed_process_names", "allowedProcessNames", current.AllowedProcessNames, processNames, done);
+            SetList(work, code, CodeSetting.AllowedDomains, "allowedDomains", current.AllowedDomains, domains, done);
+            SetList(work, code, CodeSetting.AllowedAppIds, "allowedAppIds", current.AllowedAppIds, appIds, done);
+            SetList(work, code, CodeSetting.AllowedProcessNames, "allowedProcessNames", current.AllowedProcessNames, processNames, done);
             if (changes.Description is not null && changes.Description != current.Description)
             {
-                Update(connection, transaction, code, "description", changes.Description);
+                codes.SetSetting(work, code, CodeSetting.Description, changes.Description);
                 done.Add("description");
             }
 
             if (done.Count > 0)
             {
-                Touch(connection, transaction, code, now);
-                AuditLog.Write(connection, transaction, now, "HandshakeCode.Set", code, string.Join("; ", done));
+                codes.Touch(work, code, now);
+                AuditLog.Write(work, now, "HandshakeCode.Set", code, string.Join("; ", done));
             }
 
-            return LicenseCatalog.FindCode(connection, transaction, code)!;
+            return LicenseCatalog.FindCode(work, code)!;
         });
     }
 
     /// <summary>Removes a code (its statistics stay). Removing the default leaves the organization without one.</summary>
-    public HandshakeCode Remove(string code) => store.Write((connection, transaction) =>
+    public HandshakeCode Remove(string code) => store.Write(work =>
     {
-        var current = LicenseCatalog.FindCode(connection, transaction, code) ?? throw NotFound(code);
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = "DELETE FROM handshake_code WHERE code = $code;";
-        command.Parameters.AddWithValue("$code", code);
-        command.ExecuteNonQuery();
-        AuditLog.Write(connection, transaction, time.GetUtcNow(), "HandshakeCode.Remove", code, $"default={current.IsDefault}");
+        var current = LicenseCatalog.FindCode(work, code) ?? throw NotFound(code);
+        work.Stores.Codes.RemoveCode(work, code);
+        AuditLog.Write(work, time.GetUtcNow(), "HandshakeCode.Remove", code, $"default={current.IsDefault}");
         return current;
     });
 
@@ -207,8 +198,8 @@ public sealed class HandshakeCodeService(DlsStore store, TimeProvider time)
     /// </summary>
     public LicenseKeyResult LicenseKey(string code, string? sessionPassword)
     {
-        var (found, server) = store.Read(connection =>
-            (LicenseCatalog.FindCode(connection, null, code), Server.ServerService.Read(connection, null, store.Path)));
+        var (found, server) = store.Query(work =>
+            (LicenseCatalog.FindCode(work, code), Server.ServerService.Read(work, store.Path)));
         if (found is null)
         {
             throw NotFound(code);
@@ -245,94 +236,44 @@ public sealed class HandshakeCodeService(DlsStore store, TimeProvider time)
         new("HandshakeCodeNotFound", DlsErrorKind.NotFound, $"There is no handshake code '{code}'.", code);
 
     /// <summary>The organization codes belong to; <c>OrganizationNotSet</c> until the server has one.</summary>
-    internal static string OrganizationOf(SqliteConnection connection, SqliteTransaction? transaction)
+    internal static string OrganizationOf(UnitOfWork work, string storePath)
     {
-        var organizationId = Server.ServerService.Read(connection, transaction, connection.DataSource).OrganizationId;
+        var organizationId = Server.ServerService.Read(work, storePath).OrganizationId;
         return organizationId.Length > 0 ? organizationId : throw new DlsException(
             ErrorIds.OrganizationNotSet,
             DlsErrorKind.InvalidOperation,
             "The server has no organization id yet: set it with Set-DlsServer -OrganizationId, or import a license (which brings it).");
     }
 
-    internal static bool OrganizationHasCodes(SqliteConnection connection, SqliteTransaction? transaction, string organizationId)
+    /// <summary>Adds a code without items; <c>HandshakeCodeExists</c> when there is one by that name. A new default replaces the old.</summary>
+    internal static void Insert(UnitOfWork work, string code, string organizationId, string name, bool isDefault, DateTimeOffset now)
     {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = "SELECT EXISTS (SELECT 1 FROM handshake_code WHERE organization_id = $org);";
-        command.Parameters.AddWithValue("$org", organizationId);
-        return Convert.ToInt64(command.ExecuteScalar()) == 1;
-    }
-
-    internal static void Insert(SqliteConnection connection, SqliteTransaction transaction, string code, string organizationId, string name, bool isDefault, DateTimeOffset now)
-    {
-        if (LicenseCatalog.FindCode(connection, transaction, code) is not null)
+        if (LicenseCatalog.FindCode(work, code) is not null)
         {
             throw new DlsException(ErrorIds.HandshakeCodeExists, DlsErrorKind.AlreadyExists, $"The handshake code '{code}' exists already.", code);
         }
 
         if (isDefault)
         {
-            using var clear = connection.CreateCommand();
-            clear.Transaction = transaction;
-            clear.CommandText = "UPDATE handshake_code SET is_default = 0, updated_at = $now WHERE organization_id = $org AND is_default = 1;";
-            clear.Parameters.AddWithValue("$org", organizationId);
-            clear.Parameters.AddWithValue("$now", Timestamps.Format(now));
-            clear.ExecuteNonQuery();
+            work.Stores.Codes.ClearDefault(work, organizationId, now);
         }
 
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = """
-            INSERT INTO handshake_code (code, organization_id, name, is_default, enabled, created_at, updated_at)
-            VALUES ($code, $org, $name, $default, 1, $now, $now);
-            """;
-        command.Parameters.AddWithValue("$code", code);
-        command.Parameters.AddWithValue("$org", organizationId);
-        command.Parameters.AddWithValue("$name", name);
-        command.Parameters.AddWithValue("$default", isDefault ? 1 : 0);
-        command.Parameters.AddWithValue("$now", Timestamps.Format(now));
-        command.ExecuteNonQuery();
+        work.Stores.Codes.AddCode(work, code, organizationId, name, isDefault, now);
     }
 
     /// <summary>Rewrites a code's item list in the given order and moves its handshakeUpdateTime.</summary>
-    internal static void WriteItems(SqliteConnection connection, SqliteTransaction transaction, string code, IReadOnlyList<string> itemIds, DateTimeOffset now)
+    internal static void WriteItems(UnitOfWork work, string code, IReadOnlyList<string> itemIds, DateTimeOffset now)
     {
-        using (var delete = connection.CreateCommand())
-        {
-            delete.Transaction = transaction;
-            delete.CommandText = "DELETE FROM handshake_code_item WHERE code = $code;";
-            delete.Parameters.AddWithValue("$code", code);
-            delete.ExecuteNonQuery();
-        }
-
-        using var insert = connection.CreateCommand();
-        insert.Transaction = transaction;
-        insert.CommandText = "INSERT INTO handshake_code_item (code, item_id, position) VALUES ($code, $item, $position);";
-        var item = insert.Parameters.Add("$item", SqliteType.Text);
-        var position = insert.Parameters.Add("$position", SqliteType.Integer);
-        insert.Parameters.AddWithValue("$code", code);
-        for (var i = 0; i < itemIds.Count; i++)
-        {
-            item.Value = itemIds[i];
-            position.Value = i;
-            insert.ExecuteNonQuery();
-        }
-
-        Touch(connection, transaction, code, now);
-    }
-
-    internal static void Touch(SqliteConnection connection, SqliteTransaction transaction, string code, DateTimeOffset now)
-    {
-        using var work = SqliteUnitOfWork.Borrow(SqliteStores.All, connection, transaction, connection.DataSource);
+        work.Stores.Codes.ReplaceItems(work, code, itemIds);
         work.Stores.Codes.Touch(work, code, now);
     }
 
-    private static IReadOnlyList<LicenseItem> ResolveItems(SqliteConnection connection, SqliteTransaction transaction, IReadOnlyList<string> itemIds)
+    private static IReadOnlyList<LicenseItem> ResolveItems(UnitOfWork work, IReadOnlyList<string> itemIds)
     {
         var items = new List<LicenseItem>();
         foreach (var id in itemIds)
         {
-            var item = LicenseCatalog.FindItem(connection, transaction, id) ?? throw new DlsException(
+            var item = LicenseCatalog.FindItem(work, id) ?? throw new DlsException(
                 ErrorIds.LicenseItemNotFound, DlsErrorKind.NotFound, $"There is no license item '{id}'. Get-DlsLicenseItem lists the imported items.", id);
             if (items.Any(i => i.ItemId == id))
             {
@@ -345,22 +286,11 @@ public sealed class HandshakeCodeService(DlsStore store, TimeProvider time)
         return items;
     }
 
-    private static void Update(SqliteConnection connection, SqliteTransaction transaction, string code, string column, object? value)
-    {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        // The column name comes from this class only, never from input.
-        command.CommandText = $"UPDATE handshake_code SET {column} = $value WHERE code = $code;";
-        command.Parameters.AddWithValue("$code", code);
-        command.Parameters.AddWithValue("$value", value ?? DBNull.Value);
-        command.ExecuteNonQuery();
-    }
-
-    private static void SetList(SqliteConnection connection, SqliteTransaction transaction, string code, string column, string label, IReadOnlyList<string> current, IReadOnlyList<string>? next, List<string> done)
+    private static void SetList(UnitOfWork work, string code, CodeSetting setting, string label, IReadOnlyList<string> current, IReadOnlyList<string>? next, List<string> done)
     {
         if (next is not null && !next.SequenceEqual(current))
         {
-            Update(connection, transaction, code, column, LicenseCatalog.WriteList(next));
+            work.Stores.Codes.SetSetting(work, code, setting, LicenseCatalog.WriteList(next));
             done.Add($"{label}={string.Join(",", next)}");
         }
     }

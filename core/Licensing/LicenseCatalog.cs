@@ -46,20 +46,8 @@ public static class LicenseCatalog
     public static HandshakeCode? FindDefaultCode(SqliteConnection connection, SqliteTransaction? transaction, string organizationId) =>
         Borrowed(connection, transaction, work => FindDefaultCode(work, organizationId));
 
-    public static IReadOnlyList<HandshakeCode> AllCodes(SqliteConnection connection, SqliteTransaction? transaction) =>
-        Borrowed(connection, transaction, AllCodes);
-
-    public static IReadOnlyList<LicenseItem> ItemsOfCode(SqliteConnection connection, SqliteTransaction? transaction, string code) =>
-        Borrowed(connection, transaction, work => ItemsOfCode(work, code));
-
     public static LicenseItem? FindItem(SqliteConnection connection, SqliteTransaction? transaction, string itemId) =>
         Borrowed(connection, transaction, work => FindItem(work, itemId));
-
-    public static IReadOnlyList<LicenseItem> AllItems(SqliteConnection connection, SqliteTransaction? transaction) =>
-        Borrowed(connection, transaction, AllItems);
-
-    public static bool IsRevoked(SqliteConnection connection, SqliteTransaction? transaction, LicenseItem item) =>
-        Borrowed(connection, transaction, work => IsRevoked(work, item));
 
     public static DateTimeOffset HandshakeUpdateTime(SqliteConnection connection, SqliteTransaction? transaction, string code) =>
         Borrowed(connection, transaction, work => HandshakeUpdateTime(work, code));

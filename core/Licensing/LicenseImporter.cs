@@ -3,7 +3,6 @@ using System.Text;
 using Dls.Core.Audit;
 using Dls.Core.Errors;
 using Dls.Core.Storage;
-using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Licensing;
 
@@ -122,28 +121,23 @@ public sealed class LicenseImporter(DlsStore store, TimeProvider time)
 
     /// <summary>The plan for importing <paramref name="file"/>, from one consistent read of the store.</summary>
     public LicenseImportPlan Preview(byte[] file, string? newCodeName = null, string? existingCode = null, object? target = null) =>
-        store.Read(connection =>
-        {
-            using var transaction = connection.BeginTransaction(deferred: true);
-            return Plan(connection, transaction, file, newCodeName, existingCode, target).Plan;
-        });
+        store.QuerySnapshot(work => Plan(work, file, newCodeName, existingCode, target).Plan);
 
     /// <summary>Verifies, plans and applies in one write transaction; returns the plan applied and the license now.</summary>
     public (LicenseImportPlan Plan, LicenseInfo License) Import(byte[] file, string? newCodeName = null, string? existingCode = null, object? target = null) =>
-        store.Write((connection, transaction) =>
+        store.Write(work =>
         {
-            var (plan, envelopeText, payloadSha256) = Plan(connection, transaction, file, newCodeName, existingCode, target);
+            var (plan, envelopeText, payloadSha256) = Plan(work, file, newCodeName, existingCode, target);
             if (!plan.ChangesNothing)
             {
-                Apply(connection, transaction, plan, envelopeText, payloadSha256);
+                Apply(work, plan, envelopeText, payloadSha256);
             }
 
-            using var work = store.Borrow(connection, transaction);
             return (plan, LicenseService.Find(work, plan.Document.LicenseId)!);
         });
 
     private (LicenseImportPlan Plan, string EnvelopeText, string PayloadSha256) Plan(
-        SqliteConnection connection, SqliteTransaction transaction, byte[] file, string? newCodeName, string? existingCode, object? target)
+        UnitOfWork work, byte[] file, string? newCodeName, string? existingCode, object? target)
     {
         if (newCodeName is not null && existingCode is not null)
         {
@@ -155,8 +149,7 @@ public sealed class LicenseImporter(DlsStore store, TimeProvider time)
             HandshakeCodeService.ValidateName(newCodeName);
         }
 
-        var server = Server.ServerService.Read(connection, transaction, store.Path);
-        using var work = store.Borrow(connection, transaction);
+        var server = Server.ServerService.Read(work, store.Path);
         var (envelope, document) = LicenseFile.Open(file, keyId => TrustedIssuerService.PublicKeyOf(work, keyId), target);
         if (document.ServerUuid != server.Uuid)
         {
@@ -184,46 +177,39 @@ public sealed class LicenseImporter(DlsStore store, TimeProvider time)
         var payloadSha256 = envelope.PayloadSha256;
         var action = LicenseImportAction.Add;
         var existingItems = new List<LicenseItem>();
-        using (var command = connection.CreateCommand())
+        if (work.Stores.Licenses.Source(work, document.LicenseId) is { } stored)
         {
-            command.Transaction = transaction;
-            command.CommandText = "SELECT issued_at, file_sha256, issuer_key_id FROM license WHERE license_id = $id;";
-            command.Parameters.AddWithValue("$id", document.LicenseId);
-            using var reader = command.ExecuteReader();
-            if (reader.Read())
+            var owner = stored.IssuerKeyId;
+            if (owner != envelope.KeyId)
             {
-                var owner = reader.GetString(2);
-                if (owner != envelope.KeyId)
-                {
-                    // Checked before anything else about the license: whatever the other issuer's file says, even
-                    // the same payload or a later issuedAt, it does not get to speak for this license.
-                    throw new DlsException(
-                        OwnedByAnotherIssuer,
-                        DlsErrorKind.SecurityError,
-                        $"The license '{document.LicenseId}' was imported from issuer key {owner}; this file is signed by issuer key {envelope.KeyId}. Only the issuer that first imported a license can replace it; remove the license first (Remove-DlsLicense) to take it from another issuer.",
-                        target);
-                }
-
-                var issuedAt = Timestamps.Parse(reader.GetString(0));
-                action = reader.GetString(1) == payloadSha256 ? LicenseImportAction.Unchanged
-                    : document.IssuedAt > issuedAt ? LicenseImportAction.Replace
-                    : throw new DlsException(
-                        ErrorIds.LicenseSuperseded,
-                        DlsErrorKind.InvalidOperation,
-                        $"This server holds license '{document.LicenseId}' issued {issuedAt.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z; this file, issued {document.IssuedAt.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z, is not newer and says something else.",
-                        target);
+                // Checked before anything else about the license: whatever the other issuer's file says, even
+                // the same payload or a later issuedAt, it does not get to speak for this license.
+                throw new DlsException(
+                    OwnedByAnotherIssuer,
+                    DlsErrorKind.SecurityError,
+                    $"The license '{document.LicenseId}' was imported from issuer key {owner}; this file is signed by issuer key {envelope.KeyId}. Only the issuer that first imported a license can replace it; remove the license first (Remove-DlsLicense) to take it from another issuer.",
+                    target);
             }
+
+            var issuedAt = stored.IssuedAt;
+            action = stored.PayloadSha256 == payloadSha256 ? LicenseImportAction.Unchanged
+                : document.IssuedAt > issuedAt ? LicenseImportAction.Replace
+                : throw new DlsException(
+                    ErrorIds.LicenseSuperseded,
+                    DlsErrorKind.InvalidOperation,
+                    $"This server holds license '{document.LicenseId}' issued {issuedAt.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z; this file, issued {document.IssuedAt.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z, is not newer and says something else.",
+                    target);
         }
 
         if (action != LicenseImportAction.Add)
         {
-            existingItems = LicenseCatalog.AllItems(connection, transaction).Where(i => i.LicenseId == document.LicenseId).ToList();
+            existingItems = LicenseCatalog.AllItems(work).Where(i => i.LicenseId == document.LicenseId).ToList();
         }
 
         var changes = new List<ItemChange>();
         foreach (var spec in document.Items)
         {
-            var current = LicenseCatalog.FindItem(connection, transaction, spec.ItemId);
+            var current = LicenseCatalog.FindItem(work, spec.ItemId);
             if (current is not null && current.LicenseId != document.LicenseId)
             {
                 throw new DlsException(
@@ -239,7 +225,7 @@ public sealed class LicenseImporter(DlsStore store, TimeProvider time)
                 : new ItemChange(ItemChangeKind.Changed, spec.ItemId, current, after, Differences(current, after)));
         }
 
-        CheckRevocations(connection, transaction, document, envelope.KeyId, target);
+        CheckRevocations(work, document, envelope.KeyId, target);
 
         var removed = existingItems.Where(e => document.Items.All(i => i.ItemId != e.ItemId)).ToList();
         changes.AddRange(removed.Select(r => new ItemChange(ItemChangeKind.Removed, r.ItemId, r, null, [])));
@@ -250,18 +236,18 @@ public sealed class LicenseImporter(DlsStore store, TimeProvider time)
         if (newCodeName is not null)
         {
             var codeText = HandshakeCodeService.Compose(adopted ?? server.OrganizationId, newCodeName);
-            if (LicenseCatalog.FindCode(connection, transaction, codeText) is not null)
+            if (LicenseCatalog.FindCode(work, codeText) is not null)
             {
                 throw new DlsException(ErrorIds.HandshakeCodeExists, DlsErrorKind.AlreadyExists, $"The handshake code '{codeText}' exists already; use -HandshakeCode to add to it.", codeText);
             }
 
             var ordered = CodeOrder.Default(items).Select(i => i.ItemId).ToList();
-            code = new CodeChange(codeText, true, !HandshakeCodeService.OrganizationHasCodes(connection, transaction, adopted ?? server.OrganizationId), ordered, ordered);
+            code = new CodeChange(codeText, true, !work.Stores.Codes.OrganizationHasCodes(work, adopted ?? server.OrganizationId), ordered, ordered);
         }
         else if (existingCode is not null)
         {
-            var found = LicenseCatalog.FindCode(connection, transaction, existingCode) ?? throw HandshakeCodeService.NotFound(existingCode);
-            var current = LicenseCatalog.ItemsOfCode(connection, transaction, existingCode).Where(i => removed.All(r => r.ItemId != i.ItemId)).ToList();
+            var found = LicenseCatalog.FindCode(work, existingCode) ?? throw HandshakeCodeService.NotFound(existingCode);
+            var current = LicenseCatalog.ItemsOfCode(work, existingCode).Where(i => removed.All(r => r.ItemId != i.ItemId)).ToList();
             var merged = CodeOrder.Merge(current, items).Select(i => i.ItemId).ToList();
             code = new CodeChange(found.Code, false, false, merged.Where(id => current.All(c => c.ItemId != id)).ToList(), merged);
         }
@@ -275,11 +261,11 @@ public sealed class LicenseImporter(DlsStore store, TimeProvider time)
     /// revoke another issuer's items, and another issuer's items may not already revoke this file's items (a
     /// revocation may name an item before it is imported). The issuer of an item is the issuer of its license.
     /// </summary>
-    private static void CheckRevocations(SqliteConnection connection, SqliteTransaction transaction, LicenseDocument document, string issuerKeyId, object? target)
+    private static void CheckRevocations(UnitOfWork work, LicenseDocument document, string issuerKeyId, object? target)
     {
         foreach (var item in document.Items.Where(i => i.Revokes is not null))
         {
-            var owner = IssuerOfItem(connection, transaction, "SELECT l.license_id, l.issuer_key_id FROM license_item i JOIN license l ON l.license_id = i.license_id WHERE i.item_id = $id;", item.Revokes!);
+            var owner = work.Stores.Licenses.HolderOfItem(work, item.Revokes!);
             if (owner is { } foreign && foreign.KeyId != issuerKeyId)
             {
                 throw new DlsException(
@@ -292,9 +278,7 @@ public sealed class LicenseImporter(DlsStore store, TimeProvider time)
 
         foreach (var item in document.Items)
         {
-            var revoker = IssuerOfItem(connection, transaction,
-                "SELECT l.license_id, l.issuer_key_id FROM license_item i JOIN license l ON l.license_id = i.license_id WHERE i.revokes = $id AND l.issuer_key_id <> $key LIMIT 1;",
-                item.ItemId, issuerKeyId);
+            var revoker = work.Stores.Licenses.ForeignRevokerOf(work, item.ItemId, issuerKeyId);
             if (revoker is { } foreign)
             {
                 throw new DlsException(
@@ -306,75 +290,31 @@ public sealed class LicenseImporter(DlsStore store, TimeProvider time)
         }
     }
 
-    private static (string LicenseId, string KeyId)? IssuerOfItem(SqliteConnection connection, SqliteTransaction transaction, string sql, string itemId, string? keyId = null)
-    {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
-        command.Parameters.AddWithValue("$id", itemId);
-        command.Parameters.AddWithValue("$key", (object?)keyId ?? DBNull.Value);
-        using var reader = command.ExecuteReader();
-        return reader.Read() ? (reader.GetString(0), reader.GetString(1)) : null;
-    }
-
-    private void Apply(SqliteConnection connection, SqliteTransaction transaction, LicenseImportPlan plan, string envelopeText, string payloadSha256)
+    private void Apply(UnitOfWork work, LicenseImportPlan plan, string envelopeText, string payloadSha256)
     {
         var now = time.GetUtcNow();
         var document = plan.Document;
+        var licenses = work.Stores.Licenses;
         if (plan.AdoptedOrganizationId is not null)
         {
-            using var command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = "UPDATE server SET organization_id = $org, updated_at = $now WHERE id = 1;";
-            command.Parameters.AddWithValue("$org", plan.AdoptedOrganizationId);
-            command.Parameters.AddWithValue("$now", Timestamps.Format(now));
-            command.ExecuteNonQuery();
-            AuditLog.Write(connection, transaction, now, "Server.AdoptOrganization", plan.AdoptedOrganizationId, $"from license {document.LicenseId}");
+            work.Stores.Server.UpdateIdentity(work, plan.AdoptedOrganizationId, null, null, null, now);
+            AuditLog.Write(work, now, "Server.AdoptOrganization", plan.AdoptedOrganizationId, $"from license {document.LicenseId}");
         }
 
+        var imported = new ImportedLicense(
+            document.LicenseId, document.Alias, document.OrganizationId, document.ServerUuid, document.IssuedAt, plan.IssuerKeyId, payloadSha256, envelopeText);
         if (plan.Action == LicenseImportAction.Add)
         {
-            using var command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = """
-                INSERT INTO license (license_id, alias, organization_id, server_uuid, issued_at, issuer_key_id, file_sha256, document, imported_at, updated_at)
-                VALUES ($id, $alias, $org, $uuid, $issued, $key, $sha, $document, $now, $now);
-                """;
-            command.Parameters.AddWithValue("$id", document.LicenseId);
-            command.Parameters.AddWithValue("$alias", document.Alias);
-            command.Parameters.AddWithValue("$org", document.OrganizationId);
-            command.Parameters.AddWithValue("$uuid", document.ServerUuid);
-            command.Parameters.AddWithValue("$issued", Timestamps.Format(document.IssuedAt));
-            command.Parameters.AddWithValue("$key", plan.IssuerKeyId);
-            command.Parameters.AddWithValue("$sha", payloadSha256);
-            command.Parameters.AddWithValue("$document", envelopeText);
-            command.Parameters.AddWithValue("$now", Timestamps.Format(now));
-            command.ExecuteNonQuery();
+            licenses.AddLicense(work, imported, now);
         }
         else if (plan.Action == LicenseImportAction.Replace)
         {
-            // An alias the administrator chose stays; one that only came from the old file follows the new file.
-            using var command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = """
-                UPDATE license SET alias = CASE WHEN alias = $oldAlias THEN $alias ELSE alias END,
-                    issued_at = $issued, issuer_key_id = $key, file_sha256 = $sha, document = $document, updated_at = $now
-                WHERE license_id = $id;
-                """;
-            command.Parameters.AddWithValue("$id", document.LicenseId);
-            command.Parameters.AddWithValue("$oldAlias", StoredFileAlias(connection, transaction, document.LicenseId));
-            command.Parameters.AddWithValue("$alias", document.Alias);
-            command.Parameters.AddWithValue("$issued", Timestamps.Format(document.IssuedAt));
-            command.Parameters.AddWithValue("$key", plan.IssuerKeyId);
-            command.Parameters.AddWithValue("$sha", payloadSha256);
-            command.Parameters.AddWithValue("$document", envelopeText);
-            command.Parameters.AddWithValue("$now", Timestamps.Format(now));
-            command.ExecuteNonQuery();
+            licenses.ReplaceLicense(work, imported, StoredFileAlias(work, document.LicenseId), now);
         }
 
         foreach (var loss in plan.CodesLosingItems)
         {
-            HandshakeCodeService.Touch(connection, transaction, loss.Code, now);
+            work.Stores.Codes.Touch(work, loss.Code, now);
         }
 
         foreach (var change in plan.Items)
@@ -383,17 +323,10 @@ public sealed class LicenseImporter(DlsStore store, TimeProvider time)
             {
                 case ItemChangeKind.Added:
                 case ItemChangeKind.Changed:
-                    WriteItem(connection, transaction, change.After!, now);
+                    licenses.WriteItem(work, change.After!, now);
                     break;
                 case ItemChangeKind.Removed:
-                    using (var command = connection.CreateCommand())
-                    {
-                        command.Transaction = transaction;
-                        command.CommandText = "DELETE FROM license_item WHERE item_id = $id;";
-                        command.Parameters.AddWithValue("$id", change.ItemId);
-                        command.ExecuteNonQuery();
-                    }
-
+                    licenses.RemoveItem(work, change.ItemId);
                     break;
             }
         }
@@ -403,62 +336,28 @@ public sealed class LicenseImporter(DlsStore store, TimeProvider time)
             if (code.Create)
             {
                 var name = code.Code[(code.Code.IndexOf('-', StringComparison.Ordinal) + 1)..];
-                HandshakeCodeService.Insert(connection, transaction, code.Code, plan.AdoptedOrganizationId ?? document.OrganizationId, name, code.BecomesDefault, now);
-                AuditLog.Write(connection, transaction, now, "HandshakeCode.New", code.Code, $"items={string.Join(",", code.ItemIds)}; default={code.BecomesDefault}; from license {document.LicenseId}");
+                HandshakeCodeService.Insert(work, code.Code, plan.AdoptedOrganizationId ?? document.OrganizationId, name, code.BecomesDefault, now);
+                AuditLog.Write(work, now, "HandshakeCode.New", code.Code, $"items={string.Join(",", code.ItemIds)}; default={code.BecomesDefault}; from license {document.LicenseId}");
             }
             else
             {
-                AuditLog.Write(connection, transaction, now, "HandshakeCode.Set", code.Code, $"items={string.Join(",", code.ItemIds)}; from license {document.LicenseId}");
+                AuditLog.Write(work, now, "HandshakeCode.Set", code.Code, $"items={string.Join(",", code.ItemIds)}; from license {document.LicenseId}");
             }
 
-            HandshakeCodeService.WriteItems(connection, transaction, code.Code, code.ItemIds, now);
+            HandshakeCodeService.WriteItems(work, code.Code, code.ItemIds, now);
         }
 
         if (plan.Action != LicenseImportAction.Unchanged)
         {
             var summary = string.Join("; ", plan.Items.Where(c => c.Kind != ItemChangeKind.Unchanged).Select(c => $"{c.Kind.ToString().ToLowerInvariant()} {c.ItemId}"));
-            AuditLog.Write(connection, transaction, now, plan.Action == LicenseImportAction.Add ? "License.Import" : "License.Replace", document.LicenseId,
+            AuditLog.Write(work, now, plan.Action == LicenseImportAction.Add ? "License.Import" : "License.Replace", document.LicenseId,
                 $"issuer={plan.IssuerKeyId}; issuedAt={document.IssuedAt.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}; {summary}");
         }
     }
 
-    private static void WriteItem(SqliteConnection connection, SqliteTransaction transaction, LicenseItem item, DateTimeOffset now)
-    {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = """
-            INSERT INTO license_item (item_id, license_id, product, version, deployment, edition, mode, quantity, start_date, expiration_date, modules, revokes, updated_at)
-            VALUES ($id, $license, $product, $version, $deployment, $edition, $mode, $quantity, $start, $expiration, $modules, $revokes, $now)
-            ON CONFLICT (item_id) DO UPDATE SET product = excluded.product, version = excluded.version, deployment = excluded.deployment,
-                edition = excluded.edition, mode = excluded.mode, quantity = excluded.quantity, start_date = excluded.start_date,
-                expiration_date = excluded.expiration_date, modules = excluded.modules, revokes = excluded.revokes, updated_at = excluded.updated_at;
-            """;
-        command.Parameters.AddWithValue("$id", item.ItemId);
-        command.Parameters.AddWithValue("$license", item.LicenseId);
-        command.Parameters.AddWithValue("$product", item.Product);
-        command.Parameters.AddWithValue("$version", item.Version);
-        command.Parameters.AddWithValue("$deployment", item.Deployment.ToString());
-        command.Parameters.AddWithValue("$edition", item.Edition);
-        command.Parameters.AddWithValue("$mode", item.Mode.ToString());
-        command.Parameters.AddWithValue("$quantity", item.Quantity);
-        command.Parameters.AddWithValue("$start", item.StartDate.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
-        command.Parameters.AddWithValue("$expiration", item.ExpirationDate.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
-        command.Parameters.AddWithValue("$modules", LicenseCatalog.WriteList(item.Modules));
-        command.Parameters.AddWithValue("$revokes", (object?)item.Revokes ?? DBNull.Value);
-        command.Parameters.AddWithValue("$now", Timestamps.Format(now));
-        command.ExecuteNonQuery();
-    }
-
     /// <summary>The alias the stored file gave the license (the stored file was verified when it was imported).</summary>
-    private static string StoredFileAlias(SqliteConnection connection, SqliteTransaction transaction, string licenseId)
-    {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = "SELECT document FROM license WHERE license_id = $id;";
-        command.Parameters.AddWithValue("$id", licenseId);
-        var text = (string)command.ExecuteScalar()!;
-        return LicenseFile.ReadStored(text).Alias;
-    }
+    private static string StoredFileAlias(UnitOfWork work, string licenseId) =>
+        LicenseFile.ReadStored(work.Stores.Licenses.StoredDocument(work, licenseId)).Alias;
 
     private static List<string> Differences(LicenseItem before, LicenseItem after)
     {

@@ -2,8 +2,6 @@ using System.Globalization;
 using Dls.Core.Audit;
 using Dls.Core.Errors;
 using Dls.Core.Storage;
-using Dls.Core.Storage.Sqlite;
-using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Server;
 
@@ -44,13 +42,6 @@ public sealed record ProtectionSettings(
             (int)Long(values, nameof(FailedAuthorizationsPerMinute), d.FailedAuthorizationsPerMinute),
             (int)Long(values, nameof(FailedAuthorizationsPerMinutePerCode), d.FailedAuthorizationsPerMinutePerCode),
             Long(values, nameof(PublicHomePage), d.PublicHomePage ? 1 : 0) != 0);
-    }
-
-    /// <remarks>For code not yet moved onto units of work.</remarks>
-    public static ProtectionSettings Read(SqliteConnection connection, SqliteTransaction? transaction)
-    {
-        using var work = SqliteUnitOfWork.Borrow(SqliteStores.All, connection, transaction, connection.DataSource);
-        return Read(work);
     }
 
     public static ProtectionSettings Read(DlsStore store) => store.Query(Read);

@@ -4,8 +4,6 @@ using Dls.Core.Audit;
 using Dls.Core.Crypto;
 using Dls.Core.Errors;
 using Dls.Core.Storage;
-using Dls.Core.Storage.Sqlite;
-using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Server;
 
@@ -122,13 +120,6 @@ public sealed class ServerService(DlsStore store, TimeProvider time)
     /// <summary>The server identity read inside the caller's unit of work; <c>ServerNotInitialized</c> when there is none.</summary>
     public static ServerInfo Read(UnitOfWork work, string storePath) =>
         TryRead(work, storePath) ?? throw NotInitialized(storePath);
-
-    /// <remarks>For code not yet moved onto units of work.</remarks>
-    public static ServerInfo Read(SqliteConnection connection, SqliteTransaction? transaction, string storePath)
-    {
-        using var work = SqliteUnitOfWork.Borrow(SqliteStores.All, connection, transaction, connection.DataSource);
-        return Read(work, storePath);
-    }
 
     private DlsException NotInitialized() => NotInitialized(store.Path);
 

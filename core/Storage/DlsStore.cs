@@ -225,10 +225,6 @@ public sealed class DlsStore
     /// <remarks>For code not yet moved behind the aggregate stores; new code uses <see cref="Query{T}"/>.</remarks>
     public T Read<T>(Func<SqliteConnection, T> work) => Query(unit => work(SqliteUnitOfWork.Of(unit).Connection));
 
-    /// <summary>A unit of work over a connection and transaction the caller owns (code not yet moved onto units of work).</summary>
-    internal UnitOfWork Borrow(SqliteConnection connection, SqliteTransaction? transaction) =>
-        SqliteUnitOfWork.Borrow(Stores, connection, transaction, Path);
-
     private SqliteUnitOfWork Begin(bool write, bool beginNow)
     {
         var connection = OpenConnection();

@@ -3,6 +3,12 @@ namespace Dls.Core.Storage;
 /// <summary>A grant held by a client: the item it may report through the code, until <see cref="CacheUntil"/>.</summary>
 internal sealed record StoredGrant(string ClientUuid, string HandshakeCode, string ItemId, DateTimeOffset CacheUntil);
 
+/// <summary>A seat as stored: its key (the device, or the domain when <see cref="Kind"/> is "domain") and who holds it since when.</summary>
+internal sealed record StoredSeat(string SeatKey, string Kind, string ClientUuid, DateTimeOffset FirstSeen, DateTimeOffset LastSeen, DateTimeOffset ActiveUntil);
+
+/// <summary>A client's grants for one item: the first, the latest horizon and the codes they were granted through.</summary>
+internal sealed record StoredGrantee(string ClientUuid, DateTimeOffset FirstGranted, DateTimeOffset CacheUntil, string[] Codes);
+
 /// <summary>
 /// The devices aggregate: what clients hold and have done, as the ledger and the authority keep it. Seats of
 /// per-device, per-server and per-domain items, the running counters of counted and concurrent items, concurrent
@@ -30,6 +36,21 @@ internal interface IDeviceStore
 
     /// <summary>Refreshes the seat only when it is still active and was last seen before <paramref name="now"/> (a report does not revive a lapsed seat).</summary>
     void RefreshActiveSeat(UnitOfWork work, string itemId, string seatKey, DateTimeOffset now, DateTimeOffset until);
+
+    /// <summary>The seats of an item (held by <paramref name="clientUuid"/> or keyed by it, when given), last seen first.</summary>
+    IReadOnlyList<StoredSeat> Seats(UnitOfWork work, string itemId, string? clientUuid);
+
+    /// <summary>Deletes the seats held by or keyed by <paramref name="clientUuid"/>, of one item or of all.</summary>
+    void RemoveSeats(UnitOfWork work, string clientUuid, string? itemId);
+
+    /// <summary>
+    /// The clients granted an authorization for the item (one client, or through one code, when given): per client
+    /// its first grant, its latest horizon and the codes of its grants.
+    /// </summary>
+    IReadOnlyList<StoredGrantee> Grantees(UnitOfWork work, string itemId, string? clientUuid, string? handshakeCode);
+
+    /// <summary>The newest slice from <paramref name="since"/> on in which each client held a concurrent slot of the item.</summary>
+    IReadOnlyDictionary<string, DateTimeOffset> NewestSlots(UnitOfWork work, string itemId, DateTimeOffset since);
 
     /// <summary>The running totals of an item: counted scans/pages, extra slices used from the concurrent tolerance.</summary>
     (long Counted, long Overage) Counter(UnitOfWork work, string itemId);

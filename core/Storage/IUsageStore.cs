@@ -15,6 +15,16 @@ internal readonly record struct UsageRollupRow(
 /// <summary>Which chunk of which device set.</summary>
 internal readonly record struct DeviceBitsKey(int Level, int Grain, long Period, string Code, string Item, long Chunk);
 
+/// <summary>A usage query's filter on a code and an item; null matches every one.</summary>
+internal readonly record struct UsageFilter(string? Code, string? Item);
+
+/// <summary>
+/// One stored row of a usage query: its period, up to three key columns (the grouped one first; unused ones empty)
+/// and the counts (zero where the grouping keeps none).
+/// </summary>
+internal readonly record struct StoredUsageRow(
+    long Period, string Key1, string Key2, string Key3, long Count, long Devices, long PeakDevices, long PeakInstances, long Authorizations, long Failed);
+
 internal interface IUsageStore
 {
     /// <summary>The stored raw-record retention in days, or null when never set.</summary>
@@ -57,6 +67,43 @@ internal interface IUsageStore
 
     /// <summary>Registers a feature name of an item.</summary>
     void AddFeatureName(UnitOfWork work, string itemId, string feature);
+
+    /// <summary>
+    /// The stored rows of a usage query in the periods of one run (<paramref name="grain"/> periods in
+    /// [<paramref name="lo"/>, <paramref name="hi"/>)): Code and Item groupings from the roll-ups at
+    /// <paramref name="level"/>, Device from the per-device rows, Feature from the feature counts.
+    /// </summary>
+    /// <remarks>Read the rows before asking the store for anything else in the same unit.</remarks>
+    IEnumerable<StoredUsageRow> UsageRows(UnitOfWork work, UsageGrouping by, int level, UsageFilter filter, UsageGrain grain, long lo, long hi);
+
+    /// <summary>The stored device-set chunks at <paramref name="level"/> of the <paramref name="grain"/> periods in [<paramref name="lo"/>, <paramref name="hi"/>).</summary>
+    /// <remarks>Read the chunks before asking the store for anything else in the same unit.</remarks>
+    IEnumerable<(string Code, string Item, long Chunk, byte[] Bits)> DeviceSets(UnitOfWork work, int level, UsageGrain grain, UsageFilter filter, long lo, long hi);
+
+    /// <summary>
+    /// The devices seen at <paramref name="level"/> in the <paramref name="grain"/> periods in [<paramref name="lo"/>, <paramref name="hi"/>), by short
+    /// client id, once per period (level 0: the per-device rows with reports).
+    /// </summary>
+    /// <remarks>Read the devices before asking the store for anything else in the same unit.</remarks>
+    IEnumerable<(string Code, string Item, long Client)> DevicesSeen(UnitOfWork work, int level, UsageGrain grain, UsageFilter filter, long lo, long hi);
+
+    /// <summary>The first day with any usage rolled up, or null when none is.</summary>
+    DateTimeOffset? FirstUsageDay(UnitOfWork work);
+
+    /// <summary>Whether any usage is rolled up for the code (a removed code's usage stays).</summary>
+    bool HasCodeUsage(UnitOfWork work, string code);
+
+    /// <summary>The short id of a client, or null when it has none yet (nothing is made).</summary>
+    long? FindClientId(UnitOfWork work, string clientUuid);
+
+    /// <summary>Whether the device's row of the period (through the code, for the item) records a report or a granted authorization.</summary>
+    bool HasContact(UnitOfWork work, UsageGrain grain, long period, string code, string item, long client);
+
+    /// <summary>
+    /// The newest of the <paramref name="grain"/> periods from <paramref name="top"/> down to <paramref name="bottom"/>
+    /// (every <paramref name="step"/> seconds) whose device row records a report or a granted authorization, or null.
+    /// </summary>
+    long? NewestContact(UnitOfWork work, UsageGrain grain, long top, long bottom, long step, string code, string item, long client);
 
     /// <summary>Authorizations and refused ones per code in [<paramref name="since"/>, <paramref name="now"/>] (codes with none are absent).</summary>
     IReadOnlyList<(string Code, long Total, long Failed)> AuthorizationsByCode(UnitOfWork work, DateTimeOffset since, DateTimeOffset now);

@@ -1,7 +1,6 @@
 using System.Text;
 using Dls.Core.Errors;
 using Dls.Core.Storage;
-using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Usage;
 
@@ -47,16 +46,12 @@ public sealed class UsageQuery
         CancellationToken cancellationToken = default)
     {
         var (start, end) = ResolveRange(from, to, _time.GetUtcNow());
-        return _store.Read(connection =>
-        {
-            // One read transaction: every statement sees the same snapshot while the listener keeps writing.
-            using var transaction = connection.BeginTransaction(deferred: true);
-            return Run(connection, transaction, start, end, interval, by, handshakeCode, itemId, cancellationToken);
-        });
+        // One snapshot: every statement sees the same store while the listener keeps writing.
+        return _store.QuerySnapshot(work => Run(work, start, end, interval, by, handshakeCode, itemId, cancellationToken));
     }
 
     public static IReadOnlyList<UsageRow> Run(
-        SqliteConnection connection, SqliteTransaction? transaction, DateTimeOffset from, DateTimeOffset to,
+        UnitOfWork work, DateTimeOffset from, DateTimeOffset to,
         UsageInterval interval, UsageGrouping by, string? handshakeCode, string? itemId, CancellationToken cancellationToken = default)
     {
         var a = UsagePeriods.Ceiling(UsageGrain.Slice, UsagePeriods.ToSeconds(from));
@@ -86,28 +81,20 @@ public sealed class UsageQuery
         foreach (var (grain, runStart, runEnd) in runs)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            using var command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = source.RowsSql;
-            command.Parameters.AddWithValue("$grain", (int)grain);
-            command.Parameters.AddWithValue("$lo", runStart);
-            command.Parameters.AddWithValue("$hi", runEnd);
-            source.Bind(command);
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
+            foreach (var stored in source.Rows(work, grain, runStart, runEnd))
             {
-                var key = (OutputOf(reader.GetInt64(0)), reader.GetString(1), reader.GetString(2), reader.GetString(3));
+                var key = (OutputOf(stored.Period), stored.Key1, stored.Key2, stored.Key3);
                 if (!rows.TryGetValue(key, out var row))
                 {
                     rows[key] = row = new Accumulator();
                 }
 
-                row.Count += reader.GetInt64(4);
-                row.Devices += reader.GetInt64(5);
-                row.Peak = Math.Max(row.Peak, reader.GetInt64(6));
-                row.PeakInstances = Math.Max(row.PeakInstances, reader.GetInt64(7));
-                row.Authorizations += reader.GetInt64(8);
-                row.Failed += reader.GetInt64(9);
+                row.Count += stored.Count;
+                row.Devices += stored.Devices;
+                row.Peak = Math.Max(row.Peak, stored.PeakDevices);
+                row.PeakInstances = Math.Max(row.PeakInstances, stored.PeakInstances);
+                row.Authorizations += stored.Authorizations;
+                row.Failed += stored.Failed;
             }
         }
 
@@ -120,7 +107,7 @@ public sealed class UsageQuery
                 cancellationToken.ThrowIfCancellationRequested();
                 var clipStart = Math.Max(output, a);
                 var clipEnd = interval == UsageInterval.Total ? b : Math.Min(UsagePeriods.Next(coarsest, output), b);
-                foreach (var (key, devices) in source.DistinctDevices(connection, transaction, UsagePeriods.Decompose(clipStart, clipEnd, coarsest)))
+                foreach (var (key, devices) in source.DistinctDevices(work, UsagePeriods.Decompose(clipStart, clipEnd, coarsest)))
                 {
                     if (rows.TryGetValue((output, key.Item1, key.Item2, string.Empty), out var row))
                     {
@@ -177,44 +164,11 @@ public sealed class UsageQuery
 
         public bool HasDevices => _by is UsageGrouping.Code or UsageGrouping.Item;
 
-        public string RowsSql => _by switch
-        {
-            UsageGrouping.Device => $"""
-                SELECT d.period, c.client_uuid, '', '', sum(d.count), 0, 0, 0, sum(d.authorizations), sum(d.failed_authorizations)
-                FROM usage_device d JOIN usage_client c ON c.id = d.client_id
-                WHERE d.grain = $grain AND d.period >= $lo AND d.period < $hi{Filters("d.")}
-                GROUP BY d.period, d.client_id;
-                """,
-            UsageGrouping.Feature => $"""
-                SELECT period, feature, '', '', sum(count), 0, 0, 0, 0, 0
-                FROM usage_feature
-                WHERE grain = $grain AND period >= $lo AND period < $hi{Filters(string.Empty)}
-                GROUP BY period, feature;
-                """,
-            _ => $"""
-                SELECT period, {KeyColumns}, '', count, devices, peak_devices, peak_instances, authorizations, failed_authorizations
-                FROM usage_rollup
-                WHERE level = {_level} AND grain = $grain AND period >= $lo AND period < $hi{Filters(string.Empty)};
-                """,
-        };
-
-        // The two key columns of a Code or Item row: the grouped column, and the other one when it is filtered on.
-        private string KeyColumns => _by == UsageGrouping.Code ? "handshake_code, item_id" : "item_id, handshake_code";
+        /// <summary>The stored rows of one run of <paramref name="grain"/> periods in [<paramref name="lo"/>, <paramref name="hi"/>).</summary>
+        public IEnumerable<StoredUsageRow> Rows(UnitOfWork work, UsageGrain grain, long lo, long hi) =>
+            work.Stores.Usage.UsageRows(work, _by, _level, Filter, grain, lo, hi);
 
         public static Source For(UsageGrouping by, string? code, string? item) => new(by, code, item);
-
-        public void Bind(SqliteCommand command)
-        {
-            if (_code is not null)
-            {
-                command.Parameters.AddWithValue("$code", _code);
-            }
-
-            if (_item is not null)
-            {
-                command.Parameters.AddWithValue("$item", _item);
-            }
-        }
 
         /// <summary>
         /// The distinct devices of each key over the union of <paramref name="runs"/>: day and month runs OR their
@@ -222,7 +176,7 @@ public sealed class UsageQuery
         /// not start or end at midnight) add the devices seen in them one by one.
         /// </summary>
         public IEnumerable<((string, string), long)> DistinctDevices(
-            SqliteConnection connection, SqliteTransaction? transaction, List<(UsageGrain Grain, long Start, long End)> runs)
+            UnitOfWork work, List<(UsageGrain Grain, long Start, long End)> runs)
         {
             var sets = new Dictionary<(string, string), Dictionary<long, byte[]>>();
             byte[] Chunk(string code, string item, long chunk)
@@ -242,27 +196,18 @@ public sealed class UsageQuery
 
             foreach (var (grain, start, end) in runs)
             {
-                var bitmaps = DeviceBitmapWriter.Keeps((int)grain);
-                using var command = connection.CreateCommand();
-                command.Transaction = transaction;
-                command.CommandText = bitmaps
-                    ? $"SELECT handshake_code, item_id, chunk, bits FROM usage_device_bits WHERE level = {_level} AND grain = $g AND period >= $lo AND period < $hi{Filters(string.Empty)};"
-                    : $"SELECT handshake_code, item_id, client_id FROM {(_level == 0 ? "usage_device" : "usage_seen")} WHERE {(_level == 0 ? "reports > 0" : $"level = {_level}")} AND grain = $g AND period >= $lo AND period < $hi{Filters(string.Empty)};";
-                command.Parameters.AddWithValue("$g", (int)grain);
-                command.Parameters.AddWithValue("$lo", start);
-                command.Parameters.AddWithValue("$hi", end);
-                Bind(command);
-                using var reader = command.ExecuteReader();
-                while (reader.Read())
+                if (DeviceBitmapWriter.Keeps((int)grain))
                 {
-                    if (bitmaps)
+                    foreach (var (code, item, chunk, bits) in work.Stores.Usage.DeviceSets(work, _level, grain, Filter, start, end))
                     {
-                        DeviceBitmap.Or(Chunk(reader.GetString(0), reader.GetString(1), reader.GetInt64(2)), (byte[])reader.GetValue(3));
+                        DeviceBitmap.Or(Chunk(code, item, chunk), bits);
                     }
-                    else
+                }
+                else
+                {
+                    foreach (var (code, item, client) in work.Stores.Usage.DevicesSeen(work, _level, grain, Filter, start, end))
                     {
-                        var client = reader.GetInt64(2);
-                        DeviceBitmap.Set(Chunk(reader.GetString(0), reader.GetString(1), DeviceBitmap.ChunkOf(client)), client);
+                        DeviceBitmap.Set(Chunk(code, item, DeviceBitmap.ChunkOf(client)), client);
                     }
                 }
             }
@@ -283,7 +228,6 @@ public sealed class UsageQuery
             _ => new UsageRow(start, end, _code, _item, null, k1, value.Count, null, null, null, null, null),
         };
 
-        private string Filters(string alias) =>
-            (_code is null ? string.Empty : $" AND {alias}handshake_code = $code") + (_item is null ? string.Empty : $" AND {alias}item_id = $item");
+        private UsageFilter Filter => new(_code, _item);
     }
 }

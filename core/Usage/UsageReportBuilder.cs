@@ -5,7 +5,6 @@ using Dls.Core.Errors;
 using Dls.Core.Licensing;
 using Dls.Core.Server;
 using Dls.Core.Storage;
-using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Usage;
 
@@ -38,28 +37,27 @@ public sealed class UsageReportBuilder
         var interval = TrendInterval(start, end);
         var server = new ServerService(_store, _time).Get();
 
-        return _store.Read(connection =>
+        return _store.QuerySnapshot(work =>
         {
-            using var transaction = connection.BeginTransaction(deferred: true);
-            if (handshakeCode is not null && LicenseCatalog.FindCode(connection, transaction, handshakeCode) is null && !HasUsage(connection, transaction, handshakeCode))
+            if (handshakeCode is not null && LicenseCatalog.FindCode(work, handshakeCode) is null && !work.Stores.Usage.HasCodeUsage(work, handshakeCode))
             {
                 throw new DlsException(ErrorIds.HandshakeCodeNotFound, DlsErrorKind.NotFound, $"There is no handshake code '{handshakeCode}' and no usage recorded for it.", handshakeCode);
             }
 
             progress?.Invoke(5, "Reading all-history totals");
-            var historyStart = FirstPeriod(connection, transaction) ?? today;
-            var history = UsageQuery.Run(connection, transaction, historyStart, today.AddDays(1), UsageInterval.Total, UsageGrouping.Item, handshakeCode, null, cancellationToken);
+            var historyStart = work.Stores.Usage.FirstUsageDay(work) ?? today;
+            var history = UsageQuery.Run(work, historyStart, today.AddDays(1), UsageInterval.Total, UsageGrouping.Item, handshakeCode, null, cancellationToken);
             progress?.Invoke(20, "Reading the selected period");
-            var period = UsageQuery.Run(connection, transaction, start, end, UsageInterval.Total, UsageGrouping.Item, handshakeCode, null, cancellationToken);
-            var todayRows = UsageQuery.Run(connection, transaction, today, today.AddDays(1), UsageInterval.Total, UsageGrouping.Item, handshakeCode, null, cancellationToken);
+            var period = UsageQuery.Run(work, start, end, UsageInterval.Total, UsageGrouping.Item, handshakeCode, null, cancellationToken);
+            var todayRows = UsageQuery.Run(work, today, today.AddDays(1), UsageInterval.Total, UsageGrouping.Item, handshakeCode, null, cancellationToken);
             progress?.Invoke(35, $"Reading the trend per {interval.ToString().ToLowerInvariant()}");
-            var trend = UsageQuery.Run(connection, transaction, start, end, interval, UsageGrouping.Item, handshakeCode, null, cancellationToken);
+            var trend = UsageQuery.Run(work, start, end, interval, UsageGrouping.Item, handshakeCode, null, cancellationToken);
             var codes = handshakeCode is null
-                ? UsageQuery.Run(connection, transaction, start, end, UsageInterval.Total, UsageGrouping.Code, null, null, cancellationToken)
+                ? UsageQuery.Run(work, start, end, UsageInterval.Total, UsageGrouping.Code, null, null, cancellationToken)
                 : [];
             progress?.Invoke(55, "Measuring quotas");
-            var items = handshakeCode is null ? LicenseCatalog.AllItems(connection, transaction) : LicenseCatalog.ItemsOfCode(connection, transaction, handshakeCode);
-            var quotas = items.Select(item => QuotaMeter.Measure(connection, transaction, item, now)).ToList();
+            var items = handshakeCode is null ? LicenseCatalog.AllItems(work) : LicenseCatalog.ItemsOfCode(work, handshakeCode);
+            var quotas = items.Select(item => QuotaMeter.Measure(work, item, now)).ToList();
 
             progress?.Invoke(75, "Drawing the charts");
             var itemIds = items.Select(i => i.ItemId)
@@ -195,23 +193,6 @@ public sealed class UsageReportBuilder
         }
 
         return list;
-    }
-
-    private static DateTimeOffset? FirstPeriod(SqliteConnection connection, SqliteTransaction transaction)
-    {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = "SELECT min(period) FROM usage_rollup WHERE level = 0 AND grain = 3;";
-        return command.ExecuteScalar() is long seconds ? DateTimeOffset.FromUnixTimeSeconds(seconds) : null;
-    }
-
-    private static bool HasUsage(SqliteConnection connection, SqliteTransaction transaction, string code)
-    {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = "SELECT EXISTS (SELECT 1 FROM usage_rollup WHERE level = 1 AND grain = 3 AND handshake_code = $code);";
-        command.Parameters.AddWithValue("$code", code);
-        return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture) == 1;
     }
 
     private static string Cell(long? value) => value is null ? "<td></td>" : $"<td class=\"num\">{SvgCharts.Count(value.Value)}</td>";

@@ -14,9 +14,9 @@ public sealed class LicenseItemsSection(DlsStore store, TimeProvider time) : IHo
     {
         static string E(string text) => WebUtility.HtmlEncode(text);
         var now = time.GetUtcNow();
-        var rows = store.Read(connection => LicenseCatalog.AllItems(connection, null)
-            .Select(item => (Item: item, Measure: QuotaMeter.Measure(connection, null, item, now),
-                Status: item.StatusAt(now, LicenseCatalog.IsRevoked(connection, null, item))))
+        var rows = store.Query(work => LicenseCatalog.AllItems(work)
+            .Select(item => (Item: item, Measure: QuotaMeter.Measure(work, item, now),
+                Status: item.StatusAt(now, LicenseCatalog.IsRevoked(work, item))))
             .ToList());
         var html = new StringBuilder("<h2>License items</h2>");
         if (rows.Count == 0)

@@ -1,4 +1,5 @@
 using Dls.Core.Licensing;
+using Microsoft.Data.Sqlite;
 using static Dls.Core.Storage.Sqlite.SqliteCatalogRows;
 
 namespace Dls.Core.Storage.Sqlite;
@@ -48,6 +49,82 @@ internal sealed class SqliteCodeStore : ICodeStore
         }
 
         return codes;
+    }
+
+    public bool OrganizationHasCodes(UnitOfWork work, string organizationId)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("SELECT EXISTS (SELECT 1 FROM handshake_code WHERE organization_id = $org);");
+        command.Parameters.AddWithValue("$org", organizationId);
+        return Convert.ToInt64(command.ExecuteScalar()) == 1;
+    }
+
+    public void AddCode(UnitOfWork work, string code, string organizationId, string name, bool isDefault, DateTimeOffset now)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("""
+            INSERT INTO handshake_code (code, organization_id, name, is_default, enabled, created_at, updated_at)
+            VALUES ($code, $org, $name, $default, 1, $now, $now);
+            """);
+        command.Parameters.AddWithValue("$code", code);
+        command.Parameters.AddWithValue("$org", organizationId);
+        command.Parameters.AddWithValue("$name", name);
+        command.Parameters.AddWithValue("$default", isDefault ? 1 : 0);
+        command.Parameters.AddWithValue("$now", Timestamps.Format(now));
+        command.ExecuteNonQuery();
+    }
+
+    public void ClearDefault(UnitOfWork work, string organizationId, DateTimeOffset now)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("UPDATE handshake_code SET is_default = 0, updated_at = $now WHERE organization_id = $org AND is_default = 1;");
+        command.Parameters.AddWithValue("$org", organizationId);
+        command.Parameters.AddWithValue("$now", Timestamps.Format(now));
+        command.ExecuteNonQuery();
+    }
+
+    public void SetSetting(UnitOfWork work, string code, CodeSetting setting, object? value)
+    {
+        var column = setting switch
+        {
+            CodeSetting.Enabled => "enabled",
+            CodeSetting.IsDefault => "is_default",
+            CodeSetting.PasswordHash => "password_hash",
+            CodeSetting.Description => "description",
+            CodeSetting.AllowedDomains => "allowed_domains",
+            CodeSetting.AllowedAppIds => "allowed_app_ids",
+            CodeSetting.AllowedProcessNames => "allowed_process_names",
+            _ => throw new ArgumentOutOfRangeException(nameof(setting), setting, null),
+        };
+
+        // The column name comes from the switch above only, never from input.
+        var command = SqliteUnitOfWork.Of(work).Command($"UPDATE handshake_code SET {column} = $value WHERE code = $code;");
+        command.Parameters.AddWithValue("$code", code);
+        command.Parameters.AddWithValue("$value", value ?? DBNull.Value);
+        command.ExecuteNonQuery();
+    }
+
+    public void ReplaceItems(UnitOfWork work, string code, IReadOnlyList<string> itemIds)
+    {
+        var sqlite = SqliteUnitOfWork.Of(work);
+        var delete = sqlite.Command("DELETE FROM handshake_code_item WHERE code = $code;");
+        delete.Parameters.AddWithValue("$code", code);
+        delete.ExecuteNonQuery();
+
+        var insert = sqlite.Command("INSERT INTO handshake_code_item (code, item_id, position) VALUES ($code, $item, $position);");
+        var item = insert.Parameters.Add("$item", SqliteType.Text);
+        var position = insert.Parameters.Add("$position", SqliteType.Integer);
+        insert.Parameters.AddWithValue("$code", code);
+        for (var i = 0; i < itemIds.Count; i++)
+        {
+            item.Value = itemIds[i];
+            position.Value = i;
+            insert.ExecuteNonQuery();
+        }
+    }
+
+    public void RemoveCode(UnitOfWork work, string code)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("DELETE FROM handshake_code WHERE code = $code;");
+        command.Parameters.AddWithValue("$code", code);
+        command.ExecuteNonQuery();
     }
 
     public void Touch(UnitOfWork work, string code, DateTimeOffset now)

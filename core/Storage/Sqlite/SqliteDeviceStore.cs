@@ -70,6 +70,71 @@ internal sealed class SqliteDeviceStore : IDeviceStore
         command.ExecuteNonQuery();
     }
 
+    public IReadOnlyList<StoredSeat> Seats(UnitOfWork work, string itemId, string? clientUuid)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("""
+            SELECT seat_key, kind, client_uuid, first_seen, last_seen, active_until FROM seat
+            WHERE item_id = $item AND ($client IS NULL OR client_uuid = $client OR seat_key = $client)
+            ORDER BY last_seen DESC;
+            """);
+        command.Parameters.AddWithValue("$item", itemId);
+        command.Parameters.AddWithValue("$client", (object?)clientUuid ?? DBNull.Value);
+        using var reader = command.ExecuteReader();
+        var seats = new List<StoredSeat>();
+        while (reader.Read())
+        {
+            seats.Add(new StoredSeat(
+                reader.GetString(0), reader.GetString(1), reader.GetString(2), Timestamps.Parse(reader.GetString(3)), Timestamps.Parse(reader.GetString(4)),
+                Timestamps.Parse(reader.GetString(5))));
+        }
+
+        return seats;
+    }
+
+    public void RemoveSeats(UnitOfWork work, string clientUuid, string? itemId)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("DELETE FROM seat WHERE (client_uuid = $client OR seat_key = $client) AND ($item IS NULL OR item_id = $item);");
+        command.Parameters.AddWithValue("$client", clientUuid);
+        command.Parameters.AddWithValue("$item", (object?)itemId ?? DBNull.Value);
+        command.ExecuteNonQuery();
+    }
+
+    public IReadOnlyList<StoredGrantee> Grantees(UnitOfWork work, string itemId, string? clientUuid, string? handshakeCode)
+    {
+        // Only the filters given, so that the planner seeks the device in the index when one is asked for.
+        var command = SqliteUnitOfWork.Of(work).Command($"""
+            SELECT client_uuid, min(first_granted), max(cache_until), group_concat(handshake_code, char(10)) FROM client_grant
+            WHERE item_id = $item{(clientUuid is null ? string.Empty : " AND client_uuid = $client")}{(handshakeCode is null ? string.Empty : " AND handshake_code = $code")}
+            GROUP BY client_uuid;
+            """);
+        command.Parameters.AddWithValue("$item", itemId);
+        command.Parameters.AddWithValue("$client", (object?)clientUuid ?? DBNull.Value);
+        command.Parameters.AddWithValue("$code", (object?)handshakeCode ?? DBNull.Value);
+        using var reader = command.ExecuteReader();
+        var grantees = new List<StoredGrantee>();
+        while (reader.Read())
+        {
+            grantees.Add(new StoredGrantee(reader.GetString(0), Timestamps.Parse(reader.GetString(1)), Timestamps.Parse(reader.GetString(2)), reader.GetString(3).Split('\n')));
+        }
+
+        return grantees;
+    }
+
+    public IReadOnlyDictionary<string, DateTimeOffset> NewestSlots(UnitOfWork work, string itemId, DateTimeOffset since)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("SELECT client_uuid, max(slice) FROM concurrent_slot WHERE item_id = $item AND slice >= $since GROUP BY client_uuid;");
+        command.Parameters.AddWithValue("$item", itemId);
+        command.Parameters.AddWithValue("$since", Timestamps.Format(since));
+        using var reader = command.ExecuteReader();
+        var newest = new Dictionary<string, DateTimeOffset>(StringComparer.Ordinal);
+        while (reader.Read())
+        {
+            newest[reader.GetString(0)] = Timestamps.Parse(reader.GetString(1));
+        }
+
+        return newest;
+    }
+
     public (long Counted, long Overage) Counter(UnitOfWork work, string itemId)
     {
         var command = SqliteUnitOfWork.Of(work).Command("SELECT counted, overage FROM item_counter WHERE item_id = $item;");

@@ -1,3 +1,4 @@
+using System.Globalization;
 using static Dls.Core.Storage.Sqlite.SqliteCatalogRows;
 
 namespace Dls.Core.Storage.Sqlite;
@@ -42,6 +43,95 @@ internal sealed class SqliteLicenseStore : ILicenseStore
 
     public IReadOnlyList<string> ItemsRevoking(UnitOfWork work, string itemId) =>
         Strings(work, "SELECT item_id FROM license_item WHERE revokes = $p ORDER BY item_id;", itemId);
+
+    public StoredLicenseSource? Source(UnitOfWork work, string licenseId)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("SELECT issued_at, file_sha256, issuer_key_id FROM license WHERE license_id = $id;");
+        command.Parameters.AddWithValue("$id", licenseId);
+        using var reader = command.ExecuteReader();
+        return reader.Read() ? new StoredLicenseSource(Timestamps.Parse(reader.GetString(0)), reader.GetString(1), reader.GetString(2)) : null;
+    }
+
+    public string StoredDocument(UnitOfWork work, string licenseId)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("SELECT document FROM license WHERE license_id = $id;");
+        command.Parameters.AddWithValue("$id", licenseId);
+        return (string)command.ExecuteScalar()!;
+    }
+
+    public (string LicenseId, string KeyId)? HolderOfItem(UnitOfWork work, string itemId) =>
+        LicenseAndIssuer(work, "SELECT l.license_id, l.issuer_key_id FROM license_item i JOIN license l ON l.license_id = i.license_id WHERE i.item_id = $id;", itemId, null);
+
+    public (string LicenseId, string KeyId)? ForeignRevokerOf(UnitOfWork work, string itemId, string issuerKeyId) =>
+        LicenseAndIssuer(work, "SELECT l.license_id, l.issuer_key_id FROM license_item i JOIN license l ON l.license_id = i.license_id WHERE i.revokes = $id AND l.issuer_key_id <> $key LIMIT 1;", itemId, issuerKeyId);
+
+    public void AddLicense(UnitOfWork work, ImportedLicense license, DateTimeOffset now)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("""
+            INSERT INTO license (license_id, alias, organization_id, server_uuid, issued_at, issuer_key_id, file_sha256, document, imported_at, updated_at)
+            VALUES ($id, $alias, $org, $uuid, $issued, $key, $sha, $document, $now, $now);
+            """);
+        command.Parameters.AddWithValue("$id", license.LicenseId);
+        command.Parameters.AddWithValue("$alias", license.Alias);
+        command.Parameters.AddWithValue("$org", license.OrganizationId);
+        command.Parameters.AddWithValue("$uuid", license.ServerUuid);
+        command.Parameters.AddWithValue("$issued", Timestamps.Format(license.IssuedAt));
+        command.Parameters.AddWithValue("$key", license.IssuerKeyId);
+        command.Parameters.AddWithValue("$sha", license.PayloadSha256);
+        command.Parameters.AddWithValue("$document", license.Document);
+        command.Parameters.AddWithValue("$now", Timestamps.Format(now));
+        command.ExecuteNonQuery();
+    }
+
+    public void ReplaceLicense(UnitOfWork work, ImportedLicense license, string oldFileAlias, DateTimeOffset now)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("""
+            UPDATE license SET alias = CASE WHEN alias = $oldAlias THEN $alias ELSE alias END,
+                issued_at = $issued, issuer_key_id = $key, file_sha256 = $sha, document = $document, updated_at = $now
+            WHERE license_id = $id;
+            """);
+        command.Parameters.AddWithValue("$id", license.LicenseId);
+        command.Parameters.AddWithValue("$oldAlias", oldFileAlias);
+        command.Parameters.AddWithValue("$alias", license.Alias);
+        command.Parameters.AddWithValue("$issued", Timestamps.Format(license.IssuedAt));
+        command.Parameters.AddWithValue("$key", license.IssuerKeyId);
+        command.Parameters.AddWithValue("$sha", license.PayloadSha256);
+        command.Parameters.AddWithValue("$document", license.Document);
+        command.Parameters.AddWithValue("$now", Timestamps.Format(now));
+        command.ExecuteNonQuery();
+    }
+
+    public void WriteItem(UnitOfWork work, Licensing.LicenseItem item, DateTimeOffset now)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("""
+            INSERT INTO license_item (item_id, license_id, product, version, deployment, edition, mode, quantity, start_date, expiration_date, modules, revokes, updated_at)
+            VALUES ($id, $license, $product, $version, $deployment, $edition, $mode, $quantity, $start, $expiration, $modules, $revokes, $now)
+            ON CONFLICT (item_id) DO UPDATE SET product = excluded.product, version = excluded.version, deployment = excluded.deployment,
+                edition = excluded.edition, mode = excluded.mode, quantity = excluded.quantity, start_date = excluded.start_date,
+                expiration_date = excluded.expiration_date, modules = excluded.modules, revokes = excluded.revokes, updated_at = excluded.updated_at;
+            """);
+        command.Parameters.AddWithValue("$id", item.ItemId);
+        command.Parameters.AddWithValue("$license", item.LicenseId);
+        command.Parameters.AddWithValue("$product", item.Product);
+        command.Parameters.AddWithValue("$version", item.Version);
+        command.Parameters.AddWithValue("$deployment", item.Deployment.ToString());
+        command.Parameters.AddWithValue("$edition", item.Edition);
+        command.Parameters.AddWithValue("$mode", item.Mode.ToString());
+        command.Parameters.AddWithValue("$quantity", item.Quantity);
+        command.Parameters.AddWithValue("$start", item.StartDate.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
+        command.Parameters.AddWithValue("$expiration", item.ExpirationDate.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
+        command.Parameters.AddWithValue("$modules", Licensing.LicenseCatalog.WriteList(item.Modules));
+        command.Parameters.AddWithValue("$revokes", (object?)item.Revokes ?? DBNull.Value);
+        command.Parameters.AddWithValue("$now", Timestamps.Format(now));
+        command.ExecuteNonQuery();
+    }
+
+    public void RemoveItem(UnitOfWork work, string itemId)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("DELETE FROM license_item WHERE item_id = $id;");
+        command.Parameters.AddWithValue("$id", itemId);
+        command.ExecuteNonQuery();
+    }
 
     public void SetAlias(UnitOfWork work, string licenseId, string alias, DateTimeOffset now)
     {
@@ -88,6 +178,19 @@ internal sealed class SqliteLicenseStore : ILicenseStore
         var command = SqliteUnitOfWork.Of(work).Command("DELETE FROM trusted_issuer WHERE key_id = $id;");
         command.Parameters.AddWithValue("$id", keyId);
         command.ExecuteNonQuery();
+    }
+
+    private static (string LicenseId, string KeyId)? LicenseAndIssuer(UnitOfWork work, string sql, string itemId, string? issuerKeyId)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command(sql);
+        command.Parameters.AddWithValue("$id", itemId);
+        if (issuerKeyId is not null)
+        {
+            command.Parameters.AddWithValue("$key", issuerKeyId);
+        }
+
+        using var reader = command.ExecuteReader();
+        return reader.Read() ? (reader.GetString(0), reader.GetString(1)) : null;
     }
 
     private static List<string> Strings(UnitOfWork work, string sql, string parameter)

@@ -1,11 +1,140 @@
 using System.Globalization;
 using Dls.Core.Usage;
+using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Storage.Sqlite;
 
 /// <summary>The usage aggregate on SQLite (tables usage_record, auth_event, usage_rollup, usage_device, usage_seen, usage_instance_seen, usage_setting …).</summary>
 internal sealed class SqliteUsageStore : IUsageStore
 {
+    public IEnumerable<StoredUsageRow> UsageRows(UnitOfWork work, UsageGrouping by, int level, UsageFilter filter, UsageGrain grain, long lo, long hi)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command(by switch
+        {
+            UsageGrouping.Device => $"""
+                SELECT d.period, c.client_uuid, '', '', sum(d.count), 0, 0, 0, sum(d.authorizations), sum(d.failed_authorizations)
+                FROM usage_device d JOIN usage_client c ON c.id = d.client_id
+                WHERE d.grain = $grain AND d.period >= $lo AND d.period < $hi{Filters(filter, "d.")}
+                GROUP BY d.period, d.client_id;
+                """,
+            UsageGrouping.Feature => $"""
+                SELECT period, feature, '', '', sum(count), 0, 0, 0, 0, 0
+                FROM usage_feature
+                WHERE grain = $grain AND period >= $lo AND period < $hi{Filters(filter, string.Empty)}
+                GROUP BY period, feature;
+                """,
+            // The two key columns of a Code or Item row: the grouped column, and the other one when it is filtered on.
+            _ => $"""
+                SELECT period, {(by == UsageGrouping.Code ? "handshake_code, item_id" : "item_id, handshake_code")}, '', count, devices, peak_devices, peak_instances, authorizations, failed_authorizations
+                FROM usage_rollup
+                WHERE level = {level} AND grain = $grain AND period >= $lo AND period < $hi{Filters(filter, string.Empty)};
+                """,
+        });
+        command.Parameters.AddWithValue("$grain", (int)grain);
+        command.Parameters.AddWithValue("$lo", lo);
+        command.Parameters.AddWithValue("$hi", hi);
+        Bind(command, filter);
+        return Rows(command);
+
+        static IEnumerable<StoredUsageRow> Rows(SqliteCommand command)
+        {
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                yield return new StoredUsageRow(
+                    reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt64(4), reader.GetInt64(5),
+                    reader.GetInt64(6), reader.GetInt64(7), reader.GetInt64(8), reader.GetInt64(9));
+            }
+        }
+    }
+
+    public IEnumerable<(string Code, string Item, long Chunk, byte[] Bits)> DeviceSets(UnitOfWork work, int level, UsageGrain grain, UsageFilter filter, long lo, long hi)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command(
+            $"SELECT handshake_code, item_id, chunk, bits FROM usage_device_bits WHERE level = {level} AND grain = $g AND period >= $lo AND period < $hi{Filters(filter, string.Empty)};");
+        command.Parameters.AddWithValue("$g", (int)grain);
+        command.Parameters.AddWithValue("$lo", lo);
+        command.Parameters.AddWithValue("$hi", hi);
+        Bind(command, filter);
+        return Chunks(command);
+
+        static IEnumerable<(string, string, long, byte[])> Chunks(SqliteCommand command)
+        {
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                yield return (reader.GetString(0), reader.GetString(1), reader.GetInt64(2), (byte[])reader.GetValue(3));
+            }
+        }
+    }
+
+    public IEnumerable<(string Code, string Item, long Client)> DevicesSeen(UnitOfWork work, int level, UsageGrain grain, UsageFilter filter, long lo, long hi)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command(
+            $"SELECT handshake_code, item_id, client_id FROM {(level == 0 ? "usage_device" : "usage_seen")} WHERE {(level == 0 ? "reports > 0" : $"level = {level}")} AND grain = $g AND period >= $lo AND period < $hi{Filters(filter, string.Empty)};");
+        command.Parameters.AddWithValue("$g", (int)grain);
+        command.Parameters.AddWithValue("$lo", lo);
+        command.Parameters.AddWithValue("$hi", hi);
+        Bind(command, filter);
+        return Devices(command);
+
+        static IEnumerable<(string, string, long)> Devices(SqliteCommand command)
+        {
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                yield return (reader.GetString(0), reader.GetString(1), reader.GetInt64(2));
+            }
+        }
+    }
+
+    public long? FindClientId(UnitOfWork work, string clientUuid)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("SELECT id FROM usage_client WHERE client_uuid = $client;");
+        command.Parameters.AddWithValue("$client", clientUuid);
+        return command.ExecuteScalar() is long id ? id : null;
+    }
+
+    public bool HasContact(UnitOfWork work, UsageGrain grain, long period, string code, string item, long client)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("""
+            SELECT EXISTS (SELECT 1 FROM usage_device
+                WHERE grain = $grain AND period = $top AND handshake_code = $code AND item_id = $item AND client_id = $id
+                  AND (reports > 0 OR authorizations > failed_authorizations));
+            """);
+        BindDevice(command, grain, period, code, item, client);
+        return (long)command.ExecuteScalar()! == 1;
+    }
+
+    public long? NewestContact(UnitOfWork work, UsageGrain grain, long top, long bottom, long step, string code, string item, long client)
+    {
+        // The candidate periods are generated and each looked up by the full primary key, in one statement (CROSS JOIN
+        // keeps the candidates the outer loop).
+        var command = SqliteUnitOfWork.Of(work).Command("""
+            WITH RECURSIVE candidate (period) AS (
+                SELECT $top UNION ALL SELECT period - $step FROM candidate WHERE period - $step >= $bottom)
+            SELECT max(d.period) FROM candidate c CROSS JOIN usage_device d
+                ON d.grain = $grain AND d.period = c.period AND d.handshake_code = $code AND d.item_id = $item AND d.client_id = $id
+            WHERE d.reports > 0 OR d.authorizations > d.failed_authorizations;
+            """);
+        BindDevice(command, grain, top, code, item, client);
+        command.Parameters.Add("$bottom", SqliteType.Integer).Value = bottom;
+        command.Parameters.Add("$step", SqliteType.Integer).Value = step;
+        return command.ExecuteScalar() is long found ? found : null;
+    }
+
+    public DateTimeOffset? FirstUsageDay(UnitOfWork work) =>
+        SqliteUnitOfWork.Of(work).Command("SELECT min(period) FROM usage_rollup WHERE level = 0 AND grain = 3;").ExecuteScalar() is long seconds
+            ? DateTimeOffset.FromUnixTimeSeconds(seconds)
+            : null;
+
+    public bool HasCodeUsage(UnitOfWork work, string code)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("SELECT EXISTS (SELECT 1 FROM usage_rollup WHERE level = 1 AND grain = 3 AND handshake_code = $code);");
+        command.Parameters.AddWithValue("$code", code);
+        return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture) == 1;
+    }
+
     public int? RetentionDays(UnitOfWork work) =>
         SqliteUnitOfWork.Of(work).Command("SELECT value FROM usage_setting WHERE name = 'raw_retention_days';").ExecuteScalar() is string text
             ? int.Parse(text, CultureInfo.InvariantCulture)
@@ -182,5 +311,30 @@ internal sealed class SqliteUsageStore : IUsageStore
         command.Parameters.AddWithValue("$cutoff", cutoff);
         command.Parameters.AddWithValue("$limit", limit);
         return command.ExecuteNonQuery();
+    }
+
+    private static string Filters(UsageFilter filter, string alias) =>
+        (filter.Code is null ? string.Empty : $" AND {alias}handshake_code = $code") + (filter.Item is null ? string.Empty : $" AND {alias}item_id = $item");
+
+    private static void Bind(SqliteCommand command, UsageFilter filter)
+    {
+        if (filter.Code is not null)
+        {
+            command.Parameters.AddWithValue("$code", filter.Code);
+        }
+
+        if (filter.Item is not null)
+        {
+            command.Parameters.AddWithValue("$item", filter.Item);
+        }
+    }
+
+    private static void BindDevice(SqliteCommand command, UsageGrain grain, long top, string code, string item, long client)
+    {
+        command.Parameters.Add("$grain", SqliteType.Integer).Value = (int)grain;
+        command.Parameters.Add("$top", SqliteType.Integer).Value = top;
+        command.Parameters.Add("$code", SqliteType.Text).Value = code;
+        command.Parameters.AddWithValue("$item", item);
+        command.Parameters.Add("$id", SqliteType.Integer).Value = client;
     }
 }
