@@ -138,11 +138,20 @@ public sealed class StoreRestoreTests : IDisposable
     private static string[] FileNames(string folder) =>
         Directory.GetFiles(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray()!;
 
-    /// <summary>Every file of the folder with its SHA-256: "left as it was" is this, unchanged.</summary>
-    private static string Picture(string folder) => string.Join(
-        "\n",
-        Directory.GetFiles(folder).Order(StringComparer.Ordinal)
-            .Select(f => $"{Path.GetFileName(f)}={Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(f)))}"));
+    /// <summary>
+    /// Every file of the folder with its SHA-256: "left as it was" is this, unchanged. Idle pooled connections are
+    /// closed first: closing the last connection of a WAL store checkpoints it and removes its -wal file, and a
+    /// restore in another test clears every pool of the process, so a picture taken with connections still pooled
+    /// could change without anything writing to the store.
+    /// </summary>
+    private static string Picture(string folder)
+    {
+        SqliteConnection.ClearAllPools();
+        return string.Join(
+            "\n",
+            Directory.GetFiles(folder).Order(StringComparer.Ordinal)
+                .Select(f => $"{Path.GetFileName(f)}={Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(f)))}"));
+    }
 
     private static string? Scalar(SqliteConnection connection, string sql)
     {
