@@ -88,3 +88,23 @@ function Get-ModuleType([string] $Name) {
     $type = $context.LoadFromAssemblyName([System.Reflection.AssemblyName]::new($assemblyName)).GetType($Name, $true)
     $type
 }
+
+# A new store of organization 216998 that trusts a test vendor and holds one license of $Item (hashtables as
+# New-DlsLicenseFile takes them), imported into the new handshake code 'a'. Returns the store's path.
+function New-LicensedTestStore([string] $LicenseId, [hashtable[]] $Item) {
+    $storePath = New-TestStorePath
+    $folder = Split-Path $storePath
+    $server = Initialize-DlsServer -StorePath $storePath -OrganizationId 216998
+    New-DlsIssuerKey -Path (Join-Path $folder 'vendor.key') | Add-DlsTrustedIssuer -Name 'Vendor' -StorePath $storePath | Out-Null
+    $file = Join-Path $folder "$LicenseId.dlslicense"
+    $server | New-DlsLicenseFile -OrganizationId 216998 -LicenseId $LicenseId -IssuerKeyPath (Join-Path $folder 'vendor.key') -Path $file -Item $Item | Out-Null
+    Import-DlsLicense -StorePath $storePath -Path $file -NewHandshakeCode a | Out-Null
+    $storePath
+}
+
+# POSTs $Body as JSON to the listener at $Url and returns the parsed answer; anything but 200 throws with the answer.
+function Send-DlsPost([string] $Url, [string] $Path, [hashtable] $Body) {
+    $response = Invoke-WebRequest -Uri "$($Url.TrimEnd('/'))/$Path" -Method Post -ContentType 'application/json' -Body ($Body | ConvertTo-Json -Depth 6) -SkipHttpErrorCheck
+    if ($response.StatusCode -ne 200) { throw "$Path answered $($response.StatusCode): $($response.Content)" }
+    $response.Content | ConvertFrom-Json
+}

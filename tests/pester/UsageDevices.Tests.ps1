@@ -4,27 +4,19 @@ BeforeAll {
     . (Join-Path $PSScriptRoot 'Common.ps1')
     Import-Module $ModuleManifest -Force
 
-    $script:StorePath = New-TestStorePath
-    $script:Folder = Split-Path $StorePath
-    $server = Initialize-DlsServer -StorePath $StorePath -OrganizationId 216998
-    New-DlsIssuerKey -Path (Join-Path $Folder 'vendor.key') | Add-DlsTrustedIssuer -Name 'Vendor' -StorePath $StorePath | Out-Null
     $expires = [datetime]::UtcNow.AddYears(1)
-    $server | New-DlsLicenseFile -OrganizationId 216998 -LicenseId D-1 -IssuerKeyPath (Join-Path $Folder 'vendor.key') -Path (Join-Path $Folder 'd.dlslicense') -Item @(
+    $script:StorePath = New-LicensedTestStore -LicenseId D-1 -Item @(
         @{ ItemId = 'P'; Product = 'DBR'; Version = '10'; Deployment = 'Desktop'; Mode = 'PerDeviceYearly'; Quantity = 10; StartDate = '2020-01-01'; ExpirationDate = $expires }
         @{ ItemId = 'S'; Product = 'DLR'; Version = '3'; Deployment = 'Desktop'; Mode = 'PerScan'; Quantity = 1000; StartDate = '2020-01-01'; ExpirationDate = $expires }
         @{ ItemId = 'C'; Product = 'DWT'; Version = '18'; Deployment = 'Desktop'; Mode = 'PerConcurrentDevice'; Quantity = 5; StartDate = '2020-01-01'; ExpirationDate = $expires }
-    ) | Out-Null
-    Import-DlsLicense -StorePath $StorePath -Path (Join-Path $Folder 'd.dlslicense') -NewHandshakeCode a | Out-Null
+    )
+    $script:Folder = Split-Path $StorePath
     New-DlsHandshakeCode -StorePath $StorePath -Name b -ItemId S | Out-Null   # S is shared by codes a and b
 
     # Port 0: the listener takes a free port and Start-DlsListener answers with the address it got.
     $script:Url = (Start-DlsListener -StorePath $StorePath -Url http://127.0.0.1:0).Url.TrimEnd('/') + '/'
 
-    function Send-Dls([string] $Path, [hashtable] $Body) {
-        $response = Invoke-WebRequest -Uri "$($Url)$Path" -Method Post -ContentType 'application/json' -Body ($Body | ConvertTo-Json -Depth 6) -SkipHttpErrorCheck
-        if ($response.StatusCode -ne 200) { throw "$Path answered $($response.StatusCode): $($response.Content)" }
-        $response.Content | ConvertFrom-Json
-    }
+    function Send-Dls([string] $Path, [hashtable] $Body) { Send-DlsPost $Url $Path $Body }
     function Grant([string] $Code, [string] $Client, [string] $Product, [string] $Version) {
         $null = Send-Dls 'api/v1/auth' @{
             handshakeCode = $Code; clientUuid = $Client; product = $Product; version = $Version; deployment = 'Desktop'; processName = 'app'; os = 'Linux'; requestId = [guid]::NewGuid().ToString()
