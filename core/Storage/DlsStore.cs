@@ -148,18 +148,7 @@ public sealed class DlsStore
     }
 
     /// <summary>Runs <paramref name="work"/> on one consistent snapshot of the store; store failures become DlsExceptions.</summary>
-    public T QuerySnapshot<T>(Func<UnitOfWork, T> work)
-    {
-        using var unit = BeginSnapshot();
-        try
-        {
-            return work(unit);
-        }
-        catch (Exception error) when (unit.IsStoreFailure(error))
-        {
-            throw unit.Translate(error);
-        }
-    }
+    public T QuerySnapshot<T>(Func<UnitOfWork, T> work) => Run(BeginSnapshot(), work, commit: false);
 
     /// <summary>
     /// Opens a write unit that begins its transaction only when first used, and again after each commit: the
@@ -168,20 +157,7 @@ public sealed class DlsStore
     public UnitOfWork OpenWriter() => Begin(write: true, beginNow: false);
 
     /// <summary>Runs <paramref name="work"/> in one write unit of work and commits it; store failures become DlsExceptions.</summary>
-    public T Write<T>(Func<UnitOfWork, T> work)
-    {
-        using var unit = BeginWrite();
-        try
-        {
-            var result = work(unit);
-            unit.Commit();
-            return result;
-        }
-        catch (Exception error) when (unit.IsStoreFailure(error))
-        {
-            throw unit.Translate(error);
-        }
-    }
+    public T Write<T>(Func<UnitOfWork, T> work) => Run(BeginWrite(), work, commit: true);
 
     /// <summary>Runs <paramref name="work"/> in one write unit of work and commits it.</summary>
     public void Write(Action<UnitOfWork> work) =>
@@ -192,16 +168,27 @@ public sealed class DlsStore
         });
 
     /// <summary>Runs <paramref name="work"/> in a read unit of work; store failures become DlsExceptions.</summary>
-    public T Query<T>(Func<UnitOfWork, T> work)
+    public T Query<T>(Func<UnitOfWork, T> work) => Run(BeginRead(), work, commit: false);
+
+    /// <summary>Runs <paramref name="work"/> in <paramref name="unit"/> (committing it when asked) and disposes it; store failures become DlsExceptions.</summary>
+    private static T Run<T>(UnitOfWork unit, Func<UnitOfWork, T> work, bool commit)
     {
-        using var unit = BeginRead();
-        try
+        using (unit)
         {
-            return work(unit);
-        }
-        catch (Exception error) when (unit.IsStoreFailure(error))
-        {
-            throw unit.Translate(error);
+            try
+            {
+                var result = work(unit);
+                if (commit)
+                {
+                    unit.Commit();
+                }
+
+                return result;
+            }
+            catch (Exception error) when (unit.IsStoreFailure(error))
+            {
+                throw unit.Translate(error);
+            }
         }
     }
 
