@@ -19,8 +19,6 @@ internal sealed class DependencyLoadContext : AssemblyLoadContext
         _folder = folder;
     }
 
-    internal string Folder => _folder;
-
     protected override Assembly? Load(AssemblyName assemblyName)
     {
         var path = AssemblyPath(assemblyName);

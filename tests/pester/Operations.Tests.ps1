@@ -157,19 +157,15 @@ Describe 'Restore-DlsStore onto a new machine' {
                 $Acknowledged.Enqueue([datetime]::UtcNow)
             }
         }
-        $deadline = [datetime]::UtcNow.AddSeconds(60)
-        while ($Acknowledged.Count -lt 20) {
-            if ([datetime]::UtcNow -gt $deadline -or $Load.State -notin 'NotStarted', 'Running') { throw "The load did not start: $($Load | Receive-Job -ErrorAction Continue)" }
-            Start-Sleep -Milliseconds 50
-        }
+        $started = Wait-Until { $Acknowledged.Count -ge 20 -or $Load.State -notin 'NotStarted', 'Running' } -TimeoutSeconds 60
+        if (-not $started -or $Acknowledged.Count -lt 20) { throw "The load did not start: $($Load | Receive-Job -ErrorAction Continue)" }
 
         $script:Backup = Join-Path $SourceFolder 'backups/dls-backup.db'
         $script:BackupStarted = [datetime]::UtcNow
         Backup-DlsStore -StorePath $Source -Path $Backup | Out-Null
         $script:BackupEnded = [datetime]::UtcNow
         $after = $Acknowledged.Count
-        $deadline = [datetime]::UtcNow.AddSeconds(30)
-        while ($Acknowledged.Count -lt $after + 20 -and [datetime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }   # the load goes on after the backup
+        $null = Wait-Until { $Acknowledged.Count -ge $after + 20 } -TimeoutSeconds 30   # the load goes on after the backup (asserted below)
         New-Item -ItemType File -Path $StopLoad | Out-Null
         $Load | Wait-Job -Timeout 60 | Receive-Job | Out-Null
         $script:LoadState = $Load.State
