@@ -72,6 +72,41 @@ public sealed partial class PublicSuffixListTests
     public void Registrable_domains_for_billing(string host, string? expected) =>
         Assert.Equal(expected, RegistrableDomain.Of(host));
 
+    /// <summary>Hosts that name nothing (the wire lets a client send any text of up to 256 characters) count as no domain.</summary>
+    [Theory]
+    [InlineData("")]
+    [InlineData("   ")]
+    [InlineData("...")]
+    [InlineData("http://")]
+    [InlineData(":8443")]
+    [InlineData("https://:443/path")]
+    public void Hosts_that_name_nothing_are_no_domain(string host) => Assert.Null(RegistrableDomain.Of(host));
+
+    [Fact]
+    public void A_host_as_long_as_the_wire_allows_folds_to_its_registrable_domain()
+    {
+        var host = string.Join('.', Enumerable.Repeat("a", 126)) + ".example.com";   // 263 characters, 128 labels
+
+        Assert.Equal("example.com", RegistrableDomain.Of(host));
+    }
+
+    /// <summary>Text a hostile client may send as its domain: never an exception, and case never makes a second domain.</summary>
+    [Theory]
+    [InlineData("xn--.com")]
+    [InlineData("xn--zzzzzzzzzz.example.com")]
+    [InlineData("a\u0001b.example.com")]
+    [InlineData("\u200bexample.com")]
+    [InlineData("user@evil.com@example.com")]
+    [InlineData("[::1")]
+    [InlineData("exa mple.com")]
+    [InlineData("%65xample.com")]
+    public void Hostile_hosts_fold_without_error_and_without_case_mattering(string host)
+    {
+        var domain = RegistrableDomain.Of(host);
+
+        Assert.Equal(domain, RegistrableDomain.Of(host.ToUpperInvariant()));
+    }
+
     [Fact]
     public void The_private_section_can_be_left_out()
     {
