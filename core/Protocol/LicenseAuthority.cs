@@ -189,7 +189,8 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
         }
 
         var updateTime = _catalog.HandshakeUpdateTime(code.Code);
-        if (work.Stores.Devices.BatchSeen(work, request.ClientUuid, request.BatchId))
+        var batchKey = RawUsageBatch.KeyOf(request.BatchId);
+        if (work.Stores.Usage.BatchSeen(work, request.ClientUuid, batchKey))
         {
             return new ReportOutcome(new ReportAnswer(0, request.Records.Count, updateTime), null);
         }
@@ -246,16 +247,21 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
             return new ReportOutcome(new ReportAnswer(0, 0, updateTime) { RefusedRecords = refused }, null);
         }
 
-        work.Stores.Devices.RecordBatch(work, request.ClientUuid, request.BatchId, now, request.Records.Count);
+        // The batch's accepted records are kept raw in one row, which also remembers its id (a re-sent batch counts nothing).
+        var raw = new List<RawUsageRecord>(accepted.Count);
+        foreach (var record in accepted)
+        {
+            raw.Add(new RawUsageRecord(record.Slice, record.ItemId, record.InstanceId ?? string.Empty, record.Count, record.Features));
+        }
+
+        work.Stores.Usage.AddBatch(work, work.Stores.Usage.ClientId(work, request.ClientUuid), batchKey, now, code.Code, RawUsageBatch.Encode(now, raw));
 
         Ledger.Count(work, items, request.ClientUuid, accepted, now);
 
-        var facts = accepted.Select(record => new UsageFact(
-            now, TimeSlice.StartOf(record.Slice), code.Code, record.ItemId, request.ClientUuid, record.InstanceId ?? string.Empty, record.Count,
-            _features.Admit(work, record.ItemId, record.Features))).ToList();
+        var facts = Summed(work, request.ClientUuid, code.Code, accepted, now);
         if (statistics is null)
         {
-            UsageStatistics.RecordUsage(work, facts);
+            UsageStatistics.RollUpUsage(work, facts);
         }
         else
         {
@@ -291,7 +297,54 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
         }
     }
 
-    /// <summary>Drops accounting state no rule needs any more: fingerprints of past slices, batch ids and slots beyond the report age.</summary>
+    /// <summary>
+    /// A report's records as roll-up facts: records naming the same slice, item and instance (a client that reports
+    /// every few seconds sends many) become one fact that stands for all of them, so the roll-ups do the work once.
+    /// </summary>
+    private List<UsageFact> Summed(UnitOfWork work, string clientUuid, string code, List<UsageRecord> records, DateTimeOffset now)
+    {
+        var facts = new List<UsageFact>(1);
+        var index = new Dictionary<(DateTimeOffset Slice, string Item, string Instance), int>();
+        foreach (var record in records)
+        {
+            var features = _features.Admit(work, record.ItemId, record.Features);
+            var key = (record.Slice, record.ItemId, record.InstanceId ?? string.Empty);
+            if (!index.TryGetValue(key, out var at))
+            {
+                index[key] = facts.Count;
+                facts.Add(new UsageFact(now, record.Slice, code, record.ItemId, clientUuid, key.Item3, record.Count, features));
+                continue;
+            }
+
+            var fact = facts[at];
+            facts[at] = fact with { Count = fact.Count + record.Count, Features = Merged(fact.Features, features), Records = fact.Records + 1 };
+        }
+
+        return facts;
+
+        static IReadOnlyDictionary<string, long>? Merged(IReadOnlyDictionary<string, long>? a, IReadOnlyDictionary<string, long>? b)
+        {
+            if (b is null || b.Count == 0)
+            {
+                return a;
+            }
+
+            if (a is null || a.Count == 0)
+            {
+                return b;
+            }
+
+            var sum = new Dictionary<string, long>(a, StringComparer.Ordinal);
+            foreach (var (name, count) in b)
+            {
+                sum[name] = sum.GetValueOrDefault(name) + count;
+            }
+
+            return sum;
+        }
+    }
+
+    /// <summary>Drops accounting state no rule needs any more: fingerprints of past slices and concurrent slots beyond the report age (batch ids go with the raw usage retention).</summary>
     public static void Prune(UnitOfWork work, DateTimeOffset now) =>
         work.Stores.Devices.Prune(work, TimeSlice.StartOf(now), now - MaxReportAge - TimeSpan.FromDays(1));
 

@@ -85,18 +85,12 @@ internal interface IDeviceStore
     /// <summary>Records the client's fingerprint for the slice unless one is recorded, and returns the recorded one.</summary>
     string? FirstFingerprint(UnitOfWork work, string clientUuid, DateTimeOffset slice, string fingerprint);
 
-    /// <summary>Whether the client's batch was already acknowledged.</summary>
-    bool BatchSeen(UnitOfWork work, string clientUuid, string batchId);
-
-    /// <summary>Records an acknowledged batch.</summary>
-    void RecordBatch(UnitOfWork work, string clientUuid, string batchId, DateTimeOffset now, int records);
-
     /// <summary>Deletes seats that lapsed before <paramref name="cutoff"/> (at most <paramref name="limit"/>).</summary>
     long PurgeLapsedSeats(UnitOfWork work, DateTimeOffset cutoff, int limit);
 
     /// <summary>Deletes grants that ended before <paramref name="cutoff"/> (at most <paramref name="limit"/>).</summary>
     long PurgeEndedGrants(UnitOfWork work, DateTimeOffset cutoff, int limit);
 
-    /// <summary>Drops fingerprints of slices before <paramref name="slice"/>, batch ids and concurrent slots from before <paramref name="before"/>.</summary>
+    /// <summary>Drops fingerprints of slices before <paramref name="slice"/> and concurrent slots from before <paramref name="before"/>.</summary>
     void Prune(UnitOfWork work, DateTimeOffset slice, DateTimeOffset before);
 }

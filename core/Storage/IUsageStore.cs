@@ -35,8 +35,14 @@ internal interface IUsageStore
     /// <summary>Keeps an authorization request raw (auth_event).</summary>
     void AddAuthorizationEvent(UnitOfWork work, AuthorizationFact fact);
 
-    /// <summary>Keeps a report record raw (usage_record).</summary>
-    void AddUsageRecord(UnitOfWork work, UsageFact fact);
+    /// <summary>Whether the client's batch (by <see cref="RawUsageBatch.KeyOf"/>) was already acknowledged.</summary>
+    bool BatchSeen(UnitOfWork work, string clientUuid, byte[] batchKey);
+
+    /// <summary>Keeps an acknowledged batch's records raw (<see cref="RawUsageBatch.Encode"/>) and remembers its key.</summary>
+    void AddBatch(UnitOfWork work, long clientId, byte[] batchKey, DateTimeOffset receivedAt, string code, byte[] records);
+
+    /// <summary>The raw batches with an id above <paramref name="afterId"/>, in id (arrival) order, at most <paramref name="limit"/>.</summary>
+    IReadOnlyList<RawUsageBatch> RawBatches(UnitOfWork work, long afterId, int limit);
 
     /// <summary>The short id of a client (made on first use).</summary>
     long ClientId(UnitOfWork work, string clientUuid);
@@ -108,8 +114,11 @@ internal interface IUsageStore
     /// <summary>Authorizations and refused ones per code in [<paramref name="since"/>, <paramref name="now"/>] (codes with none are absent).</summary>
     IReadOnlyList<(string Code, long Total, long Failed)> AuthorizationsByCode(UnitOfWork work, DateTimeOffset since, DateTimeOffset now);
 
-    /// <summary>Deletes raw usage records of slices before <paramref name="cutoff"/>.</summary>
+    /// <summary>Deletes raw usage records of slices before <paramref name="cutoff"/> (usage_record: written before raw usage was kept per batch).</summary>
     long PurgeUsageRecords(UnitOfWork work, DateTimeOffset cutoff, int limit);
+
+    /// <summary>Deletes raw batches received before <paramref name="cutoff"/>, oldest first; returns how many, and how many records they held.</summary>
+    (long Batches, long Records) PurgeBatches(UnitOfWork work, DateTimeOffset cutoff, int limit);
 
     /// <summary>Deletes raw authorization events before <paramref name="cutoff"/>.</summary>
     long PurgeAuthorizationEvents(UnitOfWork work, DateTimeOffset cutoff, int limit);

@@ -3,7 +3,8 @@ using Dls.Core.Storage;
 namespace Dls.Core.Usage;
 
 /// <summary>
-/// The statistics facts of one group-commit batch (authorizations and report records), recorded together just
+/// The statistics facts of one group-commit batch (authorizations and report records; a report's raw batch is kept by
+/// the request itself), recorded together just
 /// before the batch commits, in its transaction, so a request and its statistics still commit or fail together.
 /// The requests of one batch mostly touch the same roll-up rows (same slice, code and item), which are then
 /// written once instead of once per request. Used by the listener's writer thread only.
@@ -24,7 +25,7 @@ public sealed class StatisticsBuffer
         {
             if (_usage.Count > 0)
             {
-                UsageStatistics.RecordUsage(work, _usage);
+                UsageStatistics.RollUpUsage(work, _usage);
             }
 
             if (_authorizations.Count > 0)

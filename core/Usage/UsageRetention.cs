@@ -8,7 +8,7 @@ namespace Dls.Core.Usage;
 public sealed record UsagePurgeResult(DateTimeOffset Cutoff, long UsageRecords, long AuthorizationEvents, long DeviceRows);
 
 /// <summary>
-/// How long raw statistics facts are kept. Raw records (usage_record, auth_event) and the per-device slice and hour
+/// How long raw statistics facts are kept. Raw records (usage_batch, and usage_record from before it; auth_event) and the per-device slice and hour
 /// rows are removed once older than the retention period (default 400 days, stored in the store); the roll-ups per
 /// code and item, per feature, and the per-device day and month rows are kept for ever, so Get-DlsUsage keeps
 /// answering for old periods at day and month level.
@@ -57,6 +57,17 @@ public sealed class UsageRetention
     {
         var cutoff = new DateTimeOffset(now.UtcDateTime.Date, TimeSpan.Zero).AddDays(-GetRetentionDays());
         var usage = DeleteInChunks((work, limit) => work.Stores.Usage.PurgeUsageRecords(work, cutoff, limit), cancellationToken);
+
+        // A raw batch also remembers its batch id: it stays at least as long as a client may send the batch again.
+        var batchCutoff = Min(cutoff, now - Protocol.LicenseAuthority.MaxReportAge - TimeSpan.FromDays(1));
+        long batchRecords = 0;
+        DeleteInChunks((work, limit) =>
+        {
+            var (batches, records) = work.Stores.Usage.PurgeBatches(work, batchCutoff, limit);
+            batchRecords += records;
+            return batches;
+        }, cancellationToken);
+        usage += batchRecords;
         var auth = DeleteInChunks((work, limit) => work.Stores.Usage.PurgeAuthorizationEvents(work, cutoff, limit), cancellationToken);
         long devices = 0;
         foreach (var grain in new[] { UsageGrain.Slice, UsageGrain.Hour })
@@ -73,6 +84,8 @@ public sealed class UsageRetention
         devices += DeleteInChunks((work, limit) => work.Stores.Devices.PurgeEndedGrants(work, cutoff, limit), cancellationToken);
         return new UsagePurgeResult(cutoff, usage, auth, devices);
     }
+
+    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 
     private long DeleteInChunks(Func<UnitOfWork, int, long> deleteChunk, CancellationToken cancellationToken)
     {

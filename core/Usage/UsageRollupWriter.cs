@@ -57,7 +57,7 @@ internal sealed class UsageRollupWriter
     {
         var client = ClientId(fact.ClientUuid);
         FillPeriods(TimeSlice.StartOf(fact.Slice));
-        var sums = new Sums(fact.Count, 1, 0, 0);
+        var sums = new Sums(fact.Count, fact.Records, 0, 0);
 
         foreach (var (level, code, item) in Levels(fact.HandshakeCode, fact.ItemId))
         {

@@ -10,7 +10,10 @@ namespace Dls.Core.Usage;
 /// <param name="ErrorCode">0 when granted, else the refusal's error code.</param>
 public sealed record AuthorizationFact(DateTimeOffset Time, string HandshakeCode, string ItemId, string ClientUuid, int ErrorCode);
 
-/// <summary>One accepted report record.</summary>
+/// <summary>
+/// One accepted report record, or the sum of several (<see cref="Records"/>) of one report that name the same slice,
+/// item and instance: the roll-ups count each of them as a report, and add up their counts and features.
+/// </summary>
 public sealed record UsageFact(
     DateTimeOffset ReceivedAt,
     DateTimeOffset Slice,
@@ -19,13 +22,18 @@ public sealed record UsageFact(
     string ClientUuid,
     string InstanceId,
     long Count,
-    IReadOnlyDictionary<string, long>? Features);
+    IReadOnlyDictionary<string, long>? Features)
+{
+    /// <summary>How many report records this fact stands for.</summary>
+    public int Records { get; init; } = 1;
+}
 
 /// <summary>
 /// Records the facts statistics are made of, inside the caller's transaction, so that a request and its
 /// statistics commit together (nothing acknowledged is lost, nothing is counted twice). Each fact is kept raw
-/// (auth_event, usage_record: kept for the retention period, see <see cref="UsageRetention"/>) and added to the
-/// roll-ups that <see cref="UsageQuery"/> reads (kept for ever).
+/// (auth_event; usage_batch, one row per report batch: kept for the retention period, see <see cref="UsageRetention"/>)
+/// and added to the roll-ups that <see cref="UsageQuery"/> reads. The listener keeps a report's raw batch itself
+/// (with the client's batch id, see <c>LicenseAuthority.Report</c>) and only rolls its facts up here (<see cref="RollUpUsage"/>).
 /// </summary>
 public static class UsageStatistics
 {
@@ -47,14 +55,32 @@ public static class UsageStatistics
         rollups.Flush();
     }
 
-    /// <summary>Records a batch of report records adding up their roll-up rows in memory first (the listener's path).</summary>
+    /// <summary>
+    /// Records report records that came by another way than a report batch (imports, tools, tests): kept raw as one
+    /// batch per client, code and time received, under a batch id of their own, and rolled up.
+    /// </summary>
     public static void RecordUsage(UnitOfWork work, IEnumerable<UsageFact> facts)
+    {
+        ArgumentNullException.ThrowIfNull(facts);
+        var list = facts as IReadOnlyList<UsageFact> ?? facts.ToList();
+        foreach (var batch in list.GroupBy(f => (f.ClientUuid, f.HandshakeCode, f.ReceivedAt)))
+        {
+            var records = batch.Select(f => new RawUsageRecord(TimeSlice.StartOf(f.Slice), f.ItemId, f.InstanceId, f.Count, f.Features)).ToList();
+            var clientId = work.Stores.Usage.ClientId(work, batch.Key.ClientUuid);
+            work.Stores.Usage.AddBatch(work, clientId, RawUsageBatch.KeyOf(Guid.NewGuid().ToString("N")), batch.Key.ReceivedAt,
+                batch.Key.HandshakeCode, RawUsageBatch.Encode(batch.Key.ReceivedAt, records));
+        }
+
+        RollUpUsage(work, list);
+    }
+
+    /// <summary>Adds report facts whose raw batch is already kept to the roll-ups, each touched row written once.</summary>
+    public static void RollUpUsage(UnitOfWork work, IEnumerable<UsageFact> facts)
     {
         ArgumentNullException.ThrowIfNull(facts);
         var rollups = new UsageRollupWriter(work);
         foreach (var fact in facts)
         {
-            work.Stores.Usage.AddUsageRecord(work, fact);
             rollups.Add(fact);
         }
 

@@ -13,7 +13,7 @@ namespace Dls.Core.Tests;
 public sealed class WritePathTests : IDisposable
 {
     private static readonly string[] UsageTables =
-        ["usage_client", "usage_record", "auth_event", "usage_rollup", "usage_device", "usage_seen", "usage_instance_seen", "usage_feature", "usage_device_bits"];
+        ["usage_client", "auth_event", "usage_rollup", "usage_device", "usage_seen", "usage_instance_seen", "usage_feature", "usage_device_bits"];
 
     private readonly TempStore _one = new();
     private readonly TempStore _batched = new();
@@ -121,6 +121,37 @@ public sealed class WritePathTests : IDisposable
         }
 
         Assert.NotEqual(string.Empty, Dump(batched, "usage_device_bits"));
+        Assert.Equal(RawRecords(one), RawRecords(batched));
+        Assert.Equal(usage.Count, RawRecords(batched).Count);
+    }
+
+    [Fact]
+    public void Records_of_one_report_summed_per_slice_item_and_instance_leave_the_same_roll_ups_as_written_one_by_one()
+    {
+        var (usage, _) = Random(seed: 99);
+        var one = _one.Initialized();
+        var summed = _batched.Initialized();
+        Write(one, usage, []);
+
+        // What LicenseAuthority.Report hands the roll-ups: one fact per slice, item and instance of a client's report.
+        var facts = usage
+            .GroupBy(f => (f.ReceivedAt, f.Slice, f.HandshakeCode, f.ItemId, f.ClientUuid, f.InstanceId))
+            .Select(g => g.First() with
+            {
+                Count = g.Sum(f => f.Count),
+                Records = g.Count(),
+                Features = g.Any(f => f.Features is not null)
+                    ? g.Where(f => f.Features is not null).SelectMany(f => f.Features!).GroupBy(p => p.Key).ToDictionary(p => p.Key, p => p.Sum(x => x.Value))
+                    : null,
+            })
+            .ToList();
+        Assert.True(facts.Count < usage.Count, "the sample must hold records that sum");
+        summed.Write(work => UsageStatistics.RollUpUsage(work, facts));
+
+        foreach (var table in UsageTables)
+        {
+            Assert.Equal(Dump(one, table), Dump(summed, table));
+        }
     }
 
     [Fact]
@@ -196,6 +227,14 @@ public sealed class WritePathTests : IDisposable
         Assert.NotEqual(string.Empty, written);
         Assert.Equal(written, Dump(store, "usage_device_bits"));
     }
+
+    /// <summary>Every raw record kept, with its client, code and time received, in a stable order.</summary>
+    private static List<string> RawRecords(DlsStore store) =>
+        RawUsage.Batches(store)
+            .SelectMany(b => b.Records.Select(r =>
+                $"{b.ClientUuid}|{b.HandshakeCode}|{b.ReceivedAt:O}|{r.Slice:O}|{r.ItemId}|{r.InstanceId}|{r.Count}|{string.Join(",", (r.Features ?? new Dictionary<string, long>()).OrderBy(f => f.Key).Select(f => $"{f.Key}={f.Value}"))}"))
+            .Order(StringComparer.Ordinal)
+            .ToList();
 
     private static string Dump(DlsStore store, string table) => store.Read(connection => Dls.Tests.StoreDigest.Rows(connection, table));
 }

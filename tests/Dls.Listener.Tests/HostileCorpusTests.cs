@@ -18,7 +18,7 @@ public sealed class HostileCorpusTests
     // The tables an auth or a report writes; heartbeats (listener) and alert bookkeeping change on their own.
     private static readonly string[] WrittenTables =
     [
-        "auth_event", "usage_record", "report_batch", "seat", "client_fingerprint", "concurrent_slot", "concurrent_slice",
+        "auth_event", "usage_batch", "seat", "client_fingerprint", "concurrent_slot", "concurrent_slice",
         "item_counter", "usage_client", "usage_rollup", "usage_device", "usage_device_bits", "usage_seen",
         "usage_instance_seen", "usage_feature",
     ];

@@ -145,7 +145,7 @@ public sealed class ProtocolTests(ProtocolFixture fixture) : IClassFixture<Proto
         Assert.Equal((HttpStatusCode.OK, 0, 2), (again, againJson.GetProperty("accepted").GetInt32(), againJson.GetProperty("duplicates").GetInt32()));
         Assert.Equal((HttpStatusCode.OK, 1, 0), (next, nextJson.GetProperty("accepted").GetInt32(), nextJson.GetProperty("duplicates").GetInt32()));
         Assert.True(firstJson.TryGetProperty("handshakeUpdateTime", out _));
-        Assert.Equal(12, CountFor(client, "SELECT coalesce(sum(count), 0) FROM usage_record WHERE client_uuid = $client;"));
+        Assert.Equal(12, RawRecordsOf(client).Sum(r => r.Count));
     }
 
     [Fact]
@@ -162,11 +162,11 @@ public sealed class ProtocolTests(ProtocolFixture fixture) : IClassFixture<Proto
         await AuthorizeAsync(Host.Http, client);
         var (tooMany, json) = await PostAsync(Host.Http, "api/v1/reports", Report(client, "b1", "216998-app", Enumerable.Repeat(("Y", 1L), 1001).ToArray()));
         Assert.Equal((HttpStatusCode.RequestEntityTooLarge, 413), (tooMany, json.GetProperty("errorCode").GetInt32()));
-        Assert.Equal(0, CountFor(client, "SELECT count(*) FROM usage_record WHERE client_uuid = $client;"));
+        Assert.Empty(RawRecordsOf(client));
 
         var (ok, okJson) = await PostAsync(Host.Http, "api/v1/reports", Report(client, "b1", "216998-app", Enumerable.Repeat(("Y", 1L), 1000).ToArray()));
         Assert.Equal((HttpStatusCode.OK, 1000), (ok, okJson.GetProperty("accepted").GetInt32()));
-        Assert.Equal(1000, CountFor(client, "SELECT count(*) FROM usage_record WHERE client_uuid = $client;"));
+        Assert.Equal(1000, RawRecordsOf(client).Count);
     }
 
     [Theory]
@@ -202,12 +202,12 @@ public sealed class ProtocolTests(ProtocolFixture fixture) : IClassFixture<Proto
     [InlineData("api/v1/reports", "{\"clientUuid\":\"c\",\"handshakeCode\":\"216998-app\",\"batchId\":\"b\",\"records\":[{\"slice\":\"2099-01-01T00:00:00Z\",\"itemId\":\"Y\",\"product\":\"DBR\",\"count\":1}]}")]
     public async Task Malformed_input_is_refused_400_and_writes_nothing(string path, string body)
     {
-        var before = CountFor("c", "SELECT (SELECT count(*) FROM usage_record) + (SELECT count(*) FROM report_batch WHERE client_uuid = $client);");
+        var before = Dls.Core.Usage.RawUsage.Batches(Host.OpenStore()).Count;
         var (status, json) = await PostRawAsync(Host.Http, path, body);
 
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Equal(400, json.GetProperty("errorCode").GetInt32());
-        Assert.Equal(before, CountFor("c", "SELECT (SELECT count(*) FROM usage_record) + (SELECT count(*) FROM report_batch WHERE client_uuid = $client);"));
+        Assert.Equal(before, Dls.Core.Usage.RawUsage.Batches(Host.OpenStore()).Count);
     }
 
     [Fact]
@@ -244,12 +244,7 @@ public sealed class ProtocolTests(ProtocolFixture fixture) : IClassFixture<Proto
         Assert.Contains("PerScan", html);
     }
 
-    private long CountFor(string client, string sql)
-    {
-        using var connection = Host.OpenStore().OpenConnection();
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.Parameters.AddWithValue("$client", client);
-        return Convert.ToInt64(command.ExecuteScalar());
-    }
+    /// <summary>The raw records the store keeps for the client (every batch it acknowledged).</summary>
+    private List<Dls.Core.Usage.RawUsageRecord> RawRecordsOf(string client) =>
+        Dls.Core.Usage.RawUsage.Batches(Host.OpenStore()).Where(b => b.ClientUuid == client).SelectMany(b => b.Records).ToList();
 }

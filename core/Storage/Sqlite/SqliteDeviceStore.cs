@@ -1,6 +1,6 @@
 namespace Dls.Core.Storage.Sqlite;
 
-/// <summary>The devices aggregate on SQLite (tables seat, item_counter, concurrent_slot, concurrent_slice, client_grant, client_fingerprint, report_batch).</summary>
+/// <summary>The devices aggregate on SQLite (tables seat, item_counter, concurrent_slot, concurrent_slice, client_grant, client_fingerprint).</summary>
 internal sealed class SqliteDeviceStore : IDeviceStore
 {
     public bool HoldsActiveSeat(UnitOfWork work, string itemId, string seatKey, DateTimeOffset now)
@@ -259,29 +259,10 @@ internal sealed class SqliteDeviceStore : IDeviceStore
         return command.ExecuteScalar() as string;
     }
 
-    public bool BatchSeen(UnitOfWork work, string clientUuid, string batchId)
-    {
-        var command = SqliteUnitOfWork.Of(work).Command("SELECT EXISTS (SELECT 1 FROM report_batch WHERE client_uuid = $client AND batch_id = $batch);");
-        command.Parameters.AddWithValue("$client", clientUuid);
-        command.Parameters.AddWithValue("$batch", batchId);
-        return Convert.ToInt64(command.ExecuteScalar()) == 1;
-    }
-
-    public void RecordBatch(UnitOfWork work, string clientUuid, string batchId, DateTimeOffset now, int records)
-    {
-        var command = SqliteUnitOfWork.Of(work).Command("INSERT INTO report_batch (client_uuid, batch_id, received_at, records) VALUES ($client, $batch, $now, $records);");
-        command.Parameters.AddWithValue("$client", clientUuid);
-        command.Parameters.AddWithValue("$batch", batchId);
-        command.Parameters.AddWithValue("$now", Timestamps.Format(now));
-        command.Parameters.AddWithValue("$records", records);
-        command.ExecuteNonQuery();
-    }
-
     public void Prune(UnitOfWork work, DateTimeOffset slice, DateTimeOffset before)
     {
         var command = SqliteUnitOfWork.Of(work).Command("""
             DELETE FROM client_fingerprint WHERE slice < $slice;
-            DELETE FROM report_batch WHERE received_at < $old;
             DELETE FROM concurrent_slot WHERE slice < $old;
             """);
         command.Parameters.AddWithValue("$slice", Timestamps.Format(slice));

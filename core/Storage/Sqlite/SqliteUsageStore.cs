@@ -4,7 +4,7 @@ using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Storage.Sqlite;
 
-/// <summary>The usage aggregate on SQLite (tables usage_record, auth_event, usage_rollup, usage_device, usage_seen, usage_instance_seen, usage_setting …).</summary>
+/// <summary>The usage aggregate on SQLite (tables usage_batch, usage_record (older raw records), auth_event, usage_rollup, usage_device, usage_seen, usage_instance_seen, usage_setting …).</summary>
 internal sealed class SqliteUsageStore : IUsageStore
 {
     public IEnumerable<StoredUsageRow> UsageRows(UnitOfWork work, UsageGrouping by, int level, UsageFilter filter, UsageGrain grain, long lo, long hi)
@@ -162,20 +162,45 @@ internal sealed class SqliteUsageStore : IUsageStore
         raw.ExecuteNonQuery();
     }
 
-    public void AddUsageRecord(UnitOfWork work, UsageFact fact)
+    public bool BatchSeen(UnitOfWork work, string clientUuid, byte[] batchKey)
     {
-        var raw = SqliteUsageWrites.Of(work).UsageRecord;
-        raw.Parameters[0].Value = Timestamps.Format(fact.ReceivedAt);
-        raw.Parameters[1].Value = Timestamps.Format(TimeSlice.StartOf(fact.Slice));
-        raw.Parameters[2].Value = fact.HandshakeCode;
-        raw.Parameters[3].Value = fact.ItemId;
-        raw.Parameters[4].Value = fact.ClientUuid;
-        raw.Parameters[5].Value = fact.InstanceId ?? string.Empty;
-        raw.Parameters[6].Value = fact.Count;
-        raw.Parameters[7].Value = fact.Features is null || fact.Features.Count == 0
-            ? DBNull.Value
-            : System.Text.Json.JsonSerializer.Serialize(fact.Features);
-        raw.ExecuteNonQuery();
+        var seen = SqliteUsageWrites.Of(work).BatchSeen;
+        seen.Parameters[0].Value = clientUuid;
+        seen.Parameters[1].Value = batchKey;
+        return (long)seen.ExecuteScalar()! == 1;
+    }
+
+    public void AddBatch(UnitOfWork work, long clientId, byte[] batchKey, DateTimeOffset receivedAt, string code, byte[] records)
+    {
+        var batch = SqliteUsageWrites.Of(work).Batch;
+        batch.Parameters[0].Value = clientId;
+        batch.Parameters[1].Value = batchKey;
+        batch.Parameters[2].Value = receivedAt.ToUnixTimeSeconds();
+        batch.Parameters[3].Value = code;
+        batch.Parameters[4].Value = records;
+        batch.ExecuteNonQuery();
+    }
+
+    public IReadOnlyList<RawUsageBatch> RawBatches(UnitOfWork work, long afterId, int limit)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("""
+            SELECT b.id, c.client_uuid, b.handshake_code, b.received_at, b.records
+            FROM usage_batch b JOIN usage_client c ON c.id = b.client_id
+            WHERE b.id > $after ORDER BY b.id LIMIT $limit;
+            """);
+        command.Parameters.AddWithValue("$after", afterId);
+        command.Parameters.AddWithValue("$limit", limit);
+        var batches = new List<RawUsageBatch>();
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            var received = DateTimeOffset.FromUnixTimeSeconds(reader.GetInt64(3));
+            batches.Add(reader.IsDBNull(4)
+                ? new RawUsageBatch(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), received, []) { Legacy = true }
+                : new RawUsageBatch(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), received, RawUsageBatch.Decode(received, (byte[])reader[4])));
+        }
+
+        return batches;
     }
 
     public long ClientId(UnitOfWork work, string clientUuid)
@@ -279,6 +304,61 @@ internal sealed class SqliteUsageStore : IUsageStore
 
     public long PurgeUsageRecords(UnitOfWork work, DateTimeOffset cutoff, int limit) =>
         Delete(work, "DELETE FROM usage_record WHERE id IN (SELECT id FROM usage_record WHERE slice < $cutoff LIMIT $limit);", Timestamps.Format(cutoff), limit);
+
+    /// <remarks>
+    /// Batches are numbered in the order they arrive, so the first one received at or after the cutoff is found by a
+    /// binary search over the ids (a few index probes instead of a scan of every batch kept); only batches below it
+    /// that were received before the cutoff are deleted (a clock set back cannot make a young batch go early).
+    /// </remarks>
+    public (long Batches, long Records) PurgeBatches(UnitOfWork work, DateTimeOffset cutoff, int limit)
+    {
+        var sqlite = SqliteUnitOfWork.Of(work);
+        var cutoffSeconds = cutoff.ToUnixTimeSeconds();
+        var bounds = sqlite.Command("SELECT min(id), max(id) FROM usage_batch;");
+        long lo, hi;
+        using (var reader = bounds.ExecuteReader())
+        {
+            reader.Read();
+            if (reader.IsDBNull(0))
+            {
+                return (0, 0);
+            }
+
+            (lo, hi) = (reader.GetInt64(0), reader.GetInt64(1) + 1);
+        }
+
+        // The smallest id whose batch (or the next kept one) was received at or after the cutoff; hi when none was.
+        var probe = sqlite.Command("SELECT received_at FROM usage_batch WHERE id >= $id ORDER BY id LIMIT 1;");
+        var id = probe.Parameters.Add("$id", SqliteType.Integer);
+        while (lo < hi)
+        {
+            var middle = lo + ((hi - lo) / 2);
+            id.Value = middle;
+            if (probe.ExecuteScalar() is long received && received < cutoffSeconds)
+            {
+                lo = middle + 1;
+            }
+            else
+            {
+                hi = middle;
+            }
+        }
+
+        var delete = sqlite.Command(
+            "DELETE FROM usage_batch WHERE id IN (SELECT id FROM usage_batch WHERE id < $bound AND received_at < $cutoff ORDER BY id LIMIT $limit) RETURNING records;");
+        delete.Parameters.AddWithValue("$bound", lo);
+        delete.Parameters.AddWithValue("$cutoff", cutoffSeconds);
+        delete.Parameters.AddWithValue("$limit", limit);
+        var (batches, records) = (0L, 0L);
+        using var deleted = delete.ExecuteReader();
+        while (deleted.Read())
+        {
+            batches++;
+            records += deleted.IsDBNull(0) ? 0 : RawUsageBatch.RecordCount((byte[])deleted[0]);
+        }
+
+        return (batches, records);
+    }
 
     public long PurgeAuthorizationEvents(UnitOfWork work, DateTimeOffset cutoff, int limit) =>
         Delete(work, "DELETE FROM auth_event WHERE id IN (SELECT id FROM auth_event WHERE time < $cutoff LIMIT $limit);", Timestamps.Format(cutoff), limit);

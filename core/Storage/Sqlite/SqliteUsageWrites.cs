@@ -16,10 +16,14 @@ internal sealed class SqliteUsageWrites
             INSERT INTO auth_event (time, slice, handshake_code, item_id, client_uuid, error_code)
             VALUES ($time, $slice, $code, $item, $client, $error);
             """, "$time", "$slice", "$code", "$item", "$client", "$error");
-        UsageRecord = work.Prepare("""
-            INSERT INTO usage_record (received_at, slice, handshake_code, item_id, client_uuid, instance_id, count, features)
-            VALUES ($received, $slice, $code, $item, $client, $instance, $count, $features);
-            """, "$received", "$slice", "$code", "$item", "$client", "$instance", "$count", "$features");
+        BatchSeen = work.Prepare("""
+            SELECT EXISTS (SELECT 1 FROM usage_client c JOIN usage_batch b ON b.client_id = c.id
+                           WHERE c.client_uuid = $client AND b.batch_key = $key);
+            """, "$client", "$key");
+        Batch = work.Prepare("""
+            INSERT INTO usage_batch (client_id, batch_key, received_at, handshake_code, records)
+            VALUES ($client, $key, $received, $code, $records);
+            """, "$client", "$key", "$received", "$code", "$records");
         Client = work.Prepare("""
             INSERT INTO usage_client (client_uuid) VALUES ($client)
             ON CONFLICT (client_uuid) DO UPDATE SET client_uuid = excluded.client_uuid
@@ -76,12 +80,14 @@ internal sealed class SqliteUsageWrites
             VALUES ($level, $grain, $period, $code, $item, $chunk, $bits)
             ON CONFLICT DO UPDATE SET bits = excluded.bits;
             """, "$level", "$grain", "$period", "$code", "$item", "$chunk", "$bits");
-        _all = [AuthEvent, UsageRecord, Client, Device, Seen, Instance, Rollup, Feature, ReadBits, WriteBits];
+        _all = [AuthEvent, BatchSeen, Batch, Client, Device, Seen, Instance, Rollup, Feature, ReadBits, WriteBits];
     }
 
     public SqliteCommand AuthEvent { get; }
 
-    public SqliteCommand UsageRecord { get; }
+    public SqliteCommand BatchSeen { get; }
+
+    public SqliteCommand Batch { get; }
 
     public SqliteCommand Client { get; }
 

@@ -37,7 +37,7 @@ public sealed class OnlyAuthorizedUsageTests : IDisposable
 
         Assert.Equal(0, _f.Measure("SCAN").Used);
         Assert.Equal(0, _f.Measure("DEV").Used);
-        Assert.Equal(0, Rows("report_batch") + Rows("usage_record") + Rows("seat"));
+        Assert.Equal(0, Rows("usage_batch") + Rows("seat"));
     }
 
     [Fact]
