@@ -9,9 +9,9 @@ namespace Dls.Core.Protocol;
 /// <summary>
 /// The decisions behind <c>POST /api/v1/auth</c> and <c>POST /api/v1/reports</c> (SPEC §4): which code, whether
 /// the client may use it, which item serves it, and what a report counts. <see cref="Authorize"/> and
-/// <see cref="Report"/> run inside the caller's write transaction and record their statistics there, so a
-/// decision, its seat and its statistics commit together. With a <see cref="StatisticsBuffer"/> (the listener's
-/// writer) a request's statistics are recorded with the rest of its batch, still before that batch commits.
+/// <see cref="Report"/> run inside the caller's write transaction and keep their facts raw there, so a decision, its
+/// seat and its raw statistics commit together. Without a <see cref="StatisticsBuffer"/> the facts are rolled up in
+/// the same transaction; with one (the listener's writer) they are rolled up by it, in the same or a later commit.
 /// </summary>
 public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsBuffer? statistics = null)
 {
@@ -85,13 +85,15 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
             // a device row per made-up clientUuid would grow the store without bound.
             var client = code is null ? string.Empty : request.ClientUuid;
             var fact = new AuthorizationFact(now, code ?? string.Empty, itemId ?? string.Empty, client, outcome.Error?.ErrorCode ?? 0);
+            var eventId = work.Stores.Usage.AddAuthorizationEvent(work, fact);
             if (statistics is null)
             {
-                UsageStatistics.RecordAuthorization(work, fact);
+                UsageStatistics.RollUpAuthorizations(work, [fact]);
+                UsageStatistics.RolledUp(work, RollupSource.AuthEvent, eventId);
             }
             else
             {
-                statistics.Add(fact);
+                statistics.Add(eventId, fact);
             }
 
             return outcome;
@@ -254,18 +256,19 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
             raw.Add(new RawUsageRecord(record.Slice, record.ItemId, record.InstanceId ?? string.Empty, record.Count, record.Features));
         }
 
-        work.Stores.Usage.AddBatch(work, work.Stores.Usage.ClientId(work, request.ClientUuid), batchKey, now, code.Code, RawUsageBatch.Encode(now, raw));
+        var batchId = work.Stores.Usage.AddBatch(work, work.Stores.Usage.ClientId(work, request.ClientUuid), batchKey, now, code.Code, RawUsageBatch.Encode(now, raw));
 
         Ledger.Count(work, items, request.ClientUuid, accepted, now);
 
-        var facts = Summed(work, request.ClientUuid, code.Code, accepted, now);
+        var facts = ReportFacts.Of(request.ClientUuid, code.Code, now, raw, (item, features) => _features.Admit(work, item, features));
         if (statistics is null)
         {
             UsageStatistics.RollUpUsage(work, facts);
+            UsageStatistics.RolledUp(work, RollupSource.UsageBatch, batchId);
         }
         else
         {
-            statistics.Add(facts);
+            statistics.Add(batchId, facts);
         }
 
         return new ReportOutcome(new ReportAnswer(accepted.Count, 0, updateTime) { RefusedRecords = refused }, null);
@@ -294,53 +297,6 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
             }
 
             return null;
-        }
-    }
-
-    /// <summary>
-    /// A report's records as roll-up facts: records naming the same slice, item and instance (a client that reports
-    /// every few seconds sends many) become one fact that stands for all of them, so the roll-ups do the work once.
-    /// </summary>
-    private List<UsageFact> Summed(UnitOfWork work, string clientUuid, string code, List<UsageRecord> records, DateTimeOffset now)
-    {
-        var facts = new List<UsageFact>(1);
-        var index = new Dictionary<(DateTimeOffset Slice, string Item, string Instance), int>();
-        foreach (var record in records)
-        {
-            var features = _features.Admit(work, record.ItemId, record.Features);
-            var key = (record.Slice, record.ItemId, record.InstanceId ?? string.Empty);
-            if (!index.TryGetValue(key, out var at))
-            {
-                index[key] = facts.Count;
-                facts.Add(new UsageFact(now, record.Slice, code, record.ItemId, clientUuid, key.Item3, record.Count, features));
-                continue;
-            }
-
-            var fact = facts[at];
-            facts[at] = fact with { Count = fact.Count + record.Count, Features = Merged(fact.Features, features), Records = fact.Records + 1 };
-        }
-
-        return facts;
-
-        static IReadOnlyDictionary<string, long>? Merged(IReadOnlyDictionary<string, long>? a, IReadOnlyDictionary<string, long>? b)
-        {
-            if (b is null || b.Count == 0)
-            {
-                return a;
-            }
-
-            if (a is null || a.Count == 0)
-            {
-                return b;
-            }
-
-            var sum = new Dictionary<string, long>(a, StringComparer.Ordinal);
-            foreach (var (name, count) in b)
-            {
-                sum[name] = sum.GetValueOrDefault(name) + count;
-            }
-
-            return sum;
         }
     }
 

@@ -18,6 +18,7 @@ public sealed class GroupCommitWriter : IAsyncDisposable
     private readonly Action<UnitOfWork>? _beforeCommit;
     private readonly Action? _afterRollback;
     private readonly Action? _afterCommit;
+    private readonly IDeferredWork? _deferred;
     private readonly TimeSpan _maintenanceEvery;
     private readonly Channel<IWork> _queue = Channel.CreateBounded<IWork>(new BoundedChannelOptions(100_000)
     {
@@ -31,14 +32,17 @@ public sealed class GroupCommitWriter : IAsyncDisposable
     /// <param name="beforeCommit">Runs after the batch's requests, in its transaction; when it throws, the whole batch fails.</param>
     /// <param name="afterRollback">Runs when a request was rolled back or a batch failed, for state kept beside the store.</param>
     /// <param name="afterCommit">Runs once a batch has committed, before its requests are answered, for state kept beside the store.</param>
+    /// <param name="deferred">Work done in a later commit than the requests that caused it (see <see cref="IDeferredWork"/>).</param>
     public GroupCommitWriter(
         DlsStore store,
         Action<UnitOfWork>? maintenance = null,
         TimeSpan? maintenanceEvery = null,
         Action<UnitOfWork>? beforeCommit = null,
         Action? afterRollback = null,
-        Action? afterCommit = null)
+        Action? afterCommit = null,
+        IDeferredWork? deferred = null)
     {
+        _deferred = deferred;
         _afterCommit = afterCommit;
         _store = store;
         _maintenance = maintenance;
@@ -79,7 +83,8 @@ public sealed class GroupCommitWriter : IAsyncDisposable
         UnitOfWork? unit = null;
         try
         {
-            while (WaitToRead())
+            bool open;
+            while ((open = WaitForWork()) || _deferred?.DueIn() is not null)
             {
                 while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var next))
                 {
@@ -89,12 +94,13 @@ public sealed class GroupCommitWriter : IAsyncDisposable
                 try
                 {
                     unit ??= _store.OpenWriter();
-                    RunBatch(unit, batch);
+                    RunBatch(unit, batch, idle: _queue.Reader.Count == 0, final: !open);
                 }
                 catch (Exception error)
                 {
                     // The commit (or BEGIN) failed: nothing of the batch is durable, so nothing is acknowledged.
                     _afterRollback?.Invoke();
+                    _deferred?.Failed();
                     foreach (var work in batch)
                     {
                         work.Fail(error);
@@ -102,6 +108,11 @@ public sealed class GroupCommitWriter : IAsyncDisposable
 
                     unit?.Dispose();
                     unit = null;
+                    if (!open)
+                    {
+                        // Stopping, and the last deferred work could not be stored: the next start rebuilds it.
+                        break;
+                    }
                 }
 
                 batch.Clear();
@@ -114,14 +125,30 @@ public sealed class GroupCommitWriter : IAsyncDisposable
         }
     }
 
-    /// <summary>Blocks until a request is queued (true) or the queue is completed and empty (false).</summary>
-    private bool WaitToRead()
+    /// <summary>
+    /// Blocks until a request is queued or deferred work is due (true), or the queue is completed and empty (false).
+    /// </summary>
+    private bool WaitForWork()
     {
         var wait = _queue.Reader.WaitToReadAsync();
-        return wait.IsCompleted ? wait.Result : wait.AsTask().GetAwaiter().GetResult();
+        if (wait.IsCompleted)
+        {
+            return wait.Result;
+        }
+
+        var task = wait.AsTask();
+        while (_deferred?.DueIn() is { } due)
+        {
+            if (due <= TimeSpan.Zero || task.Wait(due))
+            {
+                return !task.IsCompleted || task.Result;
+            }
+        }
+
+        return task.GetAwaiter().GetResult();
     }
 
-    private void RunBatch(UnitOfWork unit, List<IWork> batch)
+    private void RunBatch(UnitOfWork unit, List<IWork> batch, bool idle, bool final)
     {
         var failed = new List<(IWork Work, Exception Error)>();
         var done = new List<IWork>(batch.Count);
@@ -146,6 +173,7 @@ public sealed class GroupCommitWriter : IAsyncDisposable
             }
         }
 
+        _deferred?.BeforeCommit(unit, idle, final);
         _beforeCommit?.Invoke(unit);
 
         if (_maintenance is not null && DateTime.UtcNow - _lastMaintenance >= _maintenanceEvery)
@@ -166,6 +194,7 @@ public sealed class GroupCommitWriter : IAsyncDisposable
 
         unit.Commit();
 
+        _deferred?.Committed();
         _afterCommit?.Invoke();
 
         foreach (var work in done)

@@ -25,6 +25,16 @@ internal readonly record struct UsageFilter(string? Code, string? Item);
 internal readonly record struct StoredUsageRow(
     long Period, string Key1, string Key2, string Key3, long Count, long Devices, long PeakDevices, long PeakInstances, long Authorizations, long Failed);
 
+/// <summary>The raw tables the roll-ups are made from.</summary>
+public enum RollupSource
+{
+    /// <summary>Report batches (usage_batch).</summary>
+    UsageBatch,
+
+    /// <summary>Authorization requests (auth_event).</summary>
+    AuthEvent,
+}
+
 internal interface IUsageStore
 {
     /// <summary>The stored raw-record retention in days, or null when never set.</summary>
@@ -32,14 +42,25 @@ internal interface IUsageStore
 
     void SetRetentionDays(UnitOfWork work, int days);
 
-    /// <summary>Keeps an authorization request raw (auth_event).</summary>
-    void AddAuthorizationEvent(UnitOfWork work, AuthorizationFact fact);
+    /// <summary>Keeps an authorization request raw (auth_event); returns its row id.</summary>
+    long AddAuthorizationEvent(UnitOfWork work, AuthorizationFact fact);
+
+    /// <summary>The raw authorizations with an id above <paramref name="afterId"/>, in id order, at most <paramref name="limit"/>.</summary>
+    IReadOnlyList<(long Id, AuthorizationFact Fact)> RawAuthorizations(UnitOfWork work, long afterId, int limit);
+
+    /// <summary>The id of the last row of <paramref name="source"/> the roll-ups are made from (see <see cref="RollupSource"/>).</summary>
+    long RolledUpThrough(UnitOfWork work, RollupSource source);
+
+    void SetRolledUpThrough(UnitOfWork work, RollupSource source, long id);
+
+    /// <summary>The largest row id in <paramref name="source"/> (0 when empty).</summary>
+    long LastRawId(UnitOfWork work, RollupSource source);
 
     /// <summary>Whether the client's batch (by <see cref="RawUsageBatch.KeyOf"/>) was already acknowledged.</summary>
     bool BatchSeen(UnitOfWork work, string clientUuid, byte[] batchKey);
 
-    /// <summary>Keeps an acknowledged batch's records raw (<see cref="RawUsageBatch.Encode"/>) and remembers its key.</summary>
-    void AddBatch(UnitOfWork work, long clientId, byte[] batchKey, DateTimeOffset receivedAt, string code, byte[] records);
+    /// <summary>Keeps an acknowledged batch's records raw (<see cref="RawUsageBatch.Encode"/>) and remembers its key; returns its row id.</summary>
+    long AddBatch(UnitOfWork work, long clientId, byte[] batchKey, DateTimeOffset receivedAt, string code, byte[] records);
 
     /// <summary>The raw batches with an id above <paramref name="afterId"/>, in id (arrival) order, at most <paramref name="limit"/>.</summary>
     IReadOnlyList<RawUsageBatch> RawBatches(UnitOfWork work, long afterId, int limit);

@@ -1,42 +1,202 @@
+using System.Diagnostics;
 using Dls.Core.Storage;
 
 namespace Dls.Core.Usage;
 
 /// <summary>
-/// The statistics facts of one group-commit batch (authorizations and report records; a report's raw batch is kept by
-/// the request itself), recorded together just
-/// before the batch commits, in its transaction, so a request and its statistics still commit or fail together.
-/// The requests of one batch mostly touch the same roll-up rows (same slice, code and item), which are then
-/// written once instead of once per request. Used by the listener's writer thread only.
+/// The listener writer's roll-ups, done later than the requests they come from. A request keeps its facts raw in its
+/// own transaction (a report's batch row, an authorization's event row: what is acknowledged is durable) and hands
+/// them here; they are rolled up together in a later commit of the writer, so that a device reporting many times in
+/// that while writes its roll-up rows once, and the store's mark of what is rolled up moves in the same transaction.
+/// <list type="bullet">
+/// <item>When little is waiting and no request is queued (a quiet listener, and every test), the roll-ups are done in
+/// the same commit as the request, before it is answered: <c>Get-DlsUsage</c> sees it at once.</item>
+/// <item>Under load they wait at most <see cref="MaxDelay"/>, or until <see cref="MaxFacts"/> facts are waiting.</item>
+/// <item>After a crash, the facts above the mark are rolled up from the raw rows when the listener starts
+/// (<see cref="CatchUp"/>); a clean stop rolls up what is waiting.</item>
+/// </list>
+/// Used by the writer's thread only.
 /// </summary>
-public sealed class StatisticsBuffer
+public sealed class StatisticsBuffer : IDeferredWork
 {
-    private readonly List<AuthorizationFact> _authorizations = [];
-    private readonly List<UsageFact> _usage = [];
+    /// <summary>How long a fact waits at most before it is rolled up.</summary>
+    public static readonly TimeSpan MaxDelay = TimeSpan.FromMilliseconds(250);
 
-    public void Add(AuthorizationFact fact) => _authorizations.Add(fact);
+    /// <summary>With at most this many facts waiting and no request queued, they are rolled up now.</summary>
+    public const int SmallFlush = 32;
 
-    public void Add(IEnumerable<UsageFact> facts) => _usage.AddRange(facts);
+    /// <summary>With this many facts waiting they are rolled up now (bounds the memory they take).</summary>
+    public const int MaxFacts = 50_000;
 
-    /// <summary>Records what was added since the last flush; nothing stays behind, even when it fails (the batch then fails whole).</summary>
-    public void Flush(UnitOfWork work)
+    // Facts of committed requests, and of the requests of the batch now running (dropped if it fails).
+    private readonly Pending _committed = new();
+    private readonly Pending _current = new();
+    private long _oldest;
+    private bool _flushedInBatch;
+
+    /// <summary>How many facts wait to be rolled up.</summary>
+    public int Waiting => _committed.Count + _current.Count;
+
+    /// <summary>A report's facts, whose raw batch is row <paramref name="batchId"/>.</summary>
+    public void Add(long batchId, IEnumerable<UsageFact> facts)
     {
-        try
-        {
-            if (_usage.Count > 0)
-            {
-                UsageStatistics.RollUpUsage(work, _usage);
-            }
+        Started();
+        _current.Usage.AddRange(facts);
+        _current.UsageMark = Math.Max(_current.UsageMark, batchId);
+    }
 
-            if (_authorizations.Count > 0)
+    /// <summary>An authorization's fact, kept raw as row <paramref name="eventId"/>.</summary>
+    public void Add(long eventId, AuthorizationFact fact)
+    {
+        Started();
+        _current.Authorizations.Add(fact);
+        _current.AuthMark = Math.Max(_current.AuthMark, eventId);
+    }
+
+    public TimeSpan? DueIn() =>
+        Waiting == 0 ? null : MaxDelay - Stopwatch.GetElapsedTime(_oldest);
+
+    public void BeforeCommit(UnitOfWork work, bool idle, bool final)
+    {
+        var waiting = Waiting;
+        if (waiting == 0)
+        {
+            return;
+        }
+
+        if (final || waiting >= MaxFacts || (idle && waiting <= SmallFlush) || Stopwatch.GetElapsedTime(_oldest) >= MaxDelay)
+        {
+            Flush(work);
+        }
+    }
+
+    public void Committed()
+    {
+        if (_flushedInBatch)
+        {
+            _committed.Clear();
+            _flushedInBatch = false;
+        }
+        else
+        {
+            _committed.Take(_current);
+        }
+
+        _current.Clear();
+    }
+
+    public void Failed()
+    {
+        _current.Clear();
+        _flushedInBatch = false;
+        if (_committed.Count > 0)
+        {
+            // What stays waiting is due as soon as the writer can store it again.
+            _oldest = Math.Min(_oldest, Stopwatch.GetTimestamp());
+        }
+    }
+
+    /// <summary>
+    /// Rolls up what the raw tables hold above the marks (what a listener that stopped without rolling up left behind), in
+    /// transactions of a few thousand rows. Run before the listener's writer starts.
+    /// </summary>
+    /// <returns>The number of raw rows rolled up.</returns>
+    public static long CatchUp(DlsStore store)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        var features = new FeatureNames();
+        long total = 0;
+        while (true)
+        {
+            var done = store.Write(work =>
             {
-                UsageStatistics.RecordAuthorizations(work, _authorizations);
+                var usageMark = work.Stores.Usage.RolledUpThrough(work, RollupSource.UsageBatch);
+                var batches = work.Stores.Usage.RawBatches(work, usageMark, 2000);
+                var facts = new List<UsageFact>();
+                foreach (var batch in batches)
+                {
+                    facts.AddRange(ReportFacts.Of(batch.ClientUuid, batch.HandshakeCode, batch.ReceivedAt, batch.Records,
+                        (item, named) => features.Admit(work, item, named)));
+                }
+
+                UsageStatistics.RollUpUsage(work, facts);
+                if (batches.Count > 0)
+                {
+                    work.Stores.Usage.SetRolledUpThrough(work, RollupSource.UsageBatch, batches[^1].Id);
+                }
+
+                var authMark = work.Stores.Usage.RolledUpThrough(work, RollupSource.AuthEvent);
+                var events = work.Stores.Usage.RawAuthorizations(work, authMark, 10_000);
+                UsageStatistics.RollUpAuthorizations(work, events.Select(e => e.Fact));
+                if (events.Count > 0)
+                {
+                    work.Stores.Usage.SetRolledUpThrough(work, RollupSource.AuthEvent, events[^1].Id);
+                }
+
+                return batches.Count + events.Count;
+            });
+            total += done;
+            if (done == 0)
+            {
+                return total;
             }
         }
-        finally
+    }
+
+    private void Started()
+    {
+        if (Waiting == 0)
         {
-            _usage.Clear();
-            _authorizations.Clear();
+            _oldest = Stopwatch.GetTimestamp();
+        }
+    }
+
+    /// <summary>Rolls up every waiting fact in the batch's transaction and moves the marks past their raw rows.</summary>
+    private void Flush(UnitOfWork work)
+    {
+        var usage = _committed.Usage.Count == 0 ? _current.Usage : [.. _committed.Usage, .. _current.Usage];
+        var authorizations = _committed.Authorizations.Count == 0 ? _current.Authorizations : [.. _committed.Authorizations, .. _current.Authorizations];
+        if (usage.Count > 0)
+        {
+            UsageStatistics.RollUpUsage(work, usage);
+            work.Stores.Usage.SetRolledUpThrough(work, RollupSource.UsageBatch, Math.Max(_committed.UsageMark, _current.UsageMark));
+        }
+
+        if (authorizations.Count > 0)
+        {
+            UsageStatistics.RollUpAuthorizations(work, authorizations);
+            work.Stores.Usage.SetRolledUpThrough(work, RollupSource.AuthEvent, Math.Max(_committed.AuthMark, _current.AuthMark));
+        }
+
+        _flushedInBatch = true;
+    }
+
+    private sealed class Pending
+    {
+        public List<UsageFact> Usage { get; } = [];
+
+        public List<AuthorizationFact> Authorizations { get; } = [];
+
+        public long UsageMark { get; set; }
+
+        public long AuthMark { get; set; }
+
+        public int Count => Usage.Count + Authorizations.Count;
+
+        public void Take(Pending other)
+        {
+            Usage.AddRange(other.Usage);
+            Authorizations.AddRange(other.Authorizations);
+            UsageMark = Math.Max(UsageMark, other.UsageMark);
+            AuthMark = Math.Max(AuthMark, other.AuthMark);
+        }
+
+        public void Clear()
+        {
+            Usage.Clear();
+            Authorizations.Clear();
+            UsageMark = 0;
+            AuthMark = 0;
         }
     }
 }

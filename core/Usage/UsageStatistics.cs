@@ -41,18 +41,50 @@ public static class UsageStatistics
 
     public static void RecordUsage(UnitOfWork work, UsageFact fact) => RecordUsage(work, [fact]);
 
-    /// <summary>Records several authorizations adding up their roll-up rows in memory first (the listener's path).</summary>
+    /// <summary>Records authorizations (raw and rolled up) that did not go through the listener's writer (tools, tests).</summary>
     public static void RecordAuthorizations(UnitOfWork work, IEnumerable<AuthorizationFact> facts)
+    {
+        ArgumentNullException.ThrowIfNull(facts);
+        var list = facts as IReadOnlyList<AuthorizationFact> ?? facts.ToList();
+        long first = 0, last = 0;
+        foreach (var fact in list)
+        {
+            last = work.Stores.Usage.AddAuthorizationEvent(work, fact);
+            first = first == 0 ? last : first;
+        }
+
+        RollUpAuthorizations(work, list);
+        if (list.Count > 0)
+        {
+            RolledUp(work, RollupSource.AuthEvent, last, first);
+        }
+    }
+
+    /// <summary>Adds authorizations whose raw rows are already kept to the roll-ups, each touched row written once.</summary>
+    public static void RollUpAuthorizations(UnitOfWork work, IEnumerable<AuthorizationFact> facts)
     {
         ArgumentNullException.ThrowIfNull(facts);
         var rollups = new UsageRollupWriter(work);
         foreach (var fact in facts)
         {
-            work.Stores.Usage.AddAuthorizationEvent(work, fact);
             rollups.Add(fact);
         }
 
         rollups.Flush();
+    }
+
+    /// <summary>
+    /// Raw rows <paramref name="first"/>..<paramref name="last"/> of <paramref name="source"/> were just rolled up along with
+    /// them: the mark moves past them when nothing below them waits (else a listener's writer holds facts still to be
+    /// rolled up, and moves the mark itself).
+    /// </summary>
+    public static void RolledUp(UnitOfWork work, RollupSource source, long last, long first = 0)
+    {
+        first = first == 0 ? last : first;
+        if (work.Stores.Usage.RolledUpThrough(work, source) == first - 1)
+        {
+            work.Stores.Usage.SetRolledUpThrough(work, source, last);
+        }
     }
 
     /// <summary>
@@ -63,15 +95,21 @@ public static class UsageStatistics
     {
         ArgumentNullException.ThrowIfNull(facts);
         var list = facts as IReadOnlyList<UsageFact> ?? facts.ToList();
+        long first = 0, last = 0;
         foreach (var batch in list.GroupBy(f => (f.ClientUuid, f.HandshakeCode, f.ReceivedAt)))
         {
             var records = batch.Select(f => new RawUsageRecord(TimeSlice.StartOf(f.Slice), f.ItemId, f.InstanceId, f.Count, f.Features)).ToList();
             var clientId = work.Stores.Usage.ClientId(work, batch.Key.ClientUuid);
-            work.Stores.Usage.AddBatch(work, clientId, RawUsageBatch.KeyOf(Guid.NewGuid().ToString("N")), batch.Key.ReceivedAt,
+            last = work.Stores.Usage.AddBatch(work, clientId, RawUsageBatch.KeyOf(Guid.NewGuid().ToString("N")), batch.Key.ReceivedAt,
                 batch.Key.HandshakeCode, RawUsageBatch.Encode(batch.Key.ReceivedAt, records));
+            first = first == 0 ? last : first;
         }
 
         RollUpUsage(work, list);
+        if (last > 0)
+        {
+            RolledUp(work, RollupSource.UsageBatch, last, first);
+        }
     }
 
     /// <summary>Adds report facts whose raw batch is already kept to the roll-ups, each touched row written once.</summary>

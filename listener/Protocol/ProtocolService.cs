@@ -29,6 +29,9 @@ public sealed class ProtocolService : IAsyncDisposable
         _guard = guard;
         Signer = new AuthorizationSigner(server);
         _authority = new LicenseAuthority(new SessionPasswordCache(), _statistics);
+
+        // What a listener that stopped without rolling up left above the marks (a crash: at most StatisticsBuffer.MaxDelay of it).
+        StatisticsBuffer.CatchUp(store);
         store.Query(work =>
         {
             _authority.Grants.Load(work, time.GetUtcNow() - LicenseAuthority.MaxReportAge);
@@ -43,9 +46,9 @@ public sealed class ProtocolService : IAsyncDisposable
                 // Grants whose horizon is past the oldest slice a report may carry admit nothing any more.
                 _authority.Grants.Forget(time.GetUtcNow() - LicenseAuthority.MaxReportAge);
             },
-            beforeCommit: _statistics.Flush,
             afterRollback: _authority.RolledBack,
-            afterCommit: _authority.Committed);
+            afterCommit: _authority.Committed,
+            deferred: _statistics);
     }
 
     public AuthorizationSigner Signer { get; }

@@ -105,6 +105,7 @@ public sealed class RawUsageBatchTests : IDisposable
             command.Transaction = transaction;
             command.CommandText = """
                 DROP TABLE usage_batch;
+                DROP TABLE usage_rollup_mark;
                 CREATE TABLE report_batch (client_uuid TEXT NOT NULL, batch_id TEXT NOT NULL, received_at TEXT NOT NULL, records INTEGER NOT NULL,
                                            PRIMARY KEY (client_uuid, batch_id));
                 INSERT INTO report_batch VALUES ('dev-1', 'old-1', '2026-11-01T00:00:00.0000000Z', 2), ('dev-2', 'old-1', '2026-11-02T00:00:00.0000000Z', 1);
@@ -122,5 +123,49 @@ public sealed class RawUsageBatchTests : IDisposable
         var batches = RawUsage.Batches(_f.Store);
         Assert.Equal([true, true, false], batches.Select(b => b.Legacy));
         Assert.Equal(4, _f.Measure("SCAN").Used);
+    }
+
+    [Fact]
+    public void Facts_committed_raw_but_not_rolled_up_are_rolled_up_once_by_the_catch_up()
+    {
+        // Two stores see the same requests: one rolls up as it goes, the other keeps only the raw rows (a listener
+        // killed while its roll-ups waited) and is caught up afterwards.
+        using var other = new AuthorityFixture();
+        var waiting = new StatisticsBuffer();
+        var deferred = new LicenseAuthority(new Crypto.SessionPasswordCache(), waiting);
+        foreach (var f in new[] { _f, other })
+        {
+            f.Item("SCAN", LicenseMode.PerScan, 100_000, product: "DLR");
+            f.Code("216998-app", "SCAN");
+        }
+
+        var slice = TimeSlice.StartOf(_f.Now);
+        for (var i = 0; i < 30; i++)
+        {
+            var client = $"dev-{i % 7}";
+            var auth = AuthorityFixture.Request(client, product: "DLR");
+            var report = new ReportRequest(client, "216998-app", $"b-{i}",
+            [
+                new UsageRecord(slice, "SCAN", "DLR", 1 + i, i % 2 == 0 ? "p1" : null, new Dictionary<string, long> { ["ocr"] = i }),
+                new UsageRecord(slice.AddMinutes(-3 * (i % 3)), "SCAN", "DLR", 2, null, null),
+            ]);
+            _f.Auth(auth);
+            _f.Report(report);
+            other.Store.Write(work => deferred.Authorize(work, auth, other.Now));
+            other.Store.Write(work => deferred.Report(work, report, other.Now));
+        }
+
+        // 30 authorizations, and 2 facts a report except where both records name one slice, item and instance (5 of them).
+        Assert.Equal(30 + 55, waiting.Waiting);
+        Assert.NotEqual(Totals(_f), Totals(other));
+
+        Assert.Equal(60, StatisticsBuffer.CatchUp(other.Store));
+        Assert.Equal(Totals(_f), Totals(other));
+        Assert.Equal(0, StatisticsBuffer.CatchUp(other.Store));
+        Assert.Equal(Totals(_f), Totals(other));
+
+        static string Totals(AuthorityFixture f) => string.Join("\n",
+            Enum.GetValues<UsageGrouping>().Select(by => string.Join(";", new UsageQuery(f.Store, f.Clock)
+                .Get(f.Now.AddDays(-1), f.Now.AddDays(1), UsageInterval.Hour, by, null, null).Select(r => r.ToString()))));
     }
 }

@@ -167,13 +167,12 @@ public sealed class WritePathTests : IDisposable
             var failNext = false;
             await using (var writer = new GroupCommitWriter(fixture.Store, beforeCommit: work =>
             {
-                statistics.Flush(work);
                 if (failNext)
                 {
                     failNext = false;
                     throw new SqliteException("simulated failure before commit", 1);
                 }
-            }))
+            }, deferred: statistics))
             {
                 var outcomes = await Task.WhenAll(Enumerable.Range(0, 60).Select(i => Task.Run(() =>
                     writer.SubmitAsync(work => authority.Authorize(work, AuthorityFixture.Request($"racer-{i}", product: "DLR"), fixture.Now)))));

@@ -24,8 +24,8 @@ public sealed class ListenerHost : IAsyncDisposable
     private static readonly Regex Announcement = new(@"DLS listener \S+ serving (?<url>\S+) \(process (?<pid>\d+)\)", RegexOptions.CultureInvariant);
 
     private readonly StringBuilder _output = new();
-    private readonly Process _process;
-    private readonly HttpMessageHandler _handler;
+    private Process _process;
+    private HttpMessageHandler _handler;
     private HttpClient? _http;
 
     private ListenerHost(string folder, string storePath, Process process, ServerInfo server, HttpMessageHandler? handler = null)
@@ -168,6 +168,27 @@ public sealed class ListenerHost : IAsyncDisposable
 
     /// <summary>The store the listener serves, opened by this test process.</summary>
     public DlsStore OpenStore() => DlsStore.Open(StorePath);
+
+    /// <summary>Starts a new listener process (plain HTTP, any free port) on the same store, once this one has exited.</summary>
+    public async Task RestartAsync()
+    {
+        if (!_process.HasExited)
+        {
+            throw new InvalidOperationException("The listener is still running: stop or kill it first.");
+        }
+
+        _process.Dispose();
+        _http?.Dispose();
+        _http = null;
+        _handler = new HttpClientHandler();
+        Url = string.Empty;
+        _process = Launch(StorePath, "http://127.0.0.1:0");
+        _process.OutputDataReceived += (_, e) => Append(e.Data);
+        _process.ErrorDataReceived += (_, e) => Append(e.Data);
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        await WaitHealthyAsync();
+    }
 
     /// <summary>Kills the process without warning (SIGKILL, as kill -9) and waits for it to be gone.</summary>
     public async Task KillHardAsync()

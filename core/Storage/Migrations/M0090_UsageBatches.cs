@@ -10,12 +10,13 @@ namespace Dls.Core.Storage.Migrations;
 /// so refusing a re-sent batch and keeping its records are one insert.
 /// The batch ids of report_batch move here (no records: theirs stay in usage_record, which is no longer written and
 /// empties as the retention purges it). Ids grow with the time a batch was received, which the purge relies on.
+/// usage_rollup_mark says up to which raw row the roll-ups are made (everything, when this runs).
 /// </summary>
 internal sealed class M0090_UsageBatches : Migration
 {
     public override int Version => 90;
 
-    public override string Description => "raw usage kept per report batch (usage_batch), batch ids with it";
+    public override string Description => "raw usage kept per report batch (usage_batch), batch ids with it; roll-up marks";
 
     public override void Apply(SqliteConnection connection, SqliteTransaction transaction)
     {
@@ -29,6 +30,14 @@ internal sealed class M0090_UsageBatches : Migration
                 records             BLOB
             );
             CREATE UNIQUE INDEX usage_batch_key ON usage_batch (client_id, batch_key);
+
+            -- How far the roll-ups have taken in each raw table: the listener rolls up later than it commits raw
+            -- rows (RollupBuffer), and after a crash it rolls up the rows above these marks when it starts.
+            CREATE TABLE usage_rollup_mark (
+                source              TEXT PRIMARY KEY,
+                last_id             INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            INSERT INTO usage_rollup_mark (source, last_id) VALUES ('auth_event', (SELECT coalesce(max(id), 0) FROM auth_event));
             INSERT OR IGNORE INTO usage_client (client_uuid) SELECT DISTINCT client_uuid FROM report_batch;
             """);
 
@@ -58,7 +67,10 @@ internal sealed class M0090_UsageBatches : Migration
             }
         }
 
-        Run(connection, transaction, "DROP TABLE report_batch;");
+        Run(connection, transaction, """
+            DROP TABLE report_batch;
+            INSERT INTO usage_rollup_mark (source, last_id) VALUES ('usage_batch', (SELECT coalesce(max(id), 0) FROM usage_batch));
+            """);
     }
 
     private static void Run(SqliteConnection connection, SqliteTransaction transaction, string sql)

@@ -150,7 +150,7 @@ internal sealed class SqliteUsageStore : IUsageStore
         command.ExecuteNonQuery();
     }
 
-    public void AddAuthorizationEvent(UnitOfWork work, AuthorizationFact fact)
+    public long AddAuthorizationEvent(UnitOfWork work, AuthorizationFact fact)
     {
         var raw = SqliteUsageWrites.Of(work).AuthEvent;
         raw.Parameters[0].Value = Timestamps.Format(fact.Time);
@@ -159,8 +159,51 @@ internal sealed class SqliteUsageStore : IUsageStore
         raw.Parameters[3].Value = fact.ItemId;
         raw.Parameters[4].Value = fact.ClientUuid;
         raw.Parameters[5].Value = fact.ErrorCode;
-        raw.ExecuteNonQuery();
+        return (long)raw.ExecuteScalar()!;
     }
+
+    public IReadOnlyList<(long Id, AuthorizationFact Fact)> RawAuthorizations(UnitOfWork work, long afterId, int limit)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command(
+            "SELECT id, time, handshake_code, item_id, client_uuid, error_code FROM auth_event WHERE id > $after ORDER BY id LIMIT $limit;");
+        command.Parameters.AddWithValue("$after", afterId);
+        command.Parameters.AddWithValue("$limit", limit);
+        var facts = new List<(long, AuthorizationFact)>();
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            facts.Add((reader.GetInt64(0), new AuthorizationFact(
+                Timestamps.Parse(reader.GetString(1)), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetInt32(5))));
+        }
+
+        return facts;
+    }
+
+    public long RolledUpThrough(UnitOfWork work, RollupSource source)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("SELECT last_id FROM usage_rollup_mark WHERE source = $source;");
+        command.Parameters.AddWithValue("$source", TableOf(source));
+        return command.ExecuteScalar() is long id ? id : 0;
+    }
+
+    public void SetRolledUpThrough(UnitOfWork work, RollupSource source, long id)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command(
+            "INSERT INTO usage_rollup_mark (source, last_id) VALUES ($source, $id) ON CONFLICT (source) DO UPDATE SET last_id = excluded.last_id;");
+        command.Parameters.AddWithValue("$source", TableOf(source));
+        command.Parameters.AddWithValue("$id", id);
+        command.ExecuteNonQuery();
+    }
+
+    public long LastRawId(UnitOfWork work, RollupSource source) =>
+        (long)SqliteUnitOfWork.Of(work).Command($"SELECT coalesce(max(id), 0) FROM {TableOf(source)};").ExecuteScalar()!;
+
+    private static string TableOf(RollupSource source) => source switch
+    {
+        RollupSource.UsageBatch => "usage_batch",
+        RollupSource.AuthEvent => "auth_event",
+        _ => throw new ArgumentOutOfRangeException(nameof(source)),
+    };
 
     public bool BatchSeen(UnitOfWork work, string clientUuid, byte[] batchKey)
     {
@@ -170,7 +213,7 @@ internal sealed class SqliteUsageStore : IUsageStore
         return (long)seen.ExecuteScalar()! == 1;
     }
 
-    public void AddBatch(UnitOfWork work, long clientId, byte[] batchKey, DateTimeOffset receivedAt, string code, byte[] records)
+    public long AddBatch(UnitOfWork work, long clientId, byte[] batchKey, DateTimeOffset receivedAt, string code, byte[] records)
     {
         var batch = SqliteUsageWrites.Of(work).Batch;
         batch.Parameters[0].Value = clientId;
@@ -178,7 +221,7 @@ internal sealed class SqliteUsageStore : IUsageStore
         batch.Parameters[2].Value = receivedAt.ToUnixTimeSeconds();
         batch.Parameters[3].Value = code;
         batch.Parameters[4].Value = records;
-        batch.ExecuteNonQuery();
+        return (long)batch.ExecuteScalar()!;
     }
 
     public IReadOnlyList<RawUsageBatch> RawBatches(UnitOfWork work, long afterId, int limit)
@@ -308,7 +351,8 @@ internal sealed class SqliteUsageStore : IUsageStore
     /// <remarks>
     /// Batches are numbered in the order they arrive, so the first one received at or after the cutoff is found by a
     /// binary search over the ids (a few index probes instead of a scan of every batch kept); only batches below it
-    /// that were received before the cutoff are deleted (a clock set back cannot make a young batch go early).
+    /// that were received before the cutoff are deleted (a clock set back cannot make a young batch go early). A table
+    /// emptied this way numbers its next rows from 1 again, so its roll-up mark goes back to 0 with it.
     /// </remarks>
     public (long Batches, long Records) PurgeBatches(UnitOfWork work, DateTimeOffset cutoff, int limit)
     {
@@ -350,18 +394,27 @@ internal sealed class SqliteUsageStore : IUsageStore
         delete.Parameters.AddWithValue("$cutoff", cutoffSeconds);
         delete.Parameters.AddWithValue("$limit", limit);
         var (batches, records) = (0L, 0L);
-        using var deleted = delete.ExecuteReader();
-        while (deleted.Read())
+        using (var deleted = delete.ExecuteReader())
         {
-            batches++;
-            records += deleted.IsDBNull(0) ? 0 : RawUsageBatch.RecordCount((byte[])deleted[0]);
+            while (deleted.Read())
+            {
+                batches++;
+                records += deleted.IsDBNull(0) ? 0 : RawUsageBatch.RecordCount((byte[])deleted[0]);
+            }
         }
 
+        sqlite.Command("UPDATE usage_rollup_mark SET last_id = 0 WHERE source = 'usage_batch' AND NOT EXISTS (SELECT 1 FROM usage_batch);").ExecuteNonQuery();
         return (batches, records);
     }
 
-    public long PurgeAuthorizationEvents(UnitOfWork work, DateTimeOffset cutoff, int limit) =>
-        Delete(work, "DELETE FROM auth_event WHERE id IN (SELECT id FROM auth_event WHERE time < $cutoff LIMIT $limit);", Timestamps.Format(cutoff), limit);
+    public long PurgeAuthorizationEvents(UnitOfWork work, DateTimeOffset cutoff, int limit)
+    {
+        var deleted = Delete(work, "DELETE FROM auth_event WHERE id IN (SELECT id FROM auth_event WHERE time < $cutoff LIMIT $limit);", Timestamps.Format(cutoff), limit);
+
+        // An emptied table numbers its next rows from 1 again: its roll-up mark goes back to 0 with it.
+        SqliteUnitOfWork.Of(work).Command("UPDATE usage_rollup_mark SET last_id = 0 WHERE source = 'auth_event' AND NOT EXISTS (SELECT 1 FROM auth_event);").ExecuteNonQuery();
+        return deleted;
+    }
 
     public long PurgeDevicePeriods(UnitOfWork work, UsageGrain grain, DateTimeOffset cutoff, int limit) =>
         Delete(work, $"""

@@ -14,7 +14,8 @@ internal sealed class SqliteUsageWrites
     {
         AuthEvent = work.Prepare("""
             INSERT INTO auth_event (time, slice, handshake_code, item_id, client_uuid, error_code)
-            VALUES ($time, $slice, $code, $item, $client, $error);
+            VALUES ($time, $slice, $code, $item, $client, $error)
+            RETURNING id;
             """, "$time", "$slice", "$code", "$item", "$client", "$error");
         BatchSeen = work.Prepare("""
             SELECT EXISTS (SELECT 1 FROM usage_client c JOIN usage_batch b ON b.client_id = c.id
@@ -22,7 +23,8 @@ internal sealed class SqliteUsageWrites
             """, "$client", "$key");
         Batch = work.Prepare("""
             INSERT INTO usage_batch (client_id, batch_key, received_at, handshake_code, records)
-            VALUES ($client, $key, $received, $code, $records);
+            VALUES ($client, $key, $received, $code, $records)
+            RETURNING id;
             """, "$client", "$key", "$received", "$code", "$records");
         Client = work.Prepare("""
             INSERT INTO usage_client (client_uuid) VALUES ($client)
