@@ -246,7 +246,7 @@ public static class WireFormat
             switch ((Record)field)
             {
                 case Record.Slice:
-                    // The usual slice (plain ASCII, no escapes, an exact ISO-8601 time) is read from its bytes; any
+                    // The usual slice (printable ASCII, an exact ISO-8601 time) is read from its bytes; any
                     // other goes the general way below, with its checks and messages.
                     if (TrySliceFromUtf8(ref reader, out var read))
                     {
@@ -501,7 +501,7 @@ public static class WireFormat
 
     /// <summary>
     /// A slice read straight from the token's bytes when it is the common shape, <c>yyyy-MM-ddTHH:mm:ss</c>, an
-    /// optional fraction of up to 7 digits, and <c>Z</c> or <c>±HH:mm</c>, in printable ASCII without escapes. Such a
+    /// optional fraction of up to 7 digits, and <c>Z</c> or <c>±HH:mm</c>, in printable ASCII (once unescaped). Such a
     /// value passes every check of <see cref="Text"/>, and <see cref="DateTimeOffset.TryParse(string, IFormatProvider, DateTimeStyles, out DateTimeOffset)"/>
     /// gives it this same instant, so nothing changes but the cost: no string and no culture-aware parser per record.
     /// False for anything else, which then goes the general way, with its checks and messages.
@@ -509,14 +509,42 @@ public static class WireFormat
     private static bool TrySliceFromUtf8(ref Utf8JsonReader reader, out DateTimeOffset start)
     {
         start = default;
-        if (reader.TokenType != JsonTokenType.String || reader.ValueIsEscaped || reader.HasValueSequence)
+        if (reader.TokenType != JsonTokenType.String || reader.HasValueSequence)
         {
             return false;
         }
 
         var text = reader.ValueSpan;
-        return text.Length <= MaxSliceLength && text.IndexOfAnyExceptInRange((byte)0x21, (byte)0x7E) < 0 && TryParseIsoTime(text, out start);
+        if (reader.ValueIsEscaped)
+        {
+            // Serializers with the default encoder write the '+' of an offset as \u002B. Unescaped, the text is never
+            // longer than escaped; a value that cannot be a slice is not unescaped at all.
+            if (text.Length > MaxSliceLength * 6)
+            {
+                return false;
+            }
+
+            Span<byte> unescaped = stackalloc byte[text.Length];
+            int length;
+            try
+            {
+                length = reader.CopyString(unescaped);
+            }
+            catch (InvalidOperationException)
+            {
+                // A lone surrogate escape: the general way refuses it with its message.
+                return false;
+            }
+
+            return IsSliceShaped(unescaped[..length]) && TryParseIsoTime(unescaped[..length], out start);
+        }
+
+        return IsSliceShaped(text) && TryParseIsoTime(text, out start);
     }
+
+    /// <summary>Printable ASCII without spaces, no longer than a slice may be: <see cref="Text"/> would take it as it is.</summary>
+    private static bool IsSliceShaped(ReadOnlySpan<byte> text) =>
+        text.Length <= MaxSliceLength && text.IndexOfAnyExceptInRange((byte)0x21, (byte)0x7E) < 0;
 
     /// <summary>The strict ISO-8601 shape <see cref="TrySliceFromUtf8"/> takes, in UTC; false for anything else or out of range.</summary>
     internal static bool TryParseIsoTime(ReadOnlySpan<byte> text, out DateTimeOffset time)

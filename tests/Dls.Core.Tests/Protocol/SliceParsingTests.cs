@@ -86,13 +86,25 @@ public sealed class SliceParsingTests
             {"slice":"2026-11-01T09:57:00Z","itemId":"Y","product":"DBR","count":1},
             {"slice":"2026-11-01T09:57:00","itemId":"Y","product":"DBR","count":1},
             {"slice":"2026-11-01T09:57:00\u005A","itemId":"Y","product":"DBR","count":1},
+            {"slice":"2026-11-01T11:57:00.1234567\u002B02:00","itemId":"Y","product":"DBR","count":1},
             {"slice":"Sun, 01 Nov 2026 09:57:00 GMT","itemId":"Y","product":"DBR","count":1}]}
             """;
 
         var records = WireFormat.ReadReport(Encoding.UTF8.GetBytes(body)).Records;
 
-        Assert.Equal(5, records.Count);
+        Assert.Equal(6, records.Count);
         Assert.All(records, r => Assert.Equal(records[1].Slice, r.Slice));
+    }
+
+    [Fact]
+    public void A_lone_surrogate_escape_in_a_slice_is_refused_as_before()
+    {
+        var body = """{"clientUuid":"c","handshakeCode":"216998-app","batchId":"b","records":[{"slice":"2026-11-01T09:57:00\uD800","itemId":"Y","product":"DBR","count":1}]}""";
+
+        var error = Assert.Throws<ProtocolException>(() => WireFormat.ReadReport(Encoding.UTF8.GetBytes(body)));
+
+        Assert.Equal(400, error.ErrorCode);
+        Assert.StartsWith("records[0].slice holds an invalid \\u escape", error.Message);
     }
 
     private static DateTimeOffset General(string text)
