@@ -87,6 +87,9 @@ builder.Services.AddSingleton<Dls.Core.Usage.UsageRetention>();
 builder.Services.AddHostedService<RetentionService>();
 builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(10));
 builder.Services.AddExceptionHandler<DlsExceptionHandler>();
+// Answers and error bodies (Results.Json, WriteAsJsonAsync) are serialized by generated code, not by reflection.
+builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, ListenerJsonContext.Default));
+builder.Services.AddSingleton(services => new ProtocolResults.JsonAnswers(services.GetRequiredService<IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions));
 // As a Windows service: answers the service control manager and logs to the Event Log. Does nothing elsewhere.
 builder.Services.AddWindowsService();
 

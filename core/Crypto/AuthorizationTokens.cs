@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -12,13 +13,55 @@ namespace Dls.Core.Crypto;
 /// </summary>
 public static class AuthorizationTokens
 {
-    /// <summary>Signs <paramref name="claims"/> (serialized as-is) with a header naming ES256 and <paramref name="keyId"/>.</summary>
-    public static string Sign(ECDsa key, string keyId, ReadOnlySpan<byte> claimsJson)
+    // An ES256 signature in IEEE P1363 form is r‖s, 32 bytes each; room for P-521 keeps any other curve working.
+    private const int MaxSignatureBytes = 132;
+
+    /// <summary>Signs <paramref name="claimsJson"/> (serialized as-is) with a header naming ES256 and <paramref name="keyId"/>.</summary>
+    public static string Sign(ECDsa key, string keyId, ReadOnlySpan<byte> claimsJson) => Sign(key, EncodedHeader(keyId), claimsJson);
+
+    /// <summary>
+    /// The token's first part, base64url of <c>{"alg":"ES256","typ":"JWT","kid":…}</c>: the same for every token of a
+    /// key, so a signer computes it once.
+    /// </summary>
+    public static byte[] EncodedHeader(string keyId)
     {
         var header = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, string> { ["alg"] = "ES256", ["typ"] = "JWT", ["kid"] = keyId });
-        var signingInput = Base64Url.Encode(header) + "." + Base64Url.Encode(claimsJson);
-        var signature = key.SignData(Encoding.ASCII.GetBytes(signingInput), HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
-        return signingInput + "." + Base64Url.Encode(signature);
+        var encoded = new byte[Base64Url.EncodedLength(header.Length)];
+        Base64Url.EncodeToUtf8(header, encoded);
+        return encoded;
+    }
+
+    /// <summary>
+    /// Signs <paramref name="claimsJson"/> under a header from <see cref="EncodedHeader"/>. The token is assembled in
+    /// one pooled buffer (header, claims, signature) and becomes a string once, at the end.
+    /// </summary>
+    public static string Sign(ECDsa key, ReadOnlySpan<byte> encodedHeader, ReadOnlySpan<byte> claimsJson)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        var inputLength = encodedHeader.Length + 1 + Base64Url.EncodedLength(claimsJson.Length);
+        var buffer = ArrayPool<byte>.Shared.Rent(inputLength + 1 + Base64Url.EncodedLength(MaxSignatureBytes));
+        try
+        {
+            var token = buffer.AsSpan();
+            encodedHeader.CopyTo(token);
+            token[encodedHeader.Length] = (byte)'.';
+            Base64Url.EncodeToUtf8(claimsJson, token[(encodedHeader.Length + 1)..inputLength]);
+
+            Span<byte> signature = stackalloc byte[MaxSignatureBytes];
+            if (!key.TrySignData(token[..inputLength], signature, HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation, out var signatureLength))
+            {
+                throw new CryptographicException("The signature does not fit in the space of a P-521 signature.");
+            }
+
+            token[inputLength] = (byte)'.';
+            var encodedSignature = Base64Url.EncodedLength(signatureLength);
+            Base64Url.EncodeToUtf8(signature[..signatureLength], token[(inputLength + 1)..]);
+            return Encoding.ASCII.GetString(token[..(inputLength + 1 + encodedSignature)]);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     /// <summary>Verifies a token with a public key and returns its claims, or null when it does not verify.</summary>

@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using Dls.Core.Protocol;
 using Microsoft.AspNetCore.Http.Features;
 
@@ -13,13 +15,82 @@ public static class ProtocolResults
     // Most bodies (an auth, a small report) fit at once; larger ones grow from here by doubling.
     private const int InitialBufferBytes = 4096;
 
+    // What Results.Json sent, kept so clients see the same header.
+    private const string JsonContentType = "application/json; charset=utf-8";
+
+    // The answer's bytes and their writer, per thread: ExecuteAsync serializes and copies without awaiting in between.
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_answer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_writer;
+
     public sealed record ErrorAnswer(int ErrorCode, string Message);
 
-    /// <param name="retryAfter">For a rate-limited request: sent as the Retry-After header, in whole seconds.</param>
-    public static IResult Error(ProtocolError error, TimeSpan? retryAfter = null)
+    /// <summary>
+    /// The protocol's JSON answers, written the cheap way: the generated serializer (<see cref="ListenerJsonContext"/>,
+    /// first in the resolver chain of <paramref name="options"/>) writes into a buffer kept per thread, and the bytes go
+    /// to the response with their Content-Length in one write. <c>Results.Json</c> serialized asynchronously through
+    /// a flush and sent the few hundred bytes chunked. The options are the HTTP JSON options, as <c>Results.Json</c>
+    /// used: the same names, the same escaping (ASP.NET Core's relaxed encoder), so the same body bytes.
+    /// </summary>
+    public sealed class JsonAnswers(JsonSerializerOptions options)
     {
-        var answer = Results.Json(new ErrorAnswer(error.ErrorCode, error.Message), statusCode: ErrorCodes.HttpStatus(error.ErrorCode));
-        return retryAfter is { } after ? new WithRetryAfter(answer, after) : answer;
+        private readonly JsonWriterOptions _writerOptions = new()
+        {
+            Encoder = options.Encoder,
+            Indented = options.WriteIndented,
+            MaxDepth = options.MaxDepth == 0 ? 64 : options.MaxDepth,
+
+            // What the serializer itself does outside debug builds: its output needs no second check.
+            SkipValidation = true,
+        };
+
+        /// <summary>An answer of 200 with <paramref name="value"/> as its JSON body.</summary>
+        public IResult Ok<T>(T value) => new JsonAnswer<T>(this, value, StatusCodes.Status200OK);
+
+        /// <param name="retryAfter">For a rate-limited request: sent as the Retry-After header, in whole seconds.</param>
+        public IResult Error(ProtocolError error, TimeSpan? retryAfter = null)
+        {
+            var answer = new JsonAnswer<ErrorAnswer>(this, new ErrorAnswer(error.ErrorCode, error.Message), ErrorCodes.HttpStatus(error.ErrorCode));
+            return retryAfter is { } after ? new WithRetryAfter(answer, after) : answer;
+        }
+
+        private void Write<T>(HttpContext httpContext, T value, int statusCode)
+        {
+            var buffer = t_answer ??= new ArrayBufferWriter<byte>(1024);
+            buffer.Clear();
+            var json = t_writer;
+            if (json is null || !SameOptions(json.Options, _writerOptions))
+            {
+                json = t_writer = new Utf8JsonWriter(buffer, _writerOptions);
+            }
+            else
+            {
+                json.Reset(buffer);
+            }
+
+            JsonSerializer.Serialize(json, value, (JsonTypeInfo<T>)options.GetTypeInfo(typeof(T)));
+            var response = httpContext.Response;
+            response.StatusCode = statusCode;
+            response.ContentType = JsonContentType;
+            response.ContentLength = buffer.WrittenCount;
+
+            // The PipeWriter copies the bytes now; Kestrel sends them when the request ends, with no flush of our own.
+            response.BodyWriter.Write(buffer.WrittenSpan);
+        }
+
+        private static bool SameOptions(JsonWriterOptions a, JsonWriterOptions b) =>
+            a.Encoder == b.Encoder && a.Indented == b.Indented && a.MaxDepth == b.MaxDepth && a.SkipValidation == b.SkipValidation;
+
+        private sealed class JsonAnswer<T>(JsonAnswers answers, T value, int statusCode) : IResult
+        {
+            public Task ExecuteAsync(HttpContext httpContext)
+            {
+                answers.Write(httpContext, value, statusCode);
+                return Task.CompletedTask;
+            }
+        }
     }
 
     /// <summary>
