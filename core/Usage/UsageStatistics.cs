@@ -24,8 +24,8 @@ public sealed record UsageFact(
 /// <summary>
 /// Records the facts statistics are made of, inside the caller's transaction, so that a request and its
 /// statistics commit together (nothing acknowledged is lost, nothing is counted twice). Each fact is kept raw
-/// (auth_event, usage_record: kept for the retention period, see <see cref="UsageRetention"/>) and added to the
-/// roll-ups that <see cref="UsageQuery"/> reads (kept for ever).
+/// (auth_event, usage_record) and added to the roll-ups that <see cref="UsageQuery"/> reads; <see cref="UsageRetention"/>
+/// says what is kept how long.
 /// </summary>
 public static class UsageStatistics
 {
