@@ -97,6 +97,44 @@ public sealed class RetentionBoundTests : IDisposable
         Assert.Equal((RetentionDays * Devices * SlicesPerDay * 3L, (long?)Devices, (long?)(RetentionDays * Devices)), (total.UsageCount, total.Devices, total.Authorizations));
     }
 
+    [Fact]
+    public void Ids_of_devices_gone_longer_than_the_retention_are_removed_and_never_given_again()
+    {
+        // Three devices in January (ids 1, 2, 3); none of them after.
+        Write(_store, new[] { "device-a", "device-b", "device-c" }.Select(d => Use(Utc(2026, 1, 10), Code, "I1", d, 1)), []);
+        var january = Query().Get(Utc(2026, 1, 1), Utc(2026, 2, 1), UsageInterval.Total, UsageGrouping.Item, null, null);
+
+        // Early February January's month rows are still kept; once January is wholly older than the cut, they go.
+        _retention.Purge(Utc(2026, 2, 2, 0, 30));
+        Assert.Equal(3L, _store.Read(c => Scalar(c, "SELECT count(*) FROM usage_client")));
+        _retention.Purge(Utc(2026, 2, 5, 0, 30));
+        // The highest id stays, so that a new device never takes an id January's device set holds.
+        Assert.Equal("device-c", _store.Read(c => Text(c, "SELECT group_concat(client_uuid) FROM usage_client")));
+        Write(_store, [Use(Utc(2026, 2, 5), Code, "I1", "device-d", 1)], []);
+        Assert.Equal(4L, _store.Read(c => Scalar(c, "SELECT id FROM usage_client WHERE client_uuid = 'device-d'")));
+
+        // January is still counted exactly from its kept month rows and device set.
+        Assert.Equal(january, Query().Get(Utc(2026, 1, 1), Utc(2026, 2, 1), UsageInterval.Total, UsageGrouping.Item, null, null));
+        Assert.Equal(3L, Assert.Single(january).Devices);
+
+        UsageQuery Query() => new(_store, _temp.Clock);
+    }
+
+    [Fact]
+    public void A_concurrent_items_slice_counts_go_once_no_report_can_carry_their_slice()
+    {
+        var now = Utc(2026, 3, 15, 12, 0);
+        foreach (var daysAgo in new[] { 40, 32, 30, 1 })
+        {
+            _store.Write(work => work.Stores.Devices.AddActiveInSlice(work, "C1", now.AddDays(-daysAgo)));
+        }
+
+        _retention.Purge(now);
+        // A report may carry a slice up to 30 days old: those slices' counts stay, older ones go (as concurrent_slot rows do).
+        Assert.Equal(2L, _store.Read(c => Scalar(c, "SELECT count(*) FROM concurrent_slice")));
+        Assert.Equal(1L, _store.Query(work => work.Stores.Devices.ActiveInSlice(work, "C1", now.AddDays(-30))));
+    }
+
     private static DateTimeOffset NightAfter(int day) => First.AddDays(day).AddMinutes(30);
 
     private static string ItemOf(int device) => device % 2 == 0 ? "I1" : "S";
@@ -203,6 +241,13 @@ public sealed class RetentionBoundTests : IDisposable
         var bytes = (Added("usage_rollup day") + Added("usage_rollup month") + Added("usage_feature day") + Added("usage_feature month")) * 100
             + (Added("usage_device_bits month") * 600);
         return ((bytes + pageSize - 1) / pageSize) + (3 * 2);
+    }
+
+    private static string Text(Microsoft.Data.Sqlite.SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return (string)command.ExecuteScalar()!;
     }
 
     private static long Scalar(Microsoft.Data.Sqlite.SqliteConnection connection, string sql)
