@@ -140,4 +140,5 @@ public static class ErrorIds
     // Usage
     public const string UsageRangeInvalid = nameof(UsageRangeInvalid);
     public const string UsageRetentionInvalid = nameof(UsageRetentionInvalid);
+    public const string UsageDetailPurged = nameof(UsageDetailPurged);
 }

@@ -93,4 +93,7 @@ internal interface IDeviceStore
 
     /// <summary>Drops fingerprints of slices before <paramref name="slice"/> and concurrent slots from before <paramref name="before"/>.</summary>
     void Prune(UnitOfWork work, DateTimeOffset slice, DateTimeOffset before);
+
+    /// <summary>Deletes the active counts of concurrent items' slices before <paramref name="before"/> (at most <paramref name="limit"/>).</summary>
+    long PurgeConcurrentSlices(UnitOfWork work, DateTimeOffset before, int limit);
 }

@@ -152,4 +152,25 @@ internal interface IUsageStore
 
     /// <summary>Deletes the instance "first seen" rows of periods before <paramref name="cutoff"/>.</summary>
     long PurgeInstancesSeen(UnitOfWork work, DateTimeOffset cutoff, int limit);
+
+    /// <summary>Deletes the roll-up rows (every level) of <paramref name="grain"/> periods before <paramref name="cutoff"/>.</summary>
+    long PurgeRollupPeriods(UnitOfWork work, UsageGrain grain, DateTimeOffset cutoff, int limit);
+
+    /// <summary>Deletes the feature counts of <paramref name="grain"/> periods before <paramref name="cutoff"/>.</summary>
+    long PurgeFeaturePeriods(UnitOfWork work, UsageGrain grain, DateTimeOffset cutoff, int limit);
+
+    /// <summary>Deletes the device sets (every level) of <paramref name="grain"/> periods before <paramref name="cutoff"/>.</summary>
+    long PurgeDeviceSets(UnitOfWork work, UsageGrain grain, DateTimeOffset cutoff, int limit);
+
+    /// <summary>
+    /// Deletes short client ids no per-device row refers to any more, but never the highest one: ids are not reused,
+    /// so a device set kept for ever never counts a new device under an old device's id.
+    /// </summary>
+    long PurgeUnusedClients(UnitOfWork work, int limit);
+
+    /// <summary>Where retention has purged up to: the detail (slice, hour, per-device rows) of periods before it is gone; null when nothing was purged.</summary>
+    DateTimeOffset? PurgedBefore(UnitOfWork work);
+
+    /// <summary>Records that detail before <paramref name="cutoff"/> is purged (an earlier value is never moved back).</summary>
+    void SetPurgedBefore(UnitOfWork work, DateTimeOffset cutoff);
 }

@@ -77,6 +77,14 @@ public sealed class UsageQuery
         }
 
         var source = Source.For(by, handshakeCode, itemId);
+        var horizon = work.Stores.Usage.PurgedBefore(work) is { } purged ? new RetentionHorizon(UsagePeriods.ToSeconds(purged)) : (RetentionHorizon?)null;
+        if (horizon is { } h && runs.FirstOrDefault(run => by == UsageGrouping.Device ? h.RemovedDeviceRows(run.Grain, run.Start) : h.RemovedRollup(run.Grain, run.Start)) is { End: > 0 } gone)
+        {
+            throw by == UsageGrouping.Device
+                ? Purged(h, by, interval, $"per-device {Name(gone.Grain)} rows", gone.Grain == UsageGrain.Month ? h.MonthBefore : h.Before)
+                : Purged(h, by, interval, $"{Name(gone.Grain)} rows", h.Before);
+        }
+
         var rows = new Dictionary<(long, string, string, string), Accumulator>();
         foreach (var (grain, runStart, runEnd) in runs)
         {
@@ -107,7 +115,15 @@ public sealed class UsageQuery
                 cancellationToken.ThrowIfCancellationRequested();
                 var clipStart = Math.Max(output, a);
                 var clipEnd = interval == UsageInterval.Total ? b : Math.Min(UsagePeriods.Next(coarsest, output), b);
-                foreach (var (key, devices) in source.DistinctDevices(work, UsagePeriods.Decompose(clipStart, clipEnd, coarsest)))
+                var parts = UsagePeriods.Decompose(clipStart, clipEnd, coarsest);
+                if (horizon is { } kept && parts.FirstOrDefault(run => kept.RemovedDeviceSet(run.Grain, run.Start)) is { End: > 0 } missing)
+                {
+                    // Counts would still add up; the distinct devices would not, and a wrong number is worse than none.
+                    throw Purged(kept, by, interval, $"{Name(missing.Grain)} device sets (the distinct devices of a range that starts or ends inside a day or month)",
+                        missing.Grain == UsageGrain.Day ? kept.MonthBefore : kept.Before);
+                }
+
+                foreach (var (key, devices) in source.DistinctDevices(work, parts))
                 {
                     if (rows.TryGetValue((output, key.Item1, key.Item2, string.Empty), out var row))
                     {
@@ -128,6 +144,22 @@ public sealed class UsageQuery
                 return source.ToRow(UsagePeriods.ToUtc(periodStart), UsagePeriods.ToUtc(periodEnd), k1, k2, k3, r.Value);
             })
             .ToList();
+    }
+
+    private static string Name(UsageGrain grain) => grain.ToString().ToLowerInvariant();
+
+    private static DlsException Purged(RetentionHorizon horizon, UsageGrouping by, UsageInterval interval, string what, long removedBefore)
+    {
+        var before = UsagePeriods.ToUtc(horizon.Before);
+        var monthBefore = UsagePeriods.ToUtc(horizon.MonthBefore);
+        var advice = by == UsageGrouping.Device
+            ? $"Per-device usage is kept from {before:yyyy-MM-dd} (by month from {monthBefore:yyyy-MM-dd}): start the range there."
+            : $"Older usage is kept per day and month: ask for -Interval Day or Month over whole days, a Total that starts and ends on the 1st of a month, or a range from {before:yyyy-MM-dd} on.";
+        return new DlsException(
+            ErrorIds.UsageDetailPurged,
+            DlsErrorKind.InvalidArgument,
+            $"-By {by} -Interval {interval} needs the {what} before {UsagePeriods.ToUtc(removedBefore):yyyy-MM-dd}, which usage retention has removed. {advice}",
+            UsagePeriods.ToUtc(removedBefore));
     }
 
     internal sealed class Accumulator

@@ -5,13 +5,20 @@ using Dls.Core.Storage;
 namespace Dls.Core.Usage;
 
 /// <summary>What <see cref="UsageRetention.Purge"/> removed.</summary>
-public sealed record UsagePurgeResult(DateTimeOffset Cutoff, long UsageRecords, long AuthorizationEvents, long DeviceRows);
+/// <param name="Cutoff">Detail of periods before it is gone (see <see cref="UsageRetention"/>).</param>
+/// <param name="DeviceRows">Per-device rows, short client ids, lapsed seats, ended grants and concurrent slice counts.</param>
+/// <param name="RollupRows">Slice and hour roll-ups and feature counts, and day device sets.</param>
+public sealed record UsagePurgeResult(DateTimeOffset Cutoff, long UsageRecords, long AuthorizationEvents, long DeviceRows, long RollupRows);
 
 /// <summary>
-/// How long raw statistics facts are kept. Raw records (usage_batch, and usage_record from before it; auth_event) and the per-device slice and hour
-/// rows are removed once older than the retention period (default 400 days, stored in the store); the roll-ups per
-/// code and item, per feature, and the per-device day and month rows are kept for ever, so Get-DlsUsage keeps
-/// answering for old periods at day and month level.
+/// Bounds the store for a steady fleet. What grows per device or per request is removed once older than the
+/// retention period (default 400 days, stored in the store): raw records (usage_batch, its batch ids kept at least 31 days; usage_record from before it; auth_event), every
+/// per-device row (usage_device, usage_seen, usage_instance_seen; a month's rows once the whole month is older), the
+/// slice and hour roll-ups and feature counts, the day device sets (once their month is older), the short ids of
+/// devices with no row left, lapsed seats and ended grants. What grows only with the calendar, per code and item, is
+/// kept for ever: the day and month roll-ups and feature counts and the month device sets, so Get-DlsUsage keeps
+/// answering old periods by day and month, by code, item and feature (and refuses, with UsageDetailPurged, what
+/// needs the purged detail).
 /// </summary>
 public sealed class UsageRetention
 {
@@ -32,7 +39,7 @@ public sealed class UsageRetention
     /// <summary>The retention in days, read in the caller's unit of work.</summary>
     internal static int ReadRetentionDays(UnitOfWork work) => work.Stores.Usage.RetentionDays(work) ?? DefaultDays;
 
-    /// <summary>Sets how many days raw records are kept (at least 1; the roll-ups are kept regardless).</summary>
+    /// <summary>Sets how many days raw records and detail rows are kept (at least 1; day and month roll-ups are kept regardless).</summary>
     public void SetRetentionDays(int days, DateTimeOffset now)
     {
         if (days < 1 || days > 36500)
@@ -49,13 +56,18 @@ public sealed class UsageRetention
     }
 
     /// <summary>
-    /// Removes the raw facts (and per-device slice/hour rows), lapsed seats and ended grants older than the retention period before
-    /// <paramref name="now"/>. Cuts at a UTC day boundary so that no day is left half purged. Safe to run at any time
-    /// and repeatedly (the listener runs it daily).
+    /// Removes what is older than the retention period before <paramref name="now"/> (see the class). Cuts at a UTC day
+    /// boundary so that no day is left half purged, and records the cut first, so that no query reads a half-purged
+    /// period as if it were whole. Safe to run at any time and repeatedly (the listener runs it daily).
     /// </summary>
     public UsagePurgeResult Purge(DateTimeOffset now, CancellationToken cancellationToken = default)
     {
         var cutoff = new DateTimeOffset(now.UtcDateTime.Date, TimeSpan.Zero).AddDays(-GetRetentionDays());
+        // A month's rows go once the whole month is older than the cutoff; the day device sets with them, so that a
+        // range that starts at a kept month's start, or inside it, still counts its distinct devices exactly.
+        var monthCutoff = DateTimeOffset.FromUnixTimeSeconds(UsagePeriods.Floor(UsageGrain.Month, UsagePeriods.ToSeconds(cutoff)));
+        _store.Write(work => work.Stores.Usage.SetPurgedBefore(work, cutoff));
+
         var usage = DeleteInChunks((work, limit) => work.Stores.Usage.PurgeUsageRecords(work, cutoff, limit), cancellationToken);
 
         // A raw batch also remembers its batch id: it stays at least as long as a client may send the batch again.
@@ -69,20 +81,40 @@ public sealed class UsageRetention
         }, cancellationToken);
         usage += batchRecords;
         var auth = DeleteInChunks((work, limit) => work.Stores.Usage.PurgeAuthorizationEvents(work, cutoff, limit), cancellationToken);
+
         long devices = 0;
-        foreach (var grain in new[] { UsageGrain.Slice, UsageGrain.Hour })
+        foreach (var grain in UsagePeriods.All)
         {
-            devices += DeleteInChunks((work, limit) => work.Stores.Usage.PurgeDevicePeriods(work, grain, cutoff, limit), cancellationToken);
-            devices += DeleteInChunks((work, limit) => work.Stores.Usage.PurgeSeenPeriods(work, grain, cutoff, limit), cancellationToken);
+            var before = grain == UsageGrain.Month ? monthCutoff : cutoff;
+            devices += DeleteInChunks((work, limit) => work.Stores.Usage.PurgeDevicePeriods(work, grain, before, limit), cancellationToken);
+            devices += DeleteInChunks((work, limit) => work.Stores.Usage.PurgeSeenPeriods(work, grain, before, limit), cancellationToken);
         }
 
         devices += DeleteInChunks((work, limit) => work.Stores.Usage.PurgeInstancesSeen(work, cutoff, limit), cancellationToken);
+        devices += DeleteInChunks((work, limit) => work.Stores.Usage.PurgeUnusedClients(work, limit), cancellationToken);
+
+        // Slice and hour roll-ups grow by 504 rows a day per code and item: they follow the per-device detail. Day and
+        // month roll-ups (two rows a day) are what old periods are answered from.
+        long rollups = 0;
+        foreach (var grain in new[] { UsageGrain.Slice, UsageGrain.Hour })
+        {
+            rollups += DeleteInChunks((work, limit) => work.Stores.Usage.PurgeRollupPeriods(work, grain, cutoff, limit), cancellationToken);
+            rollups += DeleteInChunks((work, limit) => work.Stores.Usage.PurgeFeaturePeriods(work, grain, cutoff, limit), cancellationToken);
+        }
+
+        // A day's device set is 512 bytes per 4096 device ids per code and item: it grows with the fleet, a month's
+        // set (kept) only once a month.
+        rollups += DeleteInChunks((work, limit) => work.Stores.Usage.PurgeDeviceSets(work, UsageGrain.Day, monthCutoff, limit), cancellationToken);
 
         // Devices that no longer hold anything: seats that lapsed and grants that ended before the cutoff. What an
         // unknown client can make the listener write is bounded by the rate limits; this bounds how long it stays.
         devices += DeleteInChunks((work, limit) => work.Stores.Devices.PurgeLapsedSeats(work, cutoff, limit), cancellationToken);
         devices += DeleteInChunks((work, limit) => work.Stores.Devices.PurgeEndedGrants(work, cutoff, limit), cancellationToken);
-        return new UsagePurgeResult(cutoff, usage, auth, devices);
+
+        // A concurrent item's active count per slice: read only for slices a report may still carry, as its slots are.
+        var slices = now - Protocol.LicenseAuthority.MaxReportAge - TimeSpan.FromDays(1);
+        devices += DeleteInChunks((work, limit) => work.Stores.Devices.PurgeConcurrentSlices(work, slices, limit), cancellationToken);
+        return new UsagePurgeResult(cutoff, usage, auth, devices, rollups);
     }
 
     private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;

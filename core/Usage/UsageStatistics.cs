@@ -31,9 +31,9 @@ public sealed record UsageFact(
 /// <summary>
 /// Records the facts statistics are made of, inside the caller's transaction, so that a request and its
 /// statistics commit together (nothing acknowledged is lost, nothing is counted twice). Each fact is kept raw
-/// (auth_event; usage_batch, one row per report batch: kept for the retention period, see <see cref="UsageRetention"/>)
-/// and added to the roll-ups that <see cref="UsageQuery"/> reads. The listener keeps a report's raw batch itself
-/// (with the client's batch id, see <c>LicenseAuthority.Report</c>) and only rolls its facts up here (<see cref="RollUpUsage"/>).
+/// (auth_event; usage_batch, one row per report batch) and added to the roll-ups that <see cref="UsageQuery"/> reads;
+/// <see cref="UsageRetention"/> says what is kept how long. The listener keeps a report's raw batch itself (with the
+/// client's batch id, see <c>LicenseAuthority.Report</c>) and rolls its facts up later (<see cref="StatisticsBuffer"/>).
 /// </summary>
 public static class UsageStatistics
 {

@@ -3,7 +3,7 @@ using Dls.Core.Usage;
 namespace Dls.Listener.Hosting;
 
 /// <summary>
-/// Purges raw usage records older than the retention period once a day (roll-ups stay). Runs beside the
+/// Purges what retention bounds (raw records, per-device and slice/hour rows; see UsageRetention) once a day. Runs beside the
 /// request path: it deletes in small transactions, so SDK clients barely notice.
 /// </summary>
 public sealed class RetentionService(UsageRetention retention, TimeProvider time, ILogger<RetentionService> logger) : BackgroundService
@@ -22,8 +22,8 @@ public sealed class RetentionService(UsageRetention retention, TimeProvider time
                 {
                     var result = retention.Purge(time.GetUtcNow(), stoppingToken);
                     logger.LogInformation(
-                        "Usage retention: removed {UsageRecords} usage records, {AuthorizationEvents} authorization events and {DeviceRows} device rows older than {Cutoff:u}",
-                        result.UsageRecords, result.AuthorizationEvents, result.DeviceRows, result.Cutoff);
+                        "Usage retention: removed {UsageRecords} usage records, {AuthorizationEvents} authorization events, {DeviceRows} device rows and {RollupRows} slice, hour and day-set rows older than {Cutoff:u}",
+                        result.UsageRecords, result.AuthorizationEvents, result.DeviceRows, result.RollupRows, result.Cutoff);
                 }
                 catch (Exception error) when (error is Dls.Core.Errors.DlsException or Microsoft.Data.Sqlite.SqliteException)
                 {

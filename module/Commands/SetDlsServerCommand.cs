@@ -23,7 +23,7 @@ public sealed class SetDlsServerCommand : DlsCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public ServerRole? Role { get; set; }
 
-    /// <summary>Days raw usage records are kept (roll-ups are kept for ever).</summary>
+    /// <summary>Days raw usage records and per-device, slice and hour rows are kept (day and month roll-ups are kept for ever).</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [ValidateRange(1, 36500)]
     public int? UsageRetentionDays { get; set; }

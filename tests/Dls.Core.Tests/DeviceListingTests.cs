@@ -162,8 +162,8 @@ public sealed class DeviceListingTests : IDisposable
         var x = Assert.Single(Devices.List(null, "S", null, false));
         Assert.Equal((Start.UtcDateTime, Start.UtcDateTime, false), (x.FirstSeen, x.LastSeen, x.IsActive));
 
-        // 405 days later the hour and slice rows of its contact are purged, the grant (ended 2026-11-08) not yet: LastSeen
-        // falls back to the day row, kept for ever.
+        // 405 days later the slice, hour and day rows of its contact are purged, the grant (ended 2026-11-08) not yet:
+        // LastSeen falls back to the month row, kept until the whole month is older than the retention.
         _f.Clock.Advance(TimeSpan.FromDays(15));
         retention.Purge(_f.Now);
         x = Assert.Single(Devices.List(null, "S", null, false));

@@ -261,15 +261,18 @@ public sealed class UsageRollupTests : IDisposable
     }
 
     [Fact]
-    public void Purging_raw_records_keeps_the_rollups()
+    public void Purging_keeps_the_day_and_month_rollups_and_refuses_the_per_device_detail_it_removed()
     {
         var (usage, authorizations) = Random(seed: 7);
         Write(_store, usage, authorizations);
         var query = new UsageQuery(_store, _temp.Clock);
         var range = (Utc(2026, 9, 1), Utc(2026, 11, 1));
-        var before = Enum.GetValues<UsageGrouping>()
+        var kept = new[] { UsageGrouping.Code, UsageGrouping.Item, UsageGrouping.Feature };
+        List<IReadOnlyList<UsageRow>> Answers() => kept
             .SelectMany(by => new[] { UsageInterval.Day, UsageInterval.Month, UsageInterval.Total }.Select(i => query.Get(range.Item1, range.Item2, i, by, null, null)))
             .ToList();
+        var before = Answers();
+        var octoberByDevice = query.Get(Utc(2026, 10, 1), Utc(2026, 11, 1), UsageInterval.Month, UsageGrouping.Device, null, null);
 
         var retention = new UsageRetention(_store);
         Assert.Equal(400, retention.GetRetentionDays());
@@ -281,17 +284,52 @@ public sealed class UsageRollupTests : IDisposable
         Assert.Equal(usage.Count, purged.UsageRecords);
         Assert.Equal(authorizations.Count, purged.AuthorizationEvents);
         Assert.True(purged.DeviceRows > 0);
-        Assert.Equal(0L, _store.Read(c => Count(c, "usage_batch") + Count(c, "auth_event") + Count(c, "usage_device WHERE grain < 2")));
-        var after = Enum.GetValues<UsageGrouping>()
-            .SelectMany(by => new[] { UsageInterval.Day, UsageInterval.Month, UsageInterval.Total }.Select(i => query.Get(range.Item1, range.Item2, i, by, null, null)))
-            .ToList();
+        Assert.True(purged.RollupRows > 0);
+        Assert.Equal(0L, _store.Read(c => Count(c, "usage_batch") + Count(c, "auth_event") + Count(c, "usage_device WHERE grain < 3") + Count(c, "usage_rollup WHERE grain < 2")));
+
+        // By code, item and feature, days and months (and totals of whole months) answer as before.
+        var after = Answers();
         Assert.Equal(before, after);
         Assert.Equal(before.Sum(rows => rows.Sum(r => r.UsageCount)), after.Sum(rows => rows.Sum(r => r.UsageCount)));
+
+        // Per-device rows of September (a month older than the cutoff) and of the days before the cutoff are gone: asked
+        // for, they are refused rather than answered as zeros. October's month rows stay while October is not wholly older.
+        foreach (var interval in new[] { UsageInterval.Day, UsageInterval.Month, UsageInterval.Total })
+        {
+            var error = Assert.Throws<DlsException>(() => query.Get(range.Item1, range.Item2, interval, UsageGrouping.Device, null, null));
+            Assert.Equal("UsageDetailPurged", error.ErrorId);
+            Assert.Equal(DlsErrorKind.InvalidArgument, error.Kind);
+        }
+
+        Assert.Equal(octoberByDevice, query.Get(Utc(2026, 10, 1), Utc(2026, 11, 1), UsageInterval.Month, UsageGrouping.Device, null, null));
 
         // Facts inside the retention period stay.
         Write(_store, [Use(Utc(2026, 11, 1), "216998-a", "I1", "c1", 1)], []);
         Assert.Equal(0L, retention.Purge(Utc(2026, 11, 15, 8, 0)).UsageRecords);
         Assert.Equal(1, RawUsage.Batches(_store).Sum(b => b.Records.Count));
+    }
+
+    [Fact]
+    public void After_a_purge_hours_and_ragged_totals_before_the_cutoff_are_refused_and_whole_days_answer()
+    {
+        var (usage, authorizations) = Random(seed: 11);
+        Write(_store, usage, authorizations);
+        var query = new UsageQuery(_store, _temp.Clock);
+        var days = query.Get(Utc(2026, 9, 29), Utc(2026, 10, 3), UsageInterval.Day, UsageGrouping.Item, null, null);
+        var retention = new UsageRetention(_store);
+        retention.SetRetentionDays(30, _temp.Clock.GetUtcNow());
+        retention.Purge(Utc(2026, 12, 15, 8, 0));
+
+        Assert.Equal(days, query.Get(Utc(2026, 9, 29), Utc(2026, 10, 3), UsageInterval.Day, UsageGrouping.Item, null, null));
+        string Refused(Func<object> ask) => Assert.Throws<DlsException>(ask).ErrorId;
+        Assert.Equal("UsageDetailPurged", Refused(() => query.Get(Utc(2026, 9, 29), Utc(2026, 10, 3), UsageInterval.Hour, UsageGrouping.Item, null, null)));
+        Assert.Equal("UsageDetailPurged", Refused(() => query.Get(Utc(2026, 9, 29, 21, 0), Utc(2026, 10, 3), UsageInterval.Day, UsageGrouping.Code, null, null)));
+        // A total from inside September needs September's day device sets, gone once September is older than the cutoff.
+        Assert.Equal("UsageDetailPurged", Refused(() => query.Get(Utc(2026, 9, 29), Utc(2026, 10, 3), UsageInterval.Total, UsageGrouping.Code, null, null)));
+        // Whole months still count their distinct devices exactly.
+        var total = Assert.Single(query.Get(Utc(2026, 9, 1), Utc(2026, 11, 1), UsageInterval.Total, UsageGrouping.Code, "216998-a", null));
+        var expected = Assert.Single(Expected(usage, authorizations, Utc(2026, 9, 1), Utc(2026, 11, 1), UsageInterval.Total, UsageGrouping.Code, "216998-a", null));
+        Assert.Equal(expected, total);
     }
 
     [Fact]

@@ -12,8 +12,7 @@ internal sealed class M0030_UsageRollups : Migration
     // uses two items of a code is one device of the code.
     // Distinct devices are kept as counters, bumped when a device is seen for the first time in a period:
     // usage_device (level 0, with the device's own counters) and usage_seen (levels 1 and 2) remember who was seen.
-    // Slice and hour rows of usage_device / usage_seen / usage_instance_seen follow the raw-record retention;
-    // usage_rollup and usage_feature rows, and day and month device rows, are kept for ever (docs/usage.md).
+    // What follows the raw-record retention and what is kept for ever: UsageRetention and docs/usage.md.
     protected override string Sql => """
         CREATE TABLE usage_client (
             id                  INTEGER PRIMARY KEY,

@@ -12,7 +12,7 @@ internal sealed class M0050_DeviceBitmaps : Migration
 
     // One row per (level, grain, period, code, item) and chunk of 4096 client ids (see DeviceBitmap): the devices
     // that reported in that day or month, as in usage_device (level 0, reports > 0) and usage_seen (levels 1, 2).
-    // Kept for ever, like the day and month rows they mirror. Filled here from the rows already stored.
+    // Month sets are kept for ever, day sets with the retention (UsageRetention). Filled here from the rows already stored.
     public override void Apply(SqliteConnection connection, SqliteTransaction transaction)
     {
         using (var create = connection.CreateCommand())

@@ -287,4 +287,13 @@ internal sealed class SqliteDeviceStore : IDeviceStore
         command.Parameters.AddWithValue("$limit", limit);
         return command.ExecuteNonQuery();
     }
+
+    public long PurgeConcurrentSlices(UnitOfWork work, DateTimeOffset before, int limit)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command(
+            "DELETE FROM concurrent_slice WHERE (item_id, slice) IN (SELECT item_id, slice FROM concurrent_slice WHERE slice < $before LIMIT $limit);");
+        command.Parameters.AddWithValue("$before", Timestamps.Format(before));
+        command.Parameters.AddWithValue("$limit", limit);
+        return command.ExecuteNonQuery();
+    }
 }

@@ -470,4 +470,58 @@ internal sealed class SqliteUsageStore : IUsageStore
         command.Parameters.AddWithValue("$item", item);
         command.Parameters.Add("$id", SqliteType.Integer).Value = client;
     }
+
+    // The level lists let the primary keys (level, grain, period, ...) find the periods.
+    public long PurgeRollupPeriods(UnitOfWork work, UsageGrain grain, DateTimeOffset cutoff, int limit) =>
+        Delete(work, $"""
+            DELETE FROM usage_rollup WHERE (level, grain, period, handshake_code, item_id) IN (
+                SELECT level, grain, period, handshake_code, item_id FROM usage_rollup
+                WHERE level IN (0, 1, 2) AND grain = {(int)grain} AND period < $cutoff LIMIT $limit);
+            """, UsagePeriods.ToSeconds(cutoff), limit);
+
+    public long PurgeFeaturePeriods(UnitOfWork work, UsageGrain grain, DateTimeOffset cutoff, int limit) =>
+        Delete(work, $"""
+            DELETE FROM usage_feature WHERE (grain, period, handshake_code, item_id, feature) IN (
+                SELECT grain, period, handshake_code, item_id, feature FROM usage_feature
+                WHERE grain = {(int)grain} AND period < $cutoff LIMIT $limit);
+            """, UsagePeriods.ToSeconds(cutoff), limit);
+
+    public long PurgeDeviceSets(UnitOfWork work, UsageGrain grain, DateTimeOffset cutoff, int limit) =>
+        Delete(work, $"""
+            DELETE FROM usage_device_bits WHERE rowid IN (
+                SELECT rowid FROM usage_device_bits
+                WHERE level IN (0, 1, 2) AND grain = {(int)grain} AND period < $cutoff LIMIT $limit);
+            """, UsagePeriods.ToSeconds(cutoff), limit);
+
+    // Every report and authorization writes the device's row at every grain, and the month row is the last of them
+    // retention removes, so a client without month rows has no per-device row left (nor "seen" rows, which come with them).
+    // Its raw batches name it too (a batch may outlive the rows of the slices it carried by up to 30 days).
+    public long PurgeUnusedClients(UnitOfWork work, int limit)
+    {
+        var command = SqliteUnitOfWork.Of(work).Command("""
+            DELETE FROM usage_client WHERE id IN (
+                SELECT id FROM usage_client c WHERE id < (SELECT max(id) FROM usage_client)
+                    AND NOT EXISTS (SELECT 1 FROM usage_batch b WHERE b.client_id = c.id)
+                EXCEPT SELECT client_id FROM usage_device WHERE grain = 3
+                LIMIT $limit);
+            """);
+        command.Parameters.AddWithValue("$limit", limit);
+        return command.ExecuteNonQuery();
+    }
+
+    public DateTimeOffset? PurgedBefore(UnitOfWork work) =>
+        SqliteUnitOfWork.Of(work).Command("SELECT value FROM usage_setting WHERE name = 'purged_before';").ExecuteScalar() is string text
+            ? DateTimeOffset.FromUnixTimeSeconds(long.Parse(text, CultureInfo.InvariantCulture))
+            : null;
+
+    public void SetPurgedBefore(UnitOfWork work, DateTimeOffset cutoff)
+    {
+        // Text like every usage setting; compared as a number.
+        var command = SqliteUnitOfWork.Of(work).Command("""
+            INSERT INTO usage_setting (name, value) VALUES ('purged_before', $cutoff)
+            ON CONFLICT (name) DO UPDATE SET value = excluded.value WHERE CAST(excluded.value AS INTEGER) > CAST(value AS INTEGER);
+            """);
+        command.Parameters.AddWithValue("$cutoff", UsagePeriods.ToSeconds(cutoff).ToString(CultureInfo.InvariantCulture));
+        command.ExecuteNonQuery();
+    }
 }
