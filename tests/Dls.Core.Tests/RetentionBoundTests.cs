@@ -7,7 +7,8 @@ namespace Dls.Core.Tests;
 /// <summary>
 /// A steady fleet written through the real write path (<see cref="UsageStatistics"/>) into a real store file, with a
 /// 3-day retention purged every night as the listener does: once the retention is reached, every table holds what the
-/// retention rule says, day after day, and the file stops growing but for the day and month rows kept for ever.
+/// retention rule says, day after day, and the file stops growing but for the day and month rows kept for ever and the
+/// raw batches, which keep the batch ids for at least 31 days whatever the retention (their bound is tested apart).
 /// </summary>
 public sealed class RetentionBoundTests : IDisposable
 {
@@ -91,7 +92,7 @@ public sealed class RetentionBoundTests : IDisposable
         var after = Answers();
 
         Assert.Equal(cutoff, purged.Cutoff);
-        Assert.True(purged.UsageRecords > 0 && purged.RollupRows > 0);
+        Assert.True(purged.AuthorizationEvents > 0 && purged.RollupRows > 0);
         Assert.Equal(before, after);
         var total = Assert.Single(query.Get(cutoff, end, UsageInterval.Total, UsageGrouping.Code, null, null));
         Assert.Equal((RetentionDays * Devices * SlicesPerDay * 3L, (long?)Devices, (long?)(RetentionDays * Devices)), (total.UsageCount, total.Devices, total.Authorizations));
@@ -104,13 +105,16 @@ public sealed class RetentionBoundTests : IDisposable
         Write(_store, new[] { "device-a", "device-b", "device-c" }.Select(d => Use(Utc(2026, 1, 10), Code, "I1", d, 1)), []);
         var january = Query().Get(Utc(2026, 1, 1), Utc(2026, 2, 1), UsageInterval.Total, UsageGrouping.Item, null, null);
 
-        // Early February January's month rows are still kept; once January is wholly older than the cut, they go.
+        // Early February January's month rows are still kept; once January is wholly older than the cut (and the raw
+        // batches, kept 31 days for their batch ids, are gone), they go.
         _retention.Purge(Utc(2026, 2, 2, 0, 30));
         Assert.Equal(3L, _store.Read(c => Scalar(c, "SELECT count(*) FROM usage_client")));
         _retention.Purge(Utc(2026, 2, 5, 0, 30));
+        Assert.Equal(3L, _store.Read(c => Scalar(c, "SELECT count(*) FROM usage_client")));
+        _retention.Purge(Utc(2026, 2, 12, 0, 30));
         // The highest id stays, so that a new device never takes an id January's device set holds.
         Assert.Equal("device-c", _store.Read(c => Text(c, "SELECT group_concat(client_uuid) FROM usage_client")));
-        Write(_store, [Use(Utc(2026, 2, 5), Code, "I1", "device-d", 1)], []);
+        Write(_store, [Use(Utc(2026, 2, 12), Code, "I1", "device-d", 1)], []);
         Assert.Equal(4L, _store.Read(c => Scalar(c, "SELECT id FROM usage_client WHERE client_uuid = 'device-d'")));
 
         // January is still counted exactly from its kept month rows and device set.
@@ -118,6 +122,24 @@ public sealed class RetentionBoundTests : IDisposable
         Assert.Equal(3L, Assert.Single(january).Devices);
 
         UsageQuery Query() => new(_store, _temp.Clock);
+    }
+
+    [Fact]
+    public void Raw_batches_stay_31_days_for_their_batch_ids_under_a_shorter_retention_and_then_go()
+    {
+        var now = Utc(2026, 3, 15, 0, 30);
+        foreach (var daysAgo in new[] { 45, 33, 31.5, 30, 2, 1 })
+        {
+            var received = now.AddDays(-daysAgo);
+            Write(_store, [new UsageFact(received, Dls.Core.Usage.TimeSlice.StartOf(received), Code, "I1", "device-a", string.Empty, 1, null)], []);
+        }
+
+        var purged = _retention.Purge(now);
+
+        // Retention 3 days, but a client may send a batch again for 30 days: batches younger than 31 days stay.
+        Assert.Equal(3L, purged.UsageRecords);
+        Assert.Equal([now.AddDays(-30), now.AddDays(-2), now.AddDays(-1)], RawUsage.Batches(_store).Select(b => b.ReceivedAt));
+        Assert.Equal(0L, _retention.Purge(now).UsageRecords);
     }
 
     [Fact]
@@ -163,7 +185,7 @@ public sealed class RetentionBoundTests : IDisposable
 
     private static readonly (string Name, string Sql)[] Tables =
     [
-        ("usage_record", "SELECT count(*) FROM usage_record"),
+        ("usage_batch", "SELECT count(*) FROM usage_batch"),
         ("auth_event", "SELECT count(*) FROM auth_event"),
         ("usage_client", "SELECT count(*) FROM usage_client"),
         ("usage_instance_seen", "SELECT count(*) FROM usage_instance_seen"),
@@ -179,7 +201,8 @@ public sealed class RetentionBoundTests : IDisposable
     ];
 
     private static bool KeptForEver(string table) =>
-        table is "usage_rollup day" or "usage_rollup month" or "usage_feature day" or "usage_feature month" or "usage_device_bits month";
+        table is "usage_rollup day" or "usage_rollup month" or "usage_feature day" or "usage_feature month" or "usage_device_bits month"
+            or "usage_batch"; // for 31 days, longer than this test runs
 
     private Dictionary<string, long> Counts() =>
         _store.Read(c => Tables.ToDictionary(t => t.Name, t => Scalar(c, t.Sql)));
@@ -194,12 +217,14 @@ public sealed class RetentionBoundTests : IDisposable
         var monthCutoff = new DateTimeOffset(cutoff.Year, cutoff.Month, 1, 0, 0, 0, TimeSpan.Zero);
         var days = Enumerable.Range(0, n).Select(d => First.AddDays(d)).ToList();
         long detail = days.Count(d => d >= cutoff);                              // days of slice, hour and per-device day rows
+        long raw = days.Count(d => d >= Min(cutoff, now.AddDays(-31)));          // days of raw batches (batch ids: at least 31 days)
         long sets = days.Count(d => d >= monthCutoff);                           // days whose device sets stay with their month
         long months = days.Select(d => (d.Year, d.Month)).Distinct().Count();   // months of roll-ups (kept for ever)
         long deviceMonths = days.Where(d => d >= monthCutoff).Select(d => (d.Year, d.Month)).Distinct().Count();
         return new Dictionary<string, long>
         {
-            ["usage_record"] = detail * Devices * SlicesPerDay,
+            // A raw batch per record here: each record of this fleet is received on its own.
+            ["usage_batch"] = raw * Devices * SlicesPerDay,
             ["auth_event"] = detail * Devices,
             ["usage_client"] = Devices,
             // An instance is first seen in each slice at three levels.
@@ -229,8 +254,9 @@ public sealed class RetentionBoundTests : IDisposable
     }
 
     /// <summary>
-    /// The pages the rows kept for ever may take from day <paramref name="from"/> to day <paramref name="to"/>: their rows
-    /// at 100 bytes each (roll-up and feature rows are about 50) and 600 per month device set (a 512-byte chunk and its
+    /// The pages the rows kept for ever (and the raw batches, within their 31 days) may take from day <paramref name="from"/>
+    /// to day <paramref name="to"/>: their rows at 100 bytes each (roll-up and feature rows are about 50, a batch of one
+    /// record with its key about 80) and 600 per month device set (a 512-byte chunk and its
     /// key), plus two pages per table (a leaf split, the rowid table's own key index).
     /// </summary>
     private static long Allowance(int from, int to, long pageSize)
@@ -238,10 +264,12 @@ public sealed class RetentionBoundTests : IDisposable
         var a = Expected(from);
         var b = Expected(to);
         long Added(string table) => b[table] - a[table];
-        var bytes = (Added("usage_rollup day") + Added("usage_rollup month") + Added("usage_feature day") + Added("usage_feature month")) * 100
+        var bytes = (Added("usage_rollup day") + Added("usage_rollup month") + Added("usage_feature day") + Added("usage_feature month") + Added("usage_batch")) * 100
             + (Added("usage_device_bits month") * 600);
         return ((bytes + pageSize - 1) / pageSize) + (3 * 2);
     }
+
+    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 
     private static string Text(Microsoft.Data.Sqlite.SqliteConnection connection, string sql)
     {
