@@ -48,6 +48,13 @@ try
     await using var listener = await TargetProcess.StartAsync("listener", listenerDll, ["--store", store.Path]);
     Console.WriteLine($"  store:    {store.Path}");
     Console.WriteLine($"  serving:  bare {bare.Url} (process {bare.ProcessId}), listener {listener.Url} (process {listener.ProcessId})");
+    var (bareSettings, listenerSettings) = (RuntimeSettings.Of(bareDll), RuntimeSettings.Of(listenerDll));
+    var (bareRuntime, listenerRuntime) = (RuntimeSettings.Loaded(bare.ProcessId), RuntimeSettings.Loaded(listener.ProcessId));
+    Console.WriteLine($"  runtime (both): {listenerRuntime}; {listenerSettings}");
+    if (bareSettings != listenerSettings || bareRuntime != listenerRuntime)
+    {
+        Report.Loudly($"THE TARGETS RUN WITH DIFFERENT SETTINGS: bare {bareRuntime}; {bareSettings}");
+    }
 
     var generator = new LoadGenerator(options.Connections);
     // Everything the listener answered, warm-ups included: each 200 to a report batch added to the store.
@@ -95,16 +102,10 @@ try
     Report.Phases(phases);
     Console.WriteLine($"load average at end {Report.LoadAverage()}");
 
-    if (options.Wrk)
-    {
-        await WrkRunner.RunAsync(options, phases.Select(p => p.Workload).ToList(), [bare, listener]);
-    }
-
     // Memory: the kernel's high-water mark for the process, and the largest of the 250 ms samples.
     var listenerPeak = listener.PeakRssKb();
     var barePeak = bare.PeakRssKb();
     var exitCode = await listener.StopAsync();
-    await bare.StopAsync();
     Console.WriteLine();
     Console.WriteLine($"peak RSS: listener {Report.MiB(listenerPeak ?? 0)} (VmHWM), {Report.MiB(listener.PeakSampledRssKb)} (largest VmRSS sample); bare Kestrel {Report.MiB(barePeak ?? 0)} (VmHWM)");
 
@@ -146,6 +147,22 @@ try
                 $"COUNTS DO NOT ADD UP: {BenchStore.ScanItem} counted {counted:N0}, expected {expected:N0} ({answers.OkBatches:N0} batches answered 200); accepted {answers.Accepted:N0}, refused {answers.Refused:N0}, unreadable answers {answers.Unreadable:N0}"));
         }
     }
+
+    // wrk's runs come after the measurements and checks, against a listener started again on the same store: its
+    // answers are not read, so its batches must not be in what the checks add up.
+    if (options.Wrk && WrkRunner.Available())
+    {
+        Console.WriteLine();
+        await using var again = await TargetProcess.StartAsync("listener", listenerDll, ["--store", store.Path]);
+        await WrkRunner.RunAsync(options, phases.Select(p => p.Workload).ToList(), [bare, again]);
+        await again.StopAsync();
+    }
+    else if (options.Wrk)
+    {
+        Console.WriteLine("wrk: not on PATH (apt-get install -y wrk); skipped.");
+    }
+
+    await bare.StopAsync();
 }
 finally
 {

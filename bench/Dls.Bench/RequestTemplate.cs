@@ -80,6 +80,21 @@ public sealed class RequestTemplate
             return this;
         }
 
+        /// <summary>The body's text with each hole written as <c>{Field}</c> (for a script that fills them itself: wrk's).</summary>
+        public string Pattern()
+        {
+            var text = _text.ToString();
+            var pattern = new StringBuilder();
+            var at = 0;
+            foreach (var (field, offset, width) in _holes)
+            {
+                pattern.Append(text, at, offset - at).Append('{').Append(field).Append('}');
+                at = offset + width;
+            }
+
+            return pattern.Append(text, at, text.Length - at).ToString();
+        }
+
         /// <summary>The whole request for POST <paramref name="path"/> on <paramref name="host"/> (host:port), kept alive.</summary>
         public RequestTemplate ToRequest(string path, string host)
         {

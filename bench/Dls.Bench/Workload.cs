@@ -10,24 +10,25 @@ public sealed class Workload
     /// <summary>The handshake code, items and products the bench store is set up with (<see cref="BenchStore"/>).</summary>
     public const string Code = "216998-bench";
 
-    // Devices are b0000000-0000-4000-8000-NNNNNNNNNNNN: known ones from 0, new ones from here on, never overlapping.
+    // Devices are b0000000-0000-4000-8000-NNNNNNNNNNNN: known ones from 0, new ones from here on (wrk's from
+    // 900000000000, see WrkRunner), never overlapping.
     private const string DevicePrefix = "b0000000-0000-4000-8000-";
     private const int DeviceDigits = 12;
     private const long FirstNewDevice = 1_000_000_000;
 
     private readonly RequestTemplate.Body _body;
-    private readonly string _path;
     private readonly Func<long, long> _deviceOf;
     private readonly SliceClock _clock = new();
     private long _sequence;
 
-    private Workload(string key, string title, string path, RequestTemplate.Body body, Func<long, long> deviceOf, int countsPerRequest)
+    private Workload(string key, string title, string path, RequestTemplate.Body body, int? cycledDevices, int countsPerRequest)
     {
         Key = key;
         Title = title;
-        _path = path;
+        Path = path;
         _body = body;
-        _deviceOf = deviceOf;
+        CycledDevices = cycledDevices;
+        _deviceOf = cycledDevices is { } devices ? n => n % devices : n => FirstNewDevice + n;
         CountsPerRequest = countsPerRequest;
     }
 
@@ -35,6 +36,14 @@ public sealed class Workload
     public string Key { get; }
 
     public string Title { get; }
+
+    public string Path { get; }
+
+    /// <summary>How many known devices the requests cycle through; null when every request is a new device.</summary>
+    public int? CycledDevices { get; }
+
+    /// <summary>The request body with its holes as <c>{Field}</c>.</summary>
+    public string BodyPattern => _body.Pattern();
 
     /// <summary>The sum of the record counts of one request: what an accepted batch adds to the item's counter.</summary>
     public int CountsPerRequest { get; }
@@ -61,22 +70,22 @@ public sealed class Workload
         }
 
         body.Text("]}");
-        return new Workload("reports", "reports (10 records)", "/api/v1/reports", body, n => n % devices, counts);
+        return new Workload("reports", "reports (10 records)", "/api/v1/reports", body, devices, counts);
     }
 
     /// <summary>Authorizations of devices that already hold a seat and a grant, cycling.</summary>
     public static Workload KnownDevices(int devices, string product) =>
-        new("known", "auth (known device)", "/api/v1/auth", AuthBody(product), n => n % devices, 0);
+        new("known", "auth (known device)", "/api/v1/auth", AuthBody(product), devices, 0);
 
     /// <summary>Authorizations of a device never seen before, every time: each takes a seat.</summary>
     public static Workload NewDevices(string product) =>
-        new("new", "auth (new device)", "/api/v1/auth", AuthBody(product), n => FirstNewDevice + n, 0);
+        new("new", "auth (new device)", "/api/v1/auth", AuthBody(product), null, 0);
 
     /// <summary>The JSON body of an authorization (for the untimed setup, which sends it with HttpClient).</summary>
     public static string AuthJson(string device, string product, string requestId) =>
         $"{{\"handshakeCode\":\"{Code}\",\"clientUuid\":\"{device}\",\"product\":\"{product}\",\"version\":\"10.4\",\"deployment\":\"Desktop\",\"processName\":\"bench\",\"os\":\"Linux\",\"requestId\":\"{requestId}\"}}";
 
-    public RequestTemplate TemplateFor(string host) => _body.ToRequest(_path, host);
+    public RequestTemplate TemplateFor(string host) => _body.ToRequest(Path, host);
 
     /// <summary>Fills the holes of <paramref name="request"/> for the next request of this workload.</summary>
     public void Next(RequestTemplate template, byte[] request)
