@@ -102,12 +102,10 @@ try
     Report.Phases(phases);
     Console.WriteLine($"load average at end {Report.LoadAverage()}");
 
-    // Memory: the kernel's high-water mark for the process, and the largest of the 250 ms samples.
-    var listenerPeak = listener.PeakRssKb();
-    var barePeak = bare.PeakRssKb();
+    // Memory: the kernel's high-water mark for the process (read as it is stopped), and the largest of the 250 ms samples.
     var exitCode = await listener.StopAsync();
     Console.WriteLine();
-    Console.WriteLine($"peak RSS: listener {Report.MiB(listenerPeak ?? 0)} (VmHWM), {Report.MiB(listener.PeakSampledRssKb)} (largest VmRSS sample); bare Kestrel {Report.MiB(barePeak ?? 0)} (VmHWM)");
+    Console.WriteLine($"peak RSS: listener {Report.MiB(listener.PeakRssKb ?? 0)} (VmHWM), {Report.MiB(listener.PeakSampledRssKb)} (largest VmRSS sample every 250 ms); bare Kestrel {Report.MiB(bare.PeakSampledRssKb)} (largest sample)");
 
     var answers = listenerAnswers;
     if (answers.NonOk + answers.Failed > 0)

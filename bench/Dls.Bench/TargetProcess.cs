@@ -86,8 +86,8 @@ public sealed partial class TargetProcess : IAsyncDisposable
         return target;
     }
 
-    /// <summary>The peak resident set the kernel recorded for the process (VmHWM), in KiB; null once it has exited.</summary>
-    public long? PeakRssKb() => ReadStatusKb("VmHWM:");
+    /// <summary>The peak resident set the kernel recorded for the process (VmHWM), in KiB, read just before it was stopped.</summary>
+    public long? PeakRssKb { get; private set; }
 
     /// <summary>User + system CPU time the process has used so far, in seconds (from /proc/PID/stat).</summary>
     public double CpuSeconds()
@@ -110,6 +110,7 @@ public sealed partial class TargetProcess : IAsyncDisposable
     public async Task<int?> StopAsync()
     {
         await StopSamplingAsync();
+        PeakRssKb = ReadStatusKb("VmHWM:");
         if (_process.HasExited)
         {
             return _process.ExitCode;
