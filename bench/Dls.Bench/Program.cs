@@ -122,7 +122,7 @@ try
     if (answers.Accepted > 0)
     {
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"       / {answers.Accepted:N0} usage records accepted (\"accepted\" of its 200 answers) = {(double)size / answers.Accepted:F1} bytes a record (everything in the store, seats and statistics of the authorization phases included)"));
+            $"       / {answers.Accepted:N0} usage records accepted (\"accepted\" of its 200 answers) = {(double)size / answers.Accepted:F1} bytes a record{(options.Phases.Any(p => p != "reports") ? " (everything in the store: the seats and statistics of the authorization phases too)" : string.Empty)}"));
     }
 
     if (answers.OkBatches > 0)
