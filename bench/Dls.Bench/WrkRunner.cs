@@ -60,10 +60,10 @@ public static class WrkRunner
         var errors = wrk.StandardError.ReadToEndAsync();
         await wrk.WaitForExitAsync();
         // The lines that say how fast and how well: the latency summary and distribution, the rate, the failures.
-        string[] wanted = ["Latency", "50%", "99%", "Requests/sec", "Non-2xx", "Socket errors", "requests in"];
+        string[] wanted = ["Latency ", "50%", "99%", "Requests/sec", "Non-2xx", "Socket errors", "requests in"];
         return (await output + await errors).Split('\n')
             .Select(line => line.Trim())
-            .Where(line => wanted.Any(w => line.Contains(w, StringComparison.Ordinal)));
+            .Where(line => wanted.Any(w => line.StartsWith(w, StringComparison.Ordinal) || (w == "requests in" && line.Contains(w, StringComparison.Ordinal))));
     }
 
     /// <summary>The Lua script for one workload: the body pattern with its {Field} holes filled per request.</summary>
@@ -91,7 +91,8 @@ public static class WrkRunner
           counter = counter + 1
           local device
           if cycled then
-            device = (tid * 7919 + counter) % cycled
+            -- the two threads interleave, as the bench client's one sequence does: no device is sent twice at once
+            device = (counter * 2 + tid) % cycled
           else
             -- new devices of wrk: 9, the run, the thread, the counter; apart from the bench client's (from 1000000000)
             device = 900000000000 + run * 1000000000 + tid * 100000000 + counter
