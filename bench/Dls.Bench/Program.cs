@@ -1,151 +1,177 @@
-using System.Diagnostics;
-using System.Net;
-using System.Net.Http.Json;
-using System.Net.Sockets;
-using Dls.Core.Licensing;
-using Dls.Core.Server;
-using Dls.Core.Storage;
-using Dls.Tests;
+using System.Globalization;
+using Dls.Bench;
 
-// A load benchmark for the SDK protocol: starts a real listener on 127.0.0.1 over a fresh store, then drives
-// authorizations and report batches from many concurrent clients and prints requests/s and latency percentiles.
-// Usage: dotnet run --project bench/Dls.Bench -c Release -- [listener dll] [seconds per phase] [concurrency]
-var listenerDll = args.Length > 0 && args[0].Length > 0 ? args[0] : FindListener();
-var seconds = args.Length > 1 ? int.Parse(args[1]) : 10;
-var concurrency = args.Length > 2 ? int.Parse(args[2]) : 64;
-
-var folder = Directory.CreateTempSubdirectory("dls-bench-").FullName;
-var storePath = Path.Combine(folder, "dls.db");
-var store = DlsStore.OpenOrCreate(storePath);
-new ServerService(store, TimeProvider.System).Initialize("216998", force: false);
-var today = DateOnly.FromDateTime(DateTime.UtcNow);
-TestCatalog.AddItem(store, "DEV", LicenseMode.PerDeviceYearly, 10_000_000, today.AddYears(-1), today.AddYears(1));
-TestCatalog.AddItem(store, "SCAN", LicenseMode.PerScan, 1_000_000_000, today.AddYears(-1), today.AddYears(1), product: "DLR");
-TestCatalog.AddCode(store, "216998-bench", ["DEV", "SCAN"], isDefault: true);
-
-// The rate limits stay on (their code runs on every request) but far above what the benchmark sends.
-ProtectionSettings.Set(store, DateTimeOffset.UtcNow, newSeatsPerMinute: ProtectionSettings.MaxPerMinute, newSeatsPerMinutePerCode: ProtectionSettings.MaxPerMinute,
-    failedAuthorizationsPerMinute: ProtectionSettings.MaxPerMinute, failedAuthorizationsPerMinutePerCode: ProtectionSettings.MaxPerMinute);
-
-var port = FreePort();
-var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-foreach (var a in new[] { listenerDll, "--store", storePath, "--urls", $"http://127.0.0.1:{port}" })
+// The listener side by side with bare Kestrel (bench/BareKestrel: the same two POSTs answered with a fixed body and no
+// work), on the same cores, driven by the same lean client, in alternating rounds: the listener's rate as a fraction
+// of the web server's is what this prints, and it resolves changes that a single run on a shared machine cannot.
+// Then the listener's peak memory, the store's bytes per usage record, and a check that every acknowledged record
+// counted. docs/benchmarks.md ("The listener") says how to read it.
+var options = BenchOptions.Parse(args);
+if (options is null)
 {
-    start.ArgumentList.Add(a);
+    return 2;
 }
 
-using var listener = Process.Start(start)!;
-listener.OutputDataReceived += (_, _) => { };
-listener.ErrorDataReceived += (_, _) => { };
-listener.BeginOutputReadLine();
-listener.BeginErrorReadLine();
-using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = concurrency }) { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
-for (var i = 0; ; i++)
+var listenerDll = options.Listener ?? Locate.Listener();
+var bareDll = options.Bare ?? Locate.Bare();
+if (listenerDll is null || !File.Exists(listenerDll))
 {
-    try
-    {
-        if ((await http.GetAsync("healthz")).IsSuccessStatusCode) break;
-    }
-    catch (HttpRequestException) when (i < 100)
-    {
-    }
-
-    await Task.Delay(100);
+    Console.Error.WriteLine($"No listener to measure{(listenerDll is null ? " under listener/bin/Release" : $" at {listenerDll}")}. Build it first: dotnet build listener -c Release (or pass --listener PATH/Dls.Listener.dll).");
+    return 2;
 }
 
-Console.WriteLine($"DLS listener benchmark: {Environment.ProcessorCount} cores, {concurrency} concurrent clients, {seconds} s a phase");
+if (bareDll is null || !File.Exists(bareDll))
+{
+    Console.Error.WriteLine("No BareKestrel.dll found: dotnet build bench/BareKestrel -c Release (or pass --bare PATH/BareKestrel.dll).");
+    return 2;
+}
+
+var workloads = new Dictionary<string, Workload>
+{
+    ["reports"] = Workload.Reports(options.Devices, BenchStore.ScanItem, BenchStore.ScanProduct),
+    ["known"] = Workload.KnownDevices(options.Devices, BenchStore.DeviceProduct),
+    ["new"] = Workload.NewDevices(BenchStore.DeviceProduct),
+};
+// What each phase needs the known devices to hold before it starts (authorized untimed, once).
+var setup = new Dictionary<string, string> { ["reports"] = BenchStore.ScanProduct, ["known"] = BenchStore.DeviceProduct };
+
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+    $"DLS listener vs bare Kestrel: {Environment.ProcessorCount} cores, {options.Connections} connections, {options.Rounds} alternating round(s) of {options.Seconds} s per target and phase, {options.Warmup} s warm-up; load average at start {Report.LoadAverage()}"));
+Console.WriteLine($"  listener: {listenerDll}");
+Console.WriteLine($"  bare:     {bareDll}");
+
+var store = BenchStore.Create();
+var failed = false;
 try
 {
-    await Phase("auth (new device each time)", i => http.PostAsJsonAsync("api/v1/auth", AuthBody($"dev-{i}")));
-    await Phase("auth (known device)", i => http.PostAsJsonAsync("api/v1/auth", AuthBody($"dev-{i % 1000}")));
-
-    // Only authorized usage counts: the reporting devices hold a grant on the scan item first (not timed).
-    for (var i = 0; i < 1000; i++)
+    await using var bare = await TargetProcess.StartAsync("bare Kestrel", bareDll, []);
+    await using var listener = await TargetProcess.StartAsync("listener", listenerDll, ["--store", store.Path]);
+    Console.WriteLine($"  store:    {store.Path}");
+    Console.WriteLine($"  serving:  bare {bare.Url} (process {bare.ProcessId}), listener {listener.Url} (process {listener.ProcessId})");
+    var (bareSettings, listenerSettings) = (RuntimeSettings.Of(bareDll), RuntimeSettings.Of(listenerDll));
+    var (bareRuntime, listenerRuntime) = (RuntimeSettings.Loaded(bare.ProcessId), RuntimeSettings.Loaded(listener.ProcessId));
+    Console.WriteLine($"  runtime (both): {listenerRuntime}; {listenerSettings}");
+    if (bareSettings != listenerSettings || bareRuntime != listenerRuntime)
     {
-        using var granted = await http.PostAsJsonAsync("api/v1/auth", AuthBody($"dev-{i}", "DLR"));
-        granted.EnsureSuccessStatusCode();
+        Report.Loudly($"THE TARGETS RUN WITH DIFFERENT SETTINGS: bare {bareRuntime}; {bareSettings}");
     }
 
-    await Phase("reports (10 records a batch)", i => http.PostAsJsonAsync("api/v1/reports", new
+    var generator = new LoadGenerator(options.Connections);
+    // Everything the listener answered, warm-ups included: each 200 to a report batch added to the store.
+    var listenerAnswers = new Tally();
+    var authorized = new HashSet<string>();
+    var phases = new List<PhaseResult>();
+    foreach (var key in options.Phases)
     {
-        clientUuid = $"dev-{i % 1000}",
-        handshakeCode = "216998-bench",
-        batchId = $"batch-{i}",
-        records = Enumerable.Range(0, 10).Select(_ => new { slice = DateTimeOffset.UtcNow.AddMinutes(-3).ToString("O"), itemId = "SCAN", product = "DLR", count = 3 }).ToArray(),
-    }));
-    // Every batch must have counted: a refused record would be answered 200 too.
-    var counted = store.Read(connection =>
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT coalesce((SELECT counted FROM item_counter WHERE item_id = 'SCAN'), 0), (SELECT count(*) FROM report_batch);";
-        using var reader = command.ExecuteReader();
-        reader.Read();
-        return (Counted: reader.GetInt64(0), Batches: reader.GetInt64(1));
-    });
-    Console.WriteLine($"{"reports counted",-32} {counted.Batches,9} batches, {counted.Counted / 3,9} records ({(counted.Counted == counted.Batches * 30 ? "every record counted" : "SOME RECORDS WERE NOT COUNTED")})");
+        var workload = workloads[key];
+        if (setup.TryGetValue(key, out var product) && authorized.Add(product))
+        {
+            await BenchStore.AuthorizeAsync(listener.Url, options.Devices, product);
+            Console.WriteLine($"  setup: {options.Devices} devices authorized for {product} (untimed)");
+        }
 
+        foreach (var target in new[] { bare, listener })
+        {
+            var warm = await generator.RunAsync(target.EndPoint, workload, TimeSpan.FromSeconds(options.Warmup), measure: false);
+            if (target == listener)
+            {
+                listenerAnswers.Add(warm.Tally);
+            }
+        }
+
+        var result = new PhaseResult(workload, new TargetResult(bare.Name), new TargetResult(listener.Name));
+        for (var round = 1; round <= options.Rounds; round++)
+        {
+            foreach (var (target, results) in new[] { (bare, result.Bare), (listener, result.Listener) })
+            {
+                var cpu = target.CpuSeconds();
+                var run = await generator.RunAsync(target.EndPoint, workload, TimeSpan.FromSeconds(options.Seconds), measure: true);
+                var serverCpu = target.CpuSeconds() - cpu;
+                results.Add(run, serverCpu);
+                Report.Round(workload, target.Name, round, run, serverCpu);
+                if (target == listener)
+                {
+                    listenerAnswers.Add(run.Tally);
+                }
+            }
+        }
+
+        phases.Add(result);
+    }
+
+    Report.Phases(phases);
+    Console.WriteLine($"load average at end {Report.LoadAverage()}");
+
+    // Memory: the kernel's high-water mark for the process (read as it is stopped), and the largest of the 250 ms samples.
+    var exitCode = await listener.StopAsync();
+    Console.WriteLine();
+    Console.WriteLine($"peak RSS: listener {Report.MiB(listener.PeakRssKb ?? 0)} (VmHWM), {Report.MiB(listener.PeakSampledRssKb)} (largest VmRSS sample every 250 ms); bare Kestrel {Report.MiB(bare.PeakSampledRssKb)} (largest sample)");
+
+    var answers = listenerAnswers;
+    if (answers.NonOk + answers.Failed > 0)
+    {
+        failed = true;
+        Report.Loudly($"THE LISTENER ANSWERED {answers.NonOk} REQUEST(S) WITH A STATUS OTHER THAN 200 AND {answers.Failed} FAILED ON THE CONNECTION. Its output:");
+        Console.WriteLine(string.Join(Environment.NewLine, listener.Output.Split(Environment.NewLine).TakeLast(30)));
+    }
+
+    // The store after a clean stop (SIGTERM: the listener finishes its batch, checkpoints and closes).
+    var size = store.SizeOnDisk;
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"store: {size:N0} bytes (dls.db + dls.db-wal after SIGTERM, exit code {exitCode?.ToString(CultureInfo.InvariantCulture) ?? "none: killed"})"));
+    if (answers.Accepted > 0)
+    {
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"       / {answers.Accepted:N0} usage records accepted (\"accepted\" of its 200 answers) = {(double)size / answers.Accepted:F1} bytes a record{(options.Phases.Any(p => p != "reports") ? " (everything in the store: the seats and statistics of the authorization phases too)" : string.Empty)}"));
+    }
+
+    if (answers.OkBatches > 0)
+    {
+        var expected = answers.OkBatches * workloads["reports"].CountsPerRequest;
+        var (counted, why) = UsageCheck.CountedTotal(store.Path, BenchStore.ScanItem);
+        if (counted is null)
+        {
+            Console.WriteLine($"counted: cannot check ({why})");
+        }
+        else if (counted == expected && answers.Refused == 0 && answers.Unreadable == 0 && answers.Accepted == answers.OkBatches * 10)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"counted: {BenchStore.ScanItem} {counted:N0} scans = {answers.OkBatches:N0} batches answered 200 × {workloads["reports"].CountsPerRequest}: every acknowledged record counted"));
+        }
+        else
+        {
+            failed = true;
+            Report.Loudly(string.Create(CultureInfo.InvariantCulture,
+                $"COUNTS DO NOT ADD UP: {BenchStore.ScanItem} counted {counted:N0}, expected {expected:N0} ({answers.OkBatches:N0} batches answered 200); accepted {answers.Accepted:N0}, refused {answers.Refused:N0}, unreadable answers {answers.Unreadable:N0}"));
+        }
+    }
+
+    // wrk's runs come after the measurements and checks, against a listener started again on the same store: its
+    // answers are not read, so its batches must not be in what the checks add up.
+    if (options.Wrk && WrkRunner.Available())
+    {
+        Console.WriteLine();
+        await using var again = await TargetProcess.StartAsync("listener", listenerDll, ["--store", store.Path]);
+        await WrkRunner.RunAsync(options, phases.Select(p => p.Workload).ToList(), [bare, again]);
+        await again.StopAsync();
+    }
+    else if (options.Wrk)
+    {
+        Console.WriteLine("wrk: not on PATH (apt-get install -y wrk); skipped.");
+    }
+
+    await bare.StopAsync();
 }
 finally
 {
-    listener.Kill();
-    await listener.WaitForExitAsync();
-    Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-    Directory.Delete(folder, recursive: true);
-}
-
-return 0;
-
-async Task Phase(string name, Func<int, Task<HttpResponseMessage>> send)
-{
-    var counter = 0;
-    var failures = 0;
-    var latencies = new List<double>[concurrency];
-    var clock = Stopwatch.StartNew();
-    var deadline = TimeSpan.FromSeconds(seconds);
-    await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async worker =>
+    if (options.KeepStore)
     {
-        latencies[worker] = new List<double>(100_000);
-        while (clock.Elapsed < deadline)
-        {
-            var i = Interlocked.Increment(ref counter);
-            var t = Stopwatch.GetTimestamp();
-            using var response = await send(i);
-            latencies[worker].Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
-            if (response.StatusCode != HttpStatusCode.OK) Interlocked.Increment(ref failures);
-        }
-    }));
-    var elapsed = clock.Elapsed.TotalSeconds;
-    var all = latencies.SelectMany(l => l).Order().ToArray();
-    Console.WriteLine($"{name,-32} {all.Length / elapsed,9:F0} req/s   p50 {all[all.Length / 2],6:F1} ms   p99 {all[(int)(all.Length * 0.99)],6:F1} ms   non-200: {failures}");
-}
-
-Dictionary<string, object> AuthBody(string client, string product = "DBR") => new()
-{
-    ["handshakeCode"] = "216998-bench",
-    ["clientUuid"] = client,
-    ["product"] = product,
-    ["version"] = "10.4",
-    ["deployment"] = "Desktop",
-    ["processName"] = "bench",
-    ["os"] = "Linux",
-    ["requestId"] = Guid.NewGuid().ToString("N"),
-};
-
-static int FreePort()
-{
-    using var socket = new TcpListener(IPAddress.Loopback, 0);
-    socket.Start();
-    return ((IPEndPoint)socket.LocalEndpoint).Port;
-}
-
-static string FindListener()
-{
-    var directory = new DirectoryInfo(AppContext.BaseDirectory);
-    while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "DLS.sln")))
-    {
-        directory = directory.Parent;
+        Console.WriteLine($"store kept: {store.Folder}");
     }
-
-    return Directory.GetFiles(Path.Combine(directory!.FullName, "listener", "bin", "Release"), "Dls.Listener.dll", SearchOption.AllDirectories)
-        .OrderByDescending(File.GetLastWriteTimeUtc).First();
+    else
+    {
+        store.Delete();
+    }
 }
+
+return failed ? 1 : 0;

@@ -1,0 +1,30 @@
+using Microsoft.Data.Sqlite;
+
+namespace Dls.Bench;
+
+/// <summary>
+/// Reads back what the store counted for an item, to check that every acknowledged record counted. This is the one
+/// place that knows where a per-scan item's running total is stored (today `item_counter.counted`); the way usage is
+/// stored is being changed, so a store without that table or column is reported as "cannot check", not a crash.
+/// </summary>
+public static class UsageCheck
+{
+    /// <returns>The counted total, or null and the reason when the store does not keep it where this looks.</returns>
+    public static (long? Counted, string? Why) CountedTotal(string storePath, string itemId)
+    {
+        try
+        {
+            // Opened only after the listener has exited and the store's size has been taken (opening may create a WAL).
+            using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = storePath, Pooling = false }.ToString());
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT coalesce((SELECT counted FROM item_counter WHERE item_id = $item), 0);";
+            command.Parameters.AddWithValue("$item", itemId);
+            return (Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture), null);
+        }
+        catch (SqliteException error)
+        {
+            return (null, error.Message);
+        }
+    }
+}
