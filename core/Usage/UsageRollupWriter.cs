@@ -26,8 +26,12 @@ internal sealed class UsageRollupWriter
     private readonly Dictionary<FeatureKey, long> _features = [];
     private readonly DeviceBitmapWriter _bitmaps;
 
-    public UsageRollupWriter(UnitOfWork work)
+    private readonly SeenRows? _known;
+
+    /// <param name="known">The rows the caller knows to be stored (the listener's writer), or null to ask the store each time.</param>
+    public UsageRollupWriter(UnitOfWork work, SeenRows? known = null)
     {
+        _known = known;
         _work = work;
         _usage = work.Stores.Usage;
         _bitmaps = new DeviceBitmapWriter(work);
@@ -198,12 +202,14 @@ internal sealed class UsageRollupWriter
     /// <summary>Whether the device is seen for the first time in the key's period (its row is written now).</summary>
     private bool Seen(SeenKey key)
     {
-        if (!_seenKeys.Add(key))
+        if (!_seenKeys.Add(key) || _known?.Known(key) == true)
         {
             return false;
         }
 
-        if (!_usage.MarkSeen(_work, key.Level, key.Grain, key.Period, key.Code, key.Item, key.Client))
+        var stored = !_usage.MarkSeen(_work, key.Level, key.Grain, key.Period, key.Code, key.Item, key.Client);
+        _known?.Learnt(key);
+        if (stored)
         {
             return false;
         }
@@ -218,11 +224,12 @@ internal sealed class UsageRollupWriter
 
     private bool NewInstance(InstanceKey key)
     {
-        if (!_instanceKeys.Add(key))
+        if (!_instanceKeys.Add(key) || _known?.Known(key) == true)
         {
             return false;
         }
 
+        _known?.Learnt(key);
         return _usage.MarkInstanceSeen(_work, key.Level, key.Period, key.Code, key.Item, key.Client, key.Instance);
     }
 
@@ -234,9 +241,9 @@ internal sealed class UsageRollupWriter
 
     private readonly record struct DeviceKey(int Grain, long Period, string Code, string Item, long Client);
 
-    private readonly record struct SeenKey(int Level, int Grain, long Period, string Code, string Item, long Client);
+    internal readonly record struct SeenKey(int Level, int Grain, long Period, string Code, string Item, long Client);
 
-    private readonly record struct InstanceKey(int Level, long Period, string Code, string Item, long Client, string Instance);
+    internal readonly record struct InstanceKey(int Level, long Period, string Code, string Item, long Client, string Instance);
 
     private readonly record struct RollupKey(int Level, int Grain, long Period, string Code, string Item);
 

@@ -113,10 +113,13 @@ public static class UsageStatistics
     }
 
     /// <summary>Adds report facts whose raw batch is already kept to the roll-ups, each touched row written once.</summary>
-    public static void RollUpUsage(UnitOfWork work, IEnumerable<UsageFact> facts)
+    public static void RollUpUsage(UnitOfWork work, IEnumerable<UsageFact> facts) => RollUpUsage(work, facts, null);
+
+    /// <param name="known">The "first seen" rows the listener's writer knows to be stored (see <see cref="SeenRows"/>).</param>
+    internal static void RollUpUsage(UnitOfWork work, IEnumerable<UsageFact> facts, SeenRows? known)
     {
         ArgumentNullException.ThrowIfNull(facts);
-        var rollups = new UsageRollupWriter(work);
+        var rollups = new UsageRollupWriter(work, known);
         foreach (var fact in facts)
         {
             rollups.Add(fact);

@@ -155,6 +155,36 @@ public sealed class WritePathTests : IDisposable
     }
 
     [Fact]
+    public void Roll_ups_that_skip_the_first_seen_rows_known_stored_leave_the_same_tables_even_after_a_failed_transaction()
+    {
+        var (usage, _) = Random(seed: 4343);
+        var plain = _one.Initialized();
+        var cached = _batched.Initialized();
+        plain.Write(work => UsageStatistics.RollUpUsage(work, usage));
+
+        // The listener's writer: several roll-ups in turn, with what each stored known to the next ones; one of them
+        // fails after learning rows that are then not stored, and is done again.
+        var known = new SeenRows();
+        var chunks = usage.Chunk(60).ToList();
+        Assert.Throws<InvalidOperationException>(() => cached.Write(work =>
+        {
+            UsageStatistics.RollUpUsage(work, chunks[^1], known);
+            throw new InvalidOperationException("the commit failed");
+        }));
+        known.Failed();
+        foreach (var chunk in chunks)
+        {
+            cached.Write(work => UsageStatistics.RollUpUsage(work, chunk, known));
+            known.Committed();
+        }
+
+        foreach (var table in UsageTables)
+        {
+            Assert.Equal(Dump(plain, table), Dump(cached, table));
+        }
+    }
+
+    [Fact]
     public async Task Authorizations_batched_by_the_writer_are_counted_once_each_and_a_failed_batch_counts_none()
     {
         var fixture = new AuthorityFixture();
