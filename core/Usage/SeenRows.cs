@@ -9,7 +9,7 @@ namespace Dls.Core.Usage;
 /// </summary>
 internal sealed class SeenRows
 {
-    public const int MaxRows = 500_000;
+    public const int MaxRows = 100_000;
 
     private readonly HashSet<UsageRollupWriter.SeenKey> _devices = [];
     private readonly HashSet<UsageRollupWriter.InstanceKey> _instances = [];
