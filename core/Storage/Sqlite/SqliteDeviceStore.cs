@@ -270,29 +270,22 @@ internal sealed class SqliteDeviceStore : IDeviceStore
         command.ExecuteNonQuery();
     }
 
-    public long PurgeLapsedSeats(UnitOfWork work, DateTimeOffset cutoff, int limit)
-    {
-        var command = SqliteUnitOfWork.Of(work).Command(
-            "DELETE FROM seat WHERE (item_id, seat_key) IN (SELECT item_id, seat_key FROM seat WHERE active_until < $cutoff LIMIT $limit);");
-        command.Parameters.AddWithValue("$cutoff", Timestamps.Format(cutoff));
-        command.Parameters.AddWithValue("$limit", limit);
-        return command.ExecuteNonQuery();
-    }
+    public long PurgeLapsedSeats(UnitOfWork work, DateTimeOffset cutoff, int limit) => Delete(work,
+        "DELETE FROM seat WHERE (item_id, seat_key) IN (SELECT item_id, seat_key FROM seat WHERE active_until < $cutoff LIMIT $limit);", cutoff, limit);
 
-    public long PurgeEndedGrants(UnitOfWork work, DateTimeOffset cutoff, int limit)
-    {
-        var command = SqliteUnitOfWork.Of(work).Command(
-            "DELETE FROM client_grant WHERE (client_uuid, handshake_code, item_id) IN (SELECT client_uuid, handshake_code, item_id FROM client_grant WHERE cache_until < $cutoff LIMIT $limit);");
-        command.Parameters.AddWithValue("$cutoff", Timestamps.Format(cutoff));
-        command.Parameters.AddWithValue("$limit", limit);
-        return command.ExecuteNonQuery();
-    }
+    public long PurgeEndedGrants(UnitOfWork work, DateTimeOffset cutoff, int limit) => Delete(work, """
+        DELETE FROM client_grant WHERE (client_uuid, handshake_code, item_id) IN (
+            SELECT client_uuid, handshake_code, item_id FROM client_grant WHERE cache_until < $cutoff LIMIT $limit);
+        """, cutoff, limit);
 
-    public long PurgeConcurrentSlices(UnitOfWork work, DateTimeOffset before, int limit)
+    public long PurgeConcurrentSlices(UnitOfWork work, DateTimeOffset before, int limit) => Delete(work,
+        "DELETE FROM concurrent_slice WHERE (item_id, slice) IN (SELECT item_id, slice FROM concurrent_slice WHERE slice < $cutoff LIMIT $limit);", before, limit);
+
+    /// <summary>Runs one purge statement over rows older than <paramref name="cutoff"/>, at most <paramref name="limit"/> of them.</summary>
+    private static long Delete(UnitOfWork work, string sql, DateTimeOffset cutoff, int limit)
     {
-        var command = SqliteUnitOfWork.Of(work).Command(
-            "DELETE FROM concurrent_slice WHERE (item_id, slice) IN (SELECT item_id, slice FROM concurrent_slice WHERE slice < $before LIMIT $limit);");
-        command.Parameters.AddWithValue("$before", Timestamps.Format(before));
+        var command = SqliteUnitOfWork.Of(work).Command(sql);
+        command.Parameters.AddWithValue("$cutoff", Timestamps.Format(cutoff));
         command.Parameters.AddWithValue("$limit", limit);
         return command.ExecuteNonQuery();
     }
