@@ -32,6 +32,9 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
     /// <summary>Feature names each item's statistics keep (see <see cref="FeatureNames"/>).</summary>
     private readonly FeatureNames _features = new();
 
+    /// <summary>Short ids of the clients whose batches the writer stored (see <see cref="KnownClientIds"/>).</summary>
+    private readonly KnownClientIds _clientIds = new();
+
     /// <summary>Who was granted which item through which code: what a report may count.</summary>
     public GrantIndex Grants { get; } = new();
 
@@ -109,13 +112,18 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
     /// <summary>The caller rolled back work this authority did: forget the running seat counts and the grants not yet committed.</summary>
     public void RolledBack()
     {
+        _clientIds.Failed();
         _seats.Forget();
         _features.Forget();
         Grants.RolledBack();
     }
 
     /// <summary>The caller committed the work this authority did since the last commit.</summary>
-    public void Committed() => Grants.Committed();
+    public void Committed()
+    {
+        _clientIds.Committed();
+        Grants.Committed();
+    }
 
     /// <summary>
     /// Which code a request names (SPEC §4): the code when given (it must belong to the organization when one is
@@ -191,11 +199,10 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
         }
 
         var updateTime = _catalog.HandshakeUpdateTime(code.Code);
+        // A re-sent batch is answered as all duplicates whatever its records would be today. The common case (records
+        // that count) learns it from the insert of the batch's row; the others ask first.
         var batchKey = RawUsageBatch.KeyOf(request.BatchId);
-        if (work.Stores.Usage.BatchSeen(work, request.ClientUuid, batchKey))
-        {
-            return new ReportOutcome(new ReportAnswer(0, request.Records.Count, updateTime), null);
-        }
+        var duplicate = new ReportOutcome(new ReportAnswer(0, request.Records.Count, updateTime), null);
 
         // Slices out of range make the whole batch malformed: the client's clock or buffer is broken.
         var current = TimeSlice.StartOf(now);
@@ -204,12 +211,12 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
             var record = request.Records[i];
             if (record.Slice > current)
             {
-                return Malformed($"records[{i}].slice {record.Slice:O} is in the future (the current slice starts {current:O}).");
+                return Seen() ? duplicate : Malformed($"records[{i}].slice {record.Slice:O} is in the future (the current slice starts {current:O}).");
             }
 
             if (record.Slice < now - MaxReportAge)
             {
-                return Malformed($"records[{i}].slice {record.Slice:O} is older than {MaxReportAge.TotalDays} days.");
+                return Seen() ? duplicate : Malformed($"records[{i}].slice {record.Slice:O} is older than {MaxReportAge.TotalDays} days.");
             }
         }
 
@@ -246,7 +253,7 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
 
         if (accepted.Count == 0)
         {
-            return new ReportOutcome(new ReportAnswer(0, 0, updateTime) { RefusedRecords = refused }, null);
+            return Seen() ? duplicate : new ReportOutcome(new ReportAnswer(0, 0, updateTime) { RefusedRecords = refused }, null);
         }
 
         // The batch's accepted records are kept raw in one row, which also remembers its id (a re-sent batch counts nothing).
@@ -256,7 +263,10 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
             raw.Add(new RawUsageRecord(record.Slice, record.ItemId, record.InstanceId ?? string.Empty, record.Count, record.Features));
         }
 
-        var batchId = work.Stores.Usage.AddBatch(work, work.Stores.Usage.ClientId(work, request.ClientUuid), batchKey, now, code.Code, RawUsageBatch.Encode(now, raw));
+        if (work.Stores.Usage.AddBatch(work, ClientId(work, request.ClientUuid), batchKey, now, code.Code, RawUsageBatch.Encode(now, raw)) is not { } batchId)
+        {
+            return duplicate;
+        }
 
         Ledger.Count(work, items, request.ClientUuid, accepted, now);
 
@@ -274,6 +284,8 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
         return new ReportOutcome(new ReportAnswer(accepted.Count, 0, updateTime) { RefusedRecords = refused }, null);
 
         static ReportOutcome Malformed(string message) => new(null, new ProtocolError(ErrorCodes.Malformed, message));
+
+        bool Seen() => work.Stores.Usage.BatchSeen(work, request.ClientUuid, batchKey);
 
         bool Granted(string itemId, DateTimeOffset slice)
         {
@@ -298,6 +310,18 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
 
             return null;
         }
+    }
+
+    private long ClientId(UnitOfWork work, string clientUuid)
+    {
+        if (_clientIds.Find(clientUuid) is { } known)
+        {
+            return known;
+        }
+
+        var id = work.Stores.Usage.ClientId(work, clientUuid);
+        _clientIds.Learnt(clientUuid, id);
+        return id;
     }
 
     /// <summary>Drops accounting state no rule needs any more: fingerprints of past slices and concurrent slots beyond the report age (batch ids go with the raw usage retention).</summary>

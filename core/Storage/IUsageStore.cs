@@ -59,8 +59,11 @@ internal interface IUsageStore
     /// <summary>Whether the client's batch (by <see cref="RawUsageBatch.KeyOf"/>) was already acknowledged.</summary>
     bool BatchSeen(UnitOfWork work, string clientUuid, byte[] batchKey);
 
-    /// <summary>Keeps an acknowledged batch's records raw (<see cref="RawUsageBatch.Encode"/>) and remembers its key; returns its row id.</summary>
-    long AddBatch(UnitOfWork work, long clientId, byte[] batchKey, DateTimeOffset receivedAt, string code, byte[] records);
+    /// <summary>
+    /// Keeps an acknowledged batch's records raw (<see cref="RawUsageBatch.Encode"/>) and remembers its key; returns its row
+    /// id, or null (and keeps nothing) when the client's batch of that key is already kept.
+    /// </summary>
+    long? AddBatch(UnitOfWork work, long clientId, byte[] batchKey, DateTimeOffset receivedAt, string code, byte[] records);
 
     /// <summary>The raw batches with an id above <paramref name="afterId"/>, in id (arrival) order, at most <paramref name="limit"/>.</summary>
     IReadOnlyList<RawUsageBatch> RawBatches(UnitOfWork work, long afterId, int limit);

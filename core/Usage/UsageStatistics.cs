@@ -101,7 +101,7 @@ public static class UsageStatistics
             var records = batch.Select(f => new RawUsageRecord(TimeSlice.StartOf(f.Slice), f.ItemId, f.InstanceId, f.Count, f.Features)).ToList();
             var clientId = work.Stores.Usage.ClientId(work, batch.Key.ClientUuid);
             last = work.Stores.Usage.AddBatch(work, clientId, RawUsageBatch.KeyOf(Guid.NewGuid().ToString("N")), batch.Key.ReceivedAt,
-                batch.Key.HandshakeCode, RawUsageBatch.Encode(batch.Key.ReceivedAt, records));
+                batch.Key.HandshakeCode, RawUsageBatch.Encode(batch.Key.ReceivedAt, records))!.Value;
             first = first == 0 ? last : first;
         }
 

@@ -85,6 +85,13 @@ public sealed class RawUsageBatchTests : IDisposable
 
         Assert.Equal((2, 0, 1), (first.Accepted, first.Duplicates, first.Refused));
         Assert.Equal((0, 3), (again.Accepted, again.Duplicates));
+
+        // The batch id decides, whatever the records sent again under it would be today: refused, or out of range.
+        var refusedNow = _f.Report(request with { Records = [new UsageRecord(slice, "NOPE", "DLR", 9, null, null)] }).Answer!;
+        var malformedNow = _f.Report(request with { Records = [new UsageRecord(slice.AddDays(1), "SCAN", "DLR", 9, null, null)] });
+        Assert.Equal((0, 1, 0), (refusedNow.Accepted, refusedNow.Duplicates, refusedNow.Refused));
+        Assert.Equal((0, 1), (malformedNow.Answer!.Accepted, malformedNow.Answer.Duplicates));
+        Assert.Equal(ErrorCodes.Malformed, _f.Report(request with { BatchId = "batch-2", Records = [new UsageRecord(slice.AddDays(1), "SCAN", "DLR", 9, null, null)] }).Error!.ErrorCode);
         var batch = Assert.Single(RawUsage.Batches(_f.Store));
         Assert.Equal(("dev-1", "216998-app", _f.Now.ToUnixTimeSeconds()), (batch.ClientUuid, batch.HandshakeCode, batch.ReceivedAt.ToUnixTimeSeconds()));
         Assert.Equal([(slice, "SCAN", "p1", 4L), (slice.AddMinutes(-3), "SCAN", string.Empty, 6L)], batch.Records.Select(r => (r.Slice, r.ItemId, r.InstanceId, r.Count)));

@@ -213,7 +213,7 @@ internal sealed class SqliteUsageStore : IUsageStore
         return (long)seen.ExecuteScalar()! == 1;
     }
 
-    public long AddBatch(UnitOfWork work, long clientId, byte[] batchKey, DateTimeOffset receivedAt, string code, byte[] records)
+    public long? AddBatch(UnitOfWork work, long clientId, byte[] batchKey, DateTimeOffset receivedAt, string code, byte[] records)
     {
         var batch = SqliteUsageWrites.Of(work).Batch;
         batch.Parameters[0].Value = clientId;
@@ -221,7 +221,7 @@ internal sealed class SqliteUsageStore : IUsageStore
         batch.Parameters[2].Value = receivedAt.ToUnixTimeSeconds();
         batch.Parameters[3].Value = code;
         batch.Parameters[4].Value = records;
-        return (long)batch.ExecuteScalar()!;
+        return batch.ExecuteScalar() as long?;
     }
 
     public IReadOnlyList<RawUsageBatch> RawBatches(UnitOfWork work, long afterId, int limit)

@@ -24,6 +24,7 @@ internal sealed class SqliteUsageWrites
         Batch = work.Prepare("""
             INSERT INTO usage_batch (client_id, batch_key, received_at, handshake_code, records)
             VALUES ($client, $key, $received, $code, $records)
+            ON CONFLICT (client_id, batch_key) DO NOTHING
             RETURNING id;
             """, "$client", "$key", "$received", "$code", "$records");
         Client = work.Prepare("""
