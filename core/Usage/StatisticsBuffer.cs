@@ -11,7 +11,8 @@ namespace Dls.Core.Usage;
 /// <list type="bullet">
 /// <item>When little is waiting and no request is queued (a quiet listener, and every test), the roll-ups are done in
 /// the same commit as the request, before it is answered: <c>Get-DlsUsage</c> sees it at once.</item>
-/// <item>Under load they wait at most <see cref="MaxDelay"/>, or until <see cref="MaxFacts"/> facts are waiting; the "first seen" rows known to be stored cost no statement again (<see cref="SeenRows"/>).</item>
+/// <item>Under load they wait at most <see cref="MaxDelay"/>, or until <see cref="MaxFacts"/> facts are waiting; the
+/// "first seen" rows known to be stored cost no statement again (<see cref="SeenRows"/>).</item>
 /// <item>After a crash, the facts above the mark are rolled up from the raw rows when the listener starts
 /// (<see cref="CatchUp"/>); a clean stop rolls up what is waiting.</item>
 /// </list>
@@ -96,11 +97,6 @@ public sealed class StatisticsBuffer : IDeferredWork
         _current.Clear();
         _seen.Failed();
         _flushedInBatch = false;
-        if (_committed.Count > 0)
-        {
-            // What stays waiting is due as soon as the writer can store it again.
-            _oldest = Math.Min(_oldest, Stopwatch.GetTimestamp());
-        }
     }
 
     /// <summary>
