@@ -67,7 +67,7 @@ if (fill)
 }
 
 Console.WriteLine($"Store: {path} ({new FileInfo(path).Length / 1048576.0:N0} MiB)");
-Console.WriteLine($"Raw records: {Scalar(store, "SELECT count(*) FROM usage_record"):N0}; roll-up rows: {Scalar(store, "SELECT count(*) FROM usage_rollup"):N0}; device rows: {Scalar(store, "SELECT count(*) FROM usage_device"):N0}");
+Console.WriteLine($"Raw batches: {Scalar(store, "SELECT count(*) FROM usage_batch"):N0}; roll-up rows: {Scalar(store, "SELECT count(*) FROM usage_rollup"):N0}; device rows: {Scalar(store, "SELECT count(*) FROM usage_device"):N0}");
 var query = new UsageQuery(store, clock);
 var wholeMonths = new DateTimeOffset(start.Year, start.Month, 1, 0, 0, 0, TimeSpan.Zero);
 foreach (var (name, interval, from, to) in new[]
