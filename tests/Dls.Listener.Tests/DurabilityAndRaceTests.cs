@@ -35,10 +35,7 @@ public sealed class DurabilityAndRaceTests
     public async Task Acknowledged_reports_survive_a_kill_9_of_the_listener()
     {
         await using var host = await ListenerHost.StartAsync();
-        var store = host.OpenStore();
-        var today = DateOnly.FromDateTime(DateTime.UtcNow);
-        TestCatalog.AddItem(store, "S", LicenseMode.PerScan, 1_000_000, today.AddYears(-1), today.AddYears(1));
-        TestCatalog.AddCode(store, "216998-app", ["S"], isDefault: true);
+        var store = ScanItem(host);
         for (var i = 0; i < 40; i++)
         {
             await AuthorizeAsync(host.Http, $"device-{i}");
@@ -84,11 +81,9 @@ public sealed class DurabilityAndRaceTests
     public async Task A_kill_9_under_load_loses_no_acknowledged_record_and_grants_no_seat_beyond_the_quota()
     {
         await using var host = await ListenerHost.StartAsync();
-        var store = host.OpenStore();
+        var store = ScanItem(host);
         var today = DateOnly.FromDateTime(DateTime.UtcNow);
-        TestCatalog.AddItem(store, "S", LicenseMode.PerScan, 1_000_000_000, today.AddYears(-1), today.AddYears(1));
         TestCatalog.AddItem(store, "D", LicenseMode.PerDeviceYearly, 20, today.AddYears(-1), today.AddYears(1)); // 22 with the tolerance
-        TestCatalog.AddCode(store, "216998-app", ["S"], isDefault: true);
         TestCatalog.AddCode(store, "216998-dev", ["D"]);
         for (var i = 0; i < 16; i++)
         {
@@ -171,10 +166,7 @@ public sealed class DurabilityAndRaceTests
     public async Task A_listener_rolls_up_what_a_killed_one_left_before_it_serves()
     {
         await using var host = await ListenerHost.StartAsync();
-        var store = host.OpenStore();
-        var today = DateOnly.FromDateTime(DateTime.UtcNow);
-        TestCatalog.AddItem(store, "S", LicenseMode.PerScan, 1_000_000, today.AddYears(-1), today.AddYears(1));
-        TestCatalog.AddCode(store, "216998-app", ["S"], isDefault: true);
+        var store = ScanItem(host);
         Assert.Equal(0, await host.TerminateAsync());
 
         // What a listener killed while its roll-ups waited leaves: grants, counters and raw rows committed, roll-ups not.
@@ -200,5 +192,15 @@ public sealed class DurabilityAndRaceTests
         IReadOnlyList<Dls.Core.Usage.UsageRow> Usage() => new Dls.Core.Usage.UsageQuery(store, TimeProvider.System)
             .Get(now.AddDays(-1), now.AddDays(1), Dls.Core.Usage.UsageInterval.Total, Dls.Core.Usage.UsageGrouping.Code, null, null)
             .Where(r => r.HandshakeCode == "216998-app").ToList();
+    }
+
+    /// <summary>The listener's store with a per-scan item S (quantity far above what a test sends) in the default code 216998-app.</summary>
+    private static Dls.Core.Storage.DlsStore ScanItem(ListenerHost host)
+    {
+        var store = host.OpenStore();
+        var today = DateOnly.FromDateTime(DateTime.UtcNow);
+        TestCatalog.AddItem(store, "S", LicenseMode.PerScan, 1_000_000_000, today.AddYears(-1), today.AddYears(1));
+        TestCatalog.AddCode(store, "216998-app", ["S"], isDefault: true);
+        return store;
     }
 }
