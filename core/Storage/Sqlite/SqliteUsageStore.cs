@@ -351,8 +351,7 @@ internal sealed class SqliteUsageStore : IUsageStore
     /// <remarks>
     /// Batches are numbered in the order they arrive, so the first one received at or after the cutoff is found by a
     /// binary search over the ids (a few index probes instead of a scan of every batch kept); only batches below it
-    /// that were received before the cutoff are deleted (a clock set back cannot make a young batch go early). A table
-    /// emptied this way numbers its next rows from 1 again, so its roll-up mark goes back to 0 with it.
+    /// that were received before the cutoff are deleted (a clock set back cannot make a young batch go early).
     /// </remarks>
     public (long Batches, long Records) PurgeBatches(UnitOfWork work, DateTimeOffset cutoff, int limit)
     {
@@ -403,40 +402,48 @@ internal sealed class SqliteUsageStore : IUsageStore
             }
         }
 
-        sqlite.Command("UPDATE usage_rollup_mark SET last_id = 0 WHERE source = 'usage_batch' AND NOT EXISTS (SELECT 1 FROM usage_batch);").ExecuteNonQuery();
+        ResetMarkWhenEmpty(work, RollupSource.UsageBatch);
         return (batches, records);
     }
 
     public long PurgeAuthorizationEvents(UnitOfWork work, DateTimeOffset cutoff, int limit)
     {
         var deleted = Delete(work, "DELETE FROM auth_event WHERE id IN (SELECT id FROM auth_event WHERE time < $cutoff LIMIT $limit);", Timestamps.Format(cutoff), limit);
-
-        // An emptied table numbers its next rows from 1 again: its roll-up mark goes back to 0 with it.
-        SqliteUnitOfWork.Of(work).Command("UPDATE usage_rollup_mark SET last_id = 0 WHERE source = 'auth_event' AND NOT EXISTS (SELECT 1 FROM auth_event);").ExecuteNonQuery();
+        ResetMarkWhenEmpty(work, RollupSource.AuthEvent);
         return deleted;
     }
 
     public long PurgeDevicePeriods(UnitOfWork work, UsageGrain grain, DateTimeOffset cutoff, int limit) =>
-        Delete(work, $"""
-            DELETE FROM usage_device WHERE (grain, period, handshake_code, item_id, client_id) IN (
-                SELECT grain, period, handshake_code, item_id, client_id FROM usage_device
-                WHERE grain = {(int)grain} AND period < $cutoff LIMIT $limit);
-            """, UsagePeriods.ToSeconds(cutoff), limit);
+        DeletePeriods(work, "usage_device", "grain, period, handshake_code, item_id, client_id", $"grain = {(int)grain}", cutoff, limit);
 
     public long PurgeSeenPeriods(UnitOfWork work, UsageGrain grain, DateTimeOffset cutoff, int limit) =>
-        Delete(work, $"""
-            DELETE FROM usage_seen WHERE (level, grain, period, handshake_code, item_id, client_id) IN (
-                SELECT level, grain, period, handshake_code, item_id, client_id FROM usage_seen
-                WHERE level IN (1, 2) AND grain = {(int)grain} AND period < $cutoff LIMIT $limit);
-            """, UsagePeriods.ToSeconds(cutoff), limit);
+        DeletePeriods(work, "usage_seen", "level, grain, period, handshake_code, item_id, client_id", $"level IN (1, 2) AND grain = {(int)grain}", cutoff, limit);
 
-    // The level list lets the primary key (level, period, ...) find the periods.
     public long PurgeInstancesSeen(UnitOfWork work, DateTimeOffset cutoff, int limit) =>
-        Delete(work, """
-            DELETE FROM usage_instance_seen WHERE (level, period, handshake_code, item_id, client_id, instance_id) IN (
-                SELECT level, period, handshake_code, item_id, client_id, instance_id FROM usage_instance_seen
-                WHERE level IN (0, 1, 2) AND period < $cutoff LIMIT $limit);
-            """, UsagePeriods.ToSeconds(cutoff), limit);
+        DeletePeriods(work, "usage_instance_seen", "level, period, handshake_code, item_id, client_id, instance_id", "level IN (0, 1, 2)", cutoff, limit);
+
+    public long PurgeRollupPeriods(UnitOfWork work, UsageGrain grain, DateTimeOffset cutoff, int limit) =>
+        DeletePeriods(work, "usage_rollup", "level, grain, period, handshake_code, item_id", $"level IN (0, 1, 2) AND grain = {(int)grain}", cutoff, limit);
+
+    public long PurgeFeaturePeriods(UnitOfWork work, UsageGrain grain, DateTimeOffset cutoff, int limit) =>
+        DeletePeriods(work, "usage_feature", "grain, period, handshake_code, item_id, feature", $"grain = {(int)grain}", cutoff, limit);
+
+    public long PurgeDeviceSets(UnitOfWork work, UsageGrain grain, DateTimeOffset cutoff, int limit) =>
+        DeletePeriods(work, "usage_device_bits", "rowid", $"level IN (0, 1, 2) AND grain = {(int)grain}", cutoff, limit);
+
+    /// <summary>
+    /// Deletes at most <paramref name="limit"/> rows of <paramref name="table"/> whose period is before <paramref name="cutoff"/>,
+    /// picked by their <paramref name="key"/>. <paramref name="where"/> names the leading key columns (a level list included),
+    /// so that the primary key (level, grain, period, …) finds the periods instead of a scan.
+    /// </summary>
+    private static long DeletePeriods(UnitOfWork work, string table, string key, string where, DateTimeOffset cutoff, int limit) =>
+        Delete(work, $"DELETE FROM {table} WHERE ({key}) IN (SELECT {key} FROM {table} WHERE {where} AND period < $cutoff LIMIT $limit);",
+            UsagePeriods.ToSeconds(cutoff), limit);
+
+    /// <summary>An emptied raw table numbers its next rows from 1 again: its roll-up mark goes back to 0 with it.</summary>
+    private static void ResetMarkWhenEmpty(UnitOfWork work, RollupSource source) =>
+        SqliteUnitOfWork.Of(work).Command(
+            $"UPDATE usage_rollup_mark SET last_id = 0 WHERE source = '{TableOf(source)}' AND NOT EXISTS (SELECT 1 FROM {TableOf(source)});").ExecuteNonQuery();
 
     private static long Delete(UnitOfWork work, string sql, object cutoff, int limit)
     {
@@ -470,28 +477,6 @@ internal sealed class SqliteUsageStore : IUsageStore
         command.Parameters.AddWithValue("$item", item);
         command.Parameters.Add("$id", SqliteType.Integer).Value = client;
     }
-
-    // The level lists let the primary keys (level, grain, period, ...) find the periods.
-    public long PurgeRollupPeriods(UnitOfWork work, UsageGrain grain, DateTimeOffset cutoff, int limit) =>
-        Delete(work, $"""
-            DELETE FROM usage_rollup WHERE (level, grain, period, handshake_code, item_id) IN (
-                SELECT level, grain, period, handshake_code, item_id FROM usage_rollup
-                WHERE level IN (0, 1, 2) AND grain = {(int)grain} AND period < $cutoff LIMIT $limit);
-            """, UsagePeriods.ToSeconds(cutoff), limit);
-
-    public long PurgeFeaturePeriods(UnitOfWork work, UsageGrain grain, DateTimeOffset cutoff, int limit) =>
-        Delete(work, $"""
-            DELETE FROM usage_feature WHERE (grain, period, handshake_code, item_id, feature) IN (
-                SELECT grain, period, handshake_code, item_id, feature FROM usage_feature
-                WHERE grain = {(int)grain} AND period < $cutoff LIMIT $limit);
-            """, UsagePeriods.ToSeconds(cutoff), limit);
-
-    public long PurgeDeviceSets(UnitOfWork work, UsageGrain grain, DateTimeOffset cutoff, int limit) =>
-        Delete(work, $"""
-            DELETE FROM usage_device_bits WHERE rowid IN (
-                SELECT rowid FROM usage_device_bits
-                WHERE level IN (0, 1, 2) AND grain = {(int)grain} AND period < $cutoff LIMIT $limit);
-            """, UsagePeriods.ToSeconds(cutoff), limit);
 
     // Every report and authorization writes the device's row at every grain, and the month row is the last of them
     // retention removes, so a client without month rows has no per-device row left (nor "seen" rows, which come with them).
