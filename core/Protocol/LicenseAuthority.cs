@@ -32,8 +32,8 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
     /// <summary>Feature names each item's statistics keep (see <see cref="FeatureNames"/>).</summary>
     private readonly FeatureNames _features = new();
 
-    /// <summary>Short ids of the clients whose batches the writer stored (see <see cref="KnownClientIds"/>).</summary>
-    private readonly KnownClientIds _clientIds = new();
+    /// <summary>Short ids of the clients whose batches the writer stored (the retention removes no id a batch names).</summary>
+    private readonly CommittedCache<string, long> _clientIds = new(StringComparer.Ordinal);
 
     /// <summary>Who was granted which item through which code: what a report may count.</summary>
     public GrantIndex Grants { get; } = new();
@@ -202,7 +202,6 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
         // A re-sent batch is answered as all duplicates whatever its records would be today. The common case (records
         // that count) learns it from the insert of the batch's row; the others ask first.
         var batchKey = RawUsageBatch.KeyOf(request.BatchId);
-        var duplicate = new ReportOutcome(new ReportAnswer(0, request.Records.Count, updateTime), null);
 
         // Slices out of range make the whole batch malformed: the client's clock or buffer is broken.
         var current = TimeSlice.StartOf(now);
@@ -211,12 +210,12 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
             var record = request.Records[i];
             if (record.Slice > current)
             {
-                return Seen() ? duplicate : Malformed($"records[{i}].slice {record.Slice:O} is in the future (the current slice starts {current:O}).");
+                return Seen() ? Duplicate() : Malformed($"records[{i}].slice {record.Slice:O} is in the future (the current slice starts {current:O}).");
             }
 
             if (record.Slice < now - MaxReportAge)
             {
-                return Seen() ? duplicate : Malformed($"records[{i}].slice {record.Slice:O} is older than {MaxReportAge.TotalDays} days.");
+                return Seen() ? Duplicate() : Malformed($"records[{i}].slice {record.Slice:O} is older than {MaxReportAge.TotalDays} days.");
             }
         }
 
@@ -253,7 +252,7 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
 
         if (accepted.Count == 0)
         {
-            return Seen() ? duplicate : new ReportOutcome(new ReportAnswer(0, 0, updateTime) { RefusedRecords = refused }, null);
+            return Seen() ? Duplicate() : new ReportOutcome(new ReportAnswer(0, 0, updateTime) { RefusedRecords = refused }, null);
         }
 
         // The batch's accepted records are kept raw in one row, which also remembers its id (a re-sent batch counts nothing).
@@ -265,7 +264,7 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
 
         if (work.Stores.Usage.AddBatch(work, ClientId(work, request.ClientUuid), batchKey, now, code.Code, RawUsageBatch.Encode(now, raw)) is not { } batchId)
         {
-            return duplicate;
+            return Duplicate();
         }
 
         Ledger.Count(work, items, request.ClientUuid, accepted, now);
@@ -286,6 +285,8 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
         static ReportOutcome Malformed(string message) => new(null, new ProtocolError(ErrorCodes.Malformed, message));
 
         bool Seen() => work.Stores.Usage.BatchSeen(work, request.ClientUuid, batchKey);
+
+        ReportOutcome Duplicate() => new(new ReportAnswer(0, request.Records.Count, updateTime), null);
 
         bool Granted(string itemId, DateTimeOffset slice)
         {
@@ -314,7 +315,7 @@ public sealed class LicenseAuthority(SessionPasswordCache passwords, StatisticsB
 
     private long ClientId(UnitOfWork work, string clientUuid)
     {
-        if (_clientIds.Find(clientUuid) is { } known)
+        if (_clientIds.TryFind(clientUuid, out var known))
         {
             return known;
         }
