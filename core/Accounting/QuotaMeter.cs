@@ -1,8 +1,8 @@
 using Dls.Core.Licensing;
 using Dls.Core.Usage;
 using Dls.Core.Storage;
-using Dls.Core.Storage.Sqlite;
-using Microsoft.Data.Sqlite;
+using Dls.Core.Storage.Sql;
+using System.Data.Common;
 
 namespace Dls.Core.Accounting;
 
@@ -13,9 +13,9 @@ namespace Dls.Core.Accounting;
 public static class QuotaMeter
 {
     /// <remarks>For code not yet moved onto units of work.</remarks>
-    public static QuotaMeasure Measure(SqliteConnection connection, SqliteTransaction? transaction, LicenseItem item, DateTimeOffset now)
+    public static QuotaMeasure Measure(DbConnection connection, DbTransaction? transaction, LicenseItem item, DateTimeOffset now)
     {
-        using var work = SqliteUnitOfWork.Borrow(SqliteStores.All, connection, transaction, connection.DataSource);
+        using var work = SqlUnitOfWork.Borrow(connection, transaction);
         return Measure(work, item, now);
     }
 

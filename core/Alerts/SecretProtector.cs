@@ -152,6 +152,8 @@ public sealed class SecretProtector(string storePath)
         // half-written key, and when two processes race the first one's key wins and both use it.
         var fresh = RandomNumberGenerator.GetBytes(KeyBytes);
         var temporary = $"{KeyPath}.{Guid.NewGuid():N}.tmp";
+        // A SQLite store's folder exists; a PostgreSQL store's key goes to the default store folder, which may not yet.
+        Directory.CreateDirectory(Path.GetDirectoryName(KeyPath)!);
         try
         {
             using (var stream = OwnerOnlyFile.CreateNew(temporary))

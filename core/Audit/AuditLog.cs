@@ -1,6 +1,6 @@
 using Dls.Core.Storage;
-using Dls.Core.Storage.Sqlite;
-using Microsoft.Data.Sqlite;
+using Dls.Core.Storage.Sql;
+using System.Data.Common;
 
 namespace Dls.Core.Audit;
 
@@ -18,9 +18,9 @@ public static class AuditLog
         work.Stores.Server.AppendAudit(work, time, CurrentUser(), action, target, details);
 
     /// <remarks>For code not yet moved onto units of work.</remarks>
-    public static void Write(SqliteConnection connection, SqliteTransaction transaction, DateTimeOffset time, string action, string target, string details = "")
+    public static void Write(DbConnection connection, DbTransaction transaction, DateTimeOffset time, string action, string target, string details = "")
     {
-        using var work = SqliteUnitOfWork.Borrow(SqliteStores.All, connection, transaction, connection.DataSource);
+        using var work = SqlUnitOfWork.Borrow(connection, transaction);
         Write(work, time, action, target, details);
     }
 

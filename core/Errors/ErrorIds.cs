@@ -128,6 +128,7 @@ public static class ErrorIds
     public const string StoreBusy = nameof(StoreBusy);
     public const string StoreCorrupt = nameof(StoreCorrupt);
     public const string StoreFull = nameof(StoreFull);
+    public const string InvalidStoreUri = nameof(InvalidStoreUri);
     public const string StoreNotDls = nameof(StoreNotDls);
     public const string StoreNotFound = nameof(StoreNotFound);
     public const string StoreReadOnly = nameof(StoreReadOnly);

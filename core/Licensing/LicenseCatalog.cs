@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Dls.Core.Storage;
-using Dls.Core.Storage.Sqlite;
-using Microsoft.Data.Sqlite;
+using Dls.Core.Storage.Sql;
+using System.Data.Common;
 
 namespace Dls.Core.Licensing;
 
@@ -40,25 +40,25 @@ public static class LicenseCatalog
         work.Stores.Codes.LastChange(work, code) ?? DateTimeOffset.MinValue;
 
     // For code not yet moved onto units of work: the same reads on a connection the caller owns.
-    public static HandshakeCode? FindCode(SqliteConnection connection, SqliteTransaction? transaction, string code) =>
+    public static HandshakeCode? FindCode(DbConnection connection, DbTransaction? transaction, string code) =>
         Borrowed(connection, transaction, work => FindCode(work, code));
 
-    public static HandshakeCode? FindDefaultCode(SqliteConnection connection, SqliteTransaction? transaction, string organizationId) =>
+    public static HandshakeCode? FindDefaultCode(DbConnection connection, DbTransaction? transaction, string organizationId) =>
         Borrowed(connection, transaction, work => FindDefaultCode(work, organizationId));
 
-    public static LicenseItem? FindItem(SqliteConnection connection, SqliteTransaction? transaction, string itemId) =>
+    public static LicenseItem? FindItem(DbConnection connection, DbTransaction? transaction, string itemId) =>
         Borrowed(connection, transaction, work => FindItem(work, itemId));
 
-    public static DateTimeOffset HandshakeUpdateTime(SqliteConnection connection, SqliteTransaction? transaction, string code) =>
+    public static DateTimeOffset HandshakeUpdateTime(DbConnection connection, DbTransaction? transaction, string code) =>
         Borrowed(connection, transaction, work => HandshakeUpdateTime(work, code));
 
     internal static IReadOnlyList<string> ReadList(string json) => JsonSerializer.Deserialize<string[]>(json) ?? [];
 
     internal static string WriteList(IEnumerable<string> values) => JsonSerializer.Serialize(values.ToArray());
 
-    private static T Borrowed<T>(SqliteConnection connection, SqliteTransaction? transaction, Func<UnitOfWork, T> read)
+    private static T Borrowed<T>(DbConnection connection, DbTransaction? transaction, Func<UnitOfWork, T> read)
     {
-        using var work = SqliteUnitOfWork.Borrow(SqliteStores.All, connection, transaction, connection.DataSource);
+        using var work = SqlUnitOfWork.Borrow(connection, transaction);
         return read(work);
     }
 }

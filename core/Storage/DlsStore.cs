@@ -1,13 +1,19 @@
+using System.Data.Common;
 using System.Runtime.InteropServices;
 using Dls.Core.Errors;
+using Dls.Core.Storage.Postgres;
+using Dls.Core.Storage.Sql;
 using Dls.Core.Storage.Sqlite;
 using Microsoft.Data.Sqlite;
+using Npgsql;
 
 namespace Dls.Core.Storage;
 
 /// <summary>
-/// The SQLite file shared by the cmdlets and the listener. Hands out one pooled connection per
-/// operation with WAL, a busy timeout and foreign keys set, and brings the schema up to date when opened.
+/// The store shared by the cmdlets and the listeners: one SQLite file (the embedded default, WAL, a busy timeout and
+/// foreign keys set) or a PostgreSQL database named by a <c>postgresql://</c> URI (SPEC §1). Hands out one pooled
+/// connection per operation, and brings the schema up to date when opened. Both engines run the same SQL
+/// (<c>Storage/Sql</c>); a write transaction excludes every other writer of the store on both.
 /// </summary>
 public sealed class DlsStore
 {
@@ -30,26 +36,33 @@ public sealed class DlsStore
     {
         Path = path;
         _busyTimeout = busyTimeout ?? BusyTimeout;
-        _connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = readOnly ? ReadOnlyDataSource(path) : path,
-            Mode = readOnly ? SqliteOpenMode.ReadOnly : SqliteOpenMode.ReadWrite,
-            // A read-only look (tab completion) keeps no file open once it is done.
-            Pooling = !readOnly,
-            DefaultTimeout = Math.Max(1, (int)_busyTimeout.TotalSeconds),
-        }.ToString();
+        Engine = PostgresUri.IsUri(path) ? StoreEngine.PostgreSql : StoreEngine.Sqlite;
+        _connectionString = Engine == StoreEngine.PostgreSql
+            ? PostgresUri.ConnectionString(path, _busyTimeout)
+            : new SqliteConnectionStringBuilder
+            {
+                DataSource = readOnly ? ReadOnlyDataSource(path) : path,
+                Mode = readOnly ? SqliteOpenMode.ReadOnly : SqliteOpenMode.ReadWrite,
+                // A read-only look (tab completion) keeps no file open once it is done.
+                Pooling = !readOnly,
+                DefaultTimeout = Math.Max(1, (int)_busyTimeout.TotalSeconds),
+            }.ToString();
     }
 
+    /// <summary>The store file's full path, or the PostgreSQL URI as given.</summary>
     public string Path { get; }
+
+    /// <summary>The engine the store lives in.</summary>
+    public StoreEngine Engine { get; }
 
     /// <summary>The schema version this build writes.</summary>
     public static int SchemaVersion => Migrations.Length == 0 ? 0 : Migrations[^1].Version;
 
-    /// <summary>Opens an existing store; <c>StoreNotFound</c> when there is no file at <paramref name="path"/>.</summary>
+    /// <summary>Opens an existing store; <c>StoreNotFound</c> when there is no file at <paramref name="path"/> (no DLS store in the database).</summary>
     public static DlsStore Open(string? path)
     {
         var full = StorePaths.Resolve(path);
-        if (!File.Exists(full))
+        if (!PostgresUri.IsUri(full) && !File.Exists(full))
         {
             throw new DlsException(
                 ErrorIds.StoreNotFound,
@@ -59,52 +72,74 @@ public sealed class DlsStore
         }
 
         var store = new DlsStore(full);
-        store.EnsureSchemaTranslated();
+        store.EnsureSchemaTranslated(create: false);
         return store;
     }
 
     /// <summary>
-    /// Opens an existing store for reading only, for lookups that must never change anything (tab completion): the
+    /// Opens an existing store for reading only, for lookups that must never change anything (tab completion): a SQLite
     /// file is opened in SQLite's read-only mode, never created, migrated or written, and a lock is waited for at most
-    /// <paramref name="busyTimeout"/>. Null when there is no file at <paramref name="path"/> or its schema is not the
+    /// <paramref name="busyTimeout"/>. Null when there is no store at <paramref name="path"/> or its schema is not the
     /// one this build writes (older stores are left for a cmdlet to bring up to date).
     /// </summary>
     public static DlsStore? TryOpenReadOnly(string path, TimeSpan busyTimeout)
     {
-        if (!File.Exists(path))
+        var postgres = PostgresUri.IsUri(path);
+        if (!postgres && !File.Exists(path))
         {
             return null;
         }
 
         var store = new DlsStore(path, readOnly: true, busyTimeout);
+        using var connection = store.OpenConnection();
         try
         {
-            using var connection = store.OpenConnection();
-            var current = ReadUserVersion(connection) == SchemaVersion && Missing(AppliedVersions(connection, null)).Count == 0;
+            var current = connection is NpgsqlConnection npgsql
+                ? PostgresSchema.IsCurrent(npgsql, Migrations)
+                : SqliteSchema.IsCurrent((SqliteConnection)connection, Migrations);
             return current ? store : null;
         }
-        catch (SqliteException ex)
+        catch (DbException ex)
         {
-            throw StoreFailures.Translate(ex, path);
+            throw store.Translate(ex);
         }
     }
 
-    /// <summary>Opens the store, creating the file (owner-only) and its folder when missing.</summary>
+    /// <summary>
+    /// Opens the store, creating it when missing: a SQLite file (owner-only) and its folder; in a PostgreSQL database
+    /// (which must exist), the DLS tables.
+    /// </summary>
     public static DlsStore OpenOrCreate(string? path)
     {
         var full = StorePaths.Resolve(path);
-        if (!File.Exists(full))
+        if (!PostgresUri.IsUri(full) && !File.Exists(full))
         {
             CreateFile(full);
         }
 
         var store = new DlsStore(full);
-        store.EnsureSchemaTranslated();
+        store.EnsureSchemaTranslated(create: true);
         return store;
     }
 
-    public SqliteConnection OpenConnection()
+    /// <summary>A new open connection to the store (an <see cref="SqliteConnection"/> or an <see cref="NpgsqlConnection"/>).</summary>
+    public DbConnection OpenConnection()
     {
+        if (Engine == StoreEngine.PostgreSql)
+        {
+            var npgsql = new NpgsqlConnection(_connectionString);
+            try
+            {
+                npgsql.Open();
+                return npgsql;
+            }
+            catch (NpgsqlException ex)
+            {
+                npgsql.Dispose();
+                throw PostgresFailures.Translate(ex, Path);
+            }
+        }
+
         var connection = new SqliteConnection(_connectionString);
         try
         {
@@ -122,10 +157,21 @@ public sealed class DlsStore
         }
     }
 
-    /// <summary>The aggregate stores of this store's engine; their methods take a unit of work of this store.</summary>
-    internal AggregateStores Stores => SqliteStores.All;
+    /// <summary>The engine's failure as the DlsException the front ends show; any other error unchanged.</summary>
+    public Exception Translate(Exception error) => error switch
+    {
+        SqliteException sqlite => StoreFailures.Translate(sqlite, Path),
+        NpgsqlException npgsql => PostgresFailures.Translate(npgsql, Path),
+        _ => error,
+    };
 
-    /// <summary>Opens a unit of work whose write transaction (BEGIN IMMEDIATE) is open; dispose it without <see cref="UnitOfWork.Commit"/> to roll back.</summary>
+    /// <summary>Whether <paramref name="error"/> is a failure of a store engine (busy, full, unreachable …) rather than of a rule.</summary>
+    public static bool IsEngineFailure(Exception error) => error is SqliteException or NpgsqlException;
+
+    /// <summary>The aggregate stores; their methods take a unit of work of this store.</summary>
+    internal AggregateStores Stores => SqlStores.All;
+
+    /// <summary>Opens a unit of work whose write transaction is open; dispose it without <see cref="UnitOfWork.Commit"/> to roll back.</summary>
     public UnitOfWork BeginWrite() => Begin(write: true, beginNow: true);
 
     /// <summary>Opens a unit of work that reads, each statement on its own snapshot.</summary>
@@ -137,13 +183,13 @@ public sealed class DlsStore
         var unit = Begin(write: false, beginNow: false);
         try
         {
-            SqliteUnitOfWork.Of(unit).BeginSnapshot();
+            ((SqlUnitOfWork)unit).BeginSnapshot();
             return unit;
         }
-        catch (SqliteException ex)
+        catch (DbException ex)
         {
             unit.Dispose();
-            throw StoreFailures.Translate(ex, Path);
+            throw Translate(ex);
         }
     }
 
@@ -192,16 +238,16 @@ public sealed class DlsStore
         }
     }
 
-    /// <summary>Runs <paramref name="work"/> in one write transaction (BEGIN IMMEDIATE) and commits it.</summary>
-    /// <remarks>For code not yet moved behind the aggregate stores; new code takes a <see cref="UnitOfWork"/>.</remarks>
-    public T Write<T>(Func<SqliteConnection, SqliteTransaction, T> work) =>
+    /// <summary>Runs <paramref name="work"/> on the connection and open write transaction of one write unit, and commits it.</summary>
+    /// <remarks>For code not yet moved behind the aggregate stores (and tests that look at tables); new code takes a <see cref="UnitOfWork"/>.</remarks>
+    public T Write<T>(Func<DbConnection, DbTransaction, T> work) =>
         Write(unit =>
         {
-            var sqlite = SqliteUnitOfWork.Of(unit);
-            return work(sqlite.Connection, sqlite.Transaction!);
+            var sql = (SqlUnitOfWork)unit;
+            return work(sql.Connection, sql.Transaction!);
         });
 
-    public void Write(Action<SqliteConnection, SqliteTransaction> work) =>
+    public void Write(Action<DbConnection, DbTransaction> work) =>
         Write<object?>((c, t) =>
         {
             work(c, t);
@@ -210,20 +256,21 @@ public sealed class DlsStore
 
     /// <summary>Runs <paramref name="work"/> on a fresh connection without a transaction (one consistent snapshot per statement).</summary>
     /// <remarks>For code not yet moved behind the aggregate stores; new code uses <see cref="Query{T}"/>.</remarks>
-    public T Read<T>(Func<SqliteConnection, T> work) => Query(unit => work(SqliteUnitOfWork.Of(unit).Connection));
+    public T Read<T>(Func<DbConnection, T> work) => Query(unit => work(((SqlUnitOfWork)unit).Connection));
 
-    private SqliteUnitOfWork Begin(bool write, bool beginNow)
+    private SqlUnitOfWork Begin(bool write, bool beginNow)
     {
         var connection = OpenConnection();
         try
         {
-            var unit = SqliteUnitOfWork.Open(Stores, connection, write && beginNow, write, Path);
-            return unit;
+            return connection is NpgsqlConnection npgsql
+                ? PostgresUnitOfWork.Open(Stores, npgsql, write && beginNow, write, Path)
+                : SqliteUnitOfWork.Open(Stores, (SqliteConnection)connection, write && beginNow, write, Path);
         }
-        catch (SqliteException ex)
+        catch (DbException ex)
         {
             connection.Dispose();
-            throw StoreFailures.Translate(ex, Path);
+            throw Translate(ex);
         }
     }
 
@@ -258,95 +305,24 @@ public sealed class DlsStore
         }
     }
 
-    private void EnsureSchemaTranslated()
-    {
-        try
-        {
-            EnsureSchema();
-        }
-        catch (SqliteException ex)
-        {
-            throw StoreFailures.Translate(ex, Path);
-        }
-    }
-
-    /// <summary>
-    /// Applies every known migration the store lacks, in version order. Applied versions are recorded one by one
-    /// (table <c>schema_migration</c>), not only as the highest number, so a migration numbered below one already
-    /// applied (work developed side by side) is still applied. <c>PRAGMA user_version</c> mirrors the highest.
-    /// </summary>
-    private void EnsureSchema()
+    private void EnsureSchemaTranslated(bool create)
     {
         using var connection = OpenConnection();
-        using (var wal = connection.CreateCommand())
+        try
         {
-            wal.CommandText = "PRAGMA journal_mode = WAL;";
-            wal.ExecuteNonQuery();
-        }
-
-        CheckedUserVersion(connection, null);
-        if (Missing(AppliedVersions(connection, null)).Count == 0)
-        {
-            return;
-        }
-
-        // BEGIN IMMEDIATE: two processes opening a new store at once migrate it one after the other.
-        using var transaction = connection.BeginTransaction(deferred: false);
-        using (var ledger = connection.CreateCommand())
-        {
-            ledger.Transaction = transaction;
-            ledger.CommandText = "CREATE TABLE IF NOT EXISTS schema_migration (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL);";
-            ledger.ExecuteNonQuery();
-        }
-
-        foreach (var migration in Missing(AppliedVersions(connection, transaction)))
-        {
-            migration.Apply(connection, transaction);
-            using var record = connection.CreateCommand();
-            record.Transaction = transaction;
-            record.CommandText = "INSERT INTO schema_migration (version, description, applied_at) VALUES ($version, $description, $now);";
-            record.Parameters.AddWithValue("$version", migration.Version);
-            record.Parameters.AddWithValue("$description", migration.Description);
-            record.Parameters.AddWithValue("$now", Timestamps.Format(DateTimeOffset.UtcNow));
-            record.ExecuteNonQuery();
-        }
-
-        using (var setVersion = connection.CreateCommand())
-        {
-            setVersion.Transaction = transaction;
-            setVersion.CommandText = $"PRAGMA user_version = {SchemaVersion};";
-            setVersion.ExecuteNonQuery();
-        }
-
-        transaction.Commit();
-    }
-
-    private static List<Migration> Missing(IReadOnlySet<int> applied) => Migrations.Where(m => !applied.Contains(m.Version)).ToList();
-
-    /// <summary>The versions recorded as applied; a store from before the ledger counts every version up to its user_version.</summary>
-    private static IReadOnlySet<int> AppliedVersions(SqliteConnection connection, SqliteTransaction? transaction)
-    {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migration';";
-        var hasLedger = Convert.ToInt64(command.ExecuteScalar()) == 1;
-        var applied = new HashSet<int>();
-        if (hasLedger)
-        {
-            command.CommandText = "SELECT version FROM schema_migration;";
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
+            if (connection is NpgsqlConnection npgsql)
             {
-                applied.Add(reader.GetInt32(0));
+                PostgresSchema.Ensure(npgsql, Migrations, Path, create);
             }
-
-            return applied;
+            else
+            {
+                SqliteSchema.Ensure((SqliteConnection)connection, Migrations, Path);
+            }
         }
-
-        command.CommandText = "PRAGMA user_version;";
-        var userVersion = Convert.ToInt32(command.ExecuteScalar());
-        applied.UnionWith(Migrations.Select(m => m.Version).Where(v => v <= userVersion));
-        return applied;
+        catch (DbException ex)
+        {
+            throw Translate(ex);
+        }
     }
 
     /// <summary>
@@ -360,34 +336,9 @@ public sealed class DlsStore
             ? path
             : new Uri(System.IO.Path.GetFullPath(path)).AbsoluteUri + "?immutable=1";
 
-    private static int ReadUserVersion(SqliteConnection connection)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = "PRAGMA user_version;";
-        return Convert.ToInt32(command.ExecuteScalar());
-    }
-
     private static TimeSpan ConfiguredBusyTimeout() =>
         int.TryParse(Environment.GetEnvironmentVariable("DLS_BUSY_TIMEOUT_SECONDS"), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seconds) &&
         seconds is >= 1 and <= 3600
             ? TimeSpan.FromSeconds(seconds)
             : TimeSpan.FromSeconds(30);
-
-    private int CheckedUserVersion(SqliteConnection connection, SqliteTransaction? transaction)
-    {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = "PRAGMA user_version;";
-        var version = Convert.ToInt32(command.ExecuteScalar());
-        if (version > SchemaVersion)
-        {
-            throw new DlsException(
-                ErrorIds.StoreTooNew,
-                DlsErrorKind.InvalidOperation,
-                $"The store '{Path}' has schema version {version}, newer than this DLS ({SchemaVersion}). Update DLS.",
-                Path);
-        }
-
-        return version;
-    }
 }

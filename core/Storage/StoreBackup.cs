@@ -35,7 +35,7 @@ public sealed class StoreBackup(DlsStore store, TimeProvider time)
         try
         {
             PartialFileCreated?.Invoke(temporary);
-            using (var source = store.OpenConnection())
+            using (var source = (SqliteConnection)store.OpenConnection())
             using (var destination = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = temporary, Pooling = false }.ToString()))
             {
                 destination.Open();
@@ -61,7 +61,13 @@ public sealed class StoreBackup(DlsStore store, TimeProvider time)
     }
 
     /// <summary>Where the key of a store's secrets (the signing key, the alert secrets) is kept (see Alerts.SecretProtector).</summary>
-    public static string SecretsKeyPath(string storePath) => storePath + ".secrets.key";
+    /// <remarks>
+    /// A SQLite store's is beside its file. A PostgreSQL store's is a file of each machine that runs DLS against it: the one
+    /// <c>DLS_SECRETS_KEY</c> names, else one named after the server and database in the default store folder
+    /// (docs/high-availability.md: copy it to every machine of the store).
+    /// </remarks>
+    public static string SecretsKeyPath(string storePath) =>
+        Postgres.PostgresUri.IsUri(storePath) ? Postgres.PostgresSecretsKey.Path(storePath) : storePath + ".secrets.key";
 
     /// <summary>Called with the path of the backup's partial file as soon as it exists, before any content is written (tests watch its mode).</summary>
     internal Action<string>? PartialFileCreated { get; init; }

@@ -12,18 +12,24 @@ public static class StorePaths
         var fromEnvironment = Environment.GetEnvironmentVariable(EnvironmentVariable);
         if (!string.IsNullOrWhiteSpace(fromEnvironment))
         {
-            return Path.GetFullPath(fromEnvironment);
+            return Postgres.PostgresUri.IsUri(fromEnvironment) ? fromEnvironment : Path.GetFullPath(fromEnvironment);
         }
 
+        return Path.Combine(DefaultFolder(), "dls.db");
+    }
+
+    /// <summary>The folder of the default store file (whatever <c>DLS_STORE</c> says).</summary>
+    public static string DefaultFolder()
+    {
         if (RuntimeInformation.IsOSPlatform(OSPlatform.Windows))
         {
-            return Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.CommonApplicationData), "DLS", "dls.db");
+            return Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.CommonApplicationData), "DLS");
         }
 
         var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
         if (RuntimeInformation.IsOSPlatform(OSPlatform.OSX))
         {
-            return Path.Combine(home, "Library", "Application Support", "dls", "dls.db");
+            return Path.Combine(home, "Library", "Application Support", "dls");
         }
 
         var dataHome = Environment.GetEnvironmentVariable("XDG_DATA_HOME");
@@ -32,10 +38,10 @@ public static class StorePaths
             dataHome = Path.Combine(home, ".local", "share");
         }
 
-        return Path.Combine(dataHome, "dls", "dls.db");
+        return Path.Combine(dataHome, "dls");
     }
 
-    /// <summary>The given path made absolute, or the default when none is given.</summary>
+    /// <summary>The given path made absolute (a <c>postgresql://</c> URI as given), or the default when none is given.</summary>
     public static string Resolve(string? path) =>
-        string.IsNullOrWhiteSpace(path) ? Default() : Path.GetFullPath(path);
+        string.IsNullOrWhiteSpace(path) ? Default() : Postgres.PostgresUri.IsUri(path) ? path : Path.GetFullPath(path);
 }

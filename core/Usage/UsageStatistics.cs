@@ -1,6 +1,6 @@
 using Dls.Core.Storage;
-using Dls.Core.Storage.Sqlite;
-using Microsoft.Data.Sqlite;
+using Dls.Core.Storage.Sql;
+using System.Data.Common;
 
 namespace Dls.Core.Usage;
 
@@ -129,21 +129,21 @@ public static class UsageStatistics
     }
 
     // For code not yet moved onto units of work: the same on a connection and transaction the caller owns.
-    public static void RecordAuthorization(SqliteConnection connection, SqliteTransaction transaction, AuthorizationFact fact) =>
+    public static void RecordAuthorization(DbConnection connection, DbTransaction transaction, AuthorizationFact fact) =>
         Borrowed(connection, transaction, work => RecordAuthorization(work, fact));
 
-    public static void RecordUsage(SqliteConnection connection, SqliteTransaction transaction, UsageFact fact) =>
+    public static void RecordUsage(DbConnection connection, DbTransaction transaction, UsageFact fact) =>
         Borrowed(connection, transaction, work => RecordUsage(work, fact));
 
-    public static void RecordAuthorizations(SqliteConnection connection, SqliteTransaction transaction, IEnumerable<AuthorizationFact> facts) =>
+    public static void RecordAuthorizations(DbConnection connection, DbTransaction transaction, IEnumerable<AuthorizationFact> facts) =>
         Borrowed(connection, transaction, work => RecordAuthorizations(work, facts));
 
-    public static void RecordUsage(SqliteConnection connection, SqliteTransaction transaction, IEnumerable<UsageFact> facts) =>
+    public static void RecordUsage(DbConnection connection, DbTransaction transaction, IEnumerable<UsageFact> facts) =>
         Borrowed(connection, transaction, work => RecordUsage(work, facts));
 
-    private static void Borrowed(SqliteConnection connection, SqliteTransaction transaction, Action<UnitOfWork> write)
+    private static void Borrowed(DbConnection connection, DbTransaction transaction, Action<UnitOfWork> write)
     {
-        using var work = SqliteUnitOfWork.Borrow(SqliteStores.All, connection, transaction, connection.DataSource);
+        using var work = SqlUnitOfWork.Borrow(connection, transaction);
         write(work);
     }
 }

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Dls.Core.Licensing;
 using Dls.Core.Protocol;
 using Dls.Core.Storage;

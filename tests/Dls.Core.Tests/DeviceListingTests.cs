@@ -1,3 +1,5 @@
+using Dls.Core.Storage;
+using System.Data.Common;
 using Dls.Core.Accounting;
 using Dls.Core.Errors;
 using Dls.Core.Licensing;

@@ -1,3 +1,5 @@
+using Dls.Core.Storage;
+using System.Data.Common;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Dls.Core.Accounting;
@@ -211,7 +213,7 @@ public sealed partial class PublicSuffixListTests
             }
         });
 
-        f.Store.Write((connection, transaction) => new Storage.Migrations.M0081_RefoldDomainSeats().Apply(connection, transaction));
+        f.Store.Write((connection, transaction) => new Storage.Migrations.M0081_RefoldDomainSeats().Apply((Microsoft.Data.Sqlite.SqliteConnection)connection, (Microsoft.Data.Sqlite.SqliteTransaction)transaction));
 
         var seats = f.Store.Read(connection => StoreDigest.Rows(connection, "seat"));
         var devices = new DeviceService(f.Store, f.Clock).List(null, "D", null, false).OrderBy(d => d.Domain, StringComparer.Ordinal).ToList();
@@ -225,7 +227,7 @@ public sealed partial class PublicSuffixListTests
         Assert.DoesNotContain("D/example.com", audit, StringComparison.Ordinal);
 
         // Run again, nothing changes.
-        f.Store.Write((connection, transaction) => new Storage.Migrations.M0081_RefoldDomainSeats().Apply(connection, transaction));
+        f.Store.Write((connection, transaction) => new Storage.Migrations.M0081_RefoldDomainSeats().Apply((Microsoft.Data.Sqlite.SqliteConnection)connection, (Microsoft.Data.Sqlite.SqliteTransaction)transaction));
         Assert.Equal(seats, f.Store.Read(connection => StoreDigest.Rows(connection, "seat")));
     }
 

@@ -118,7 +118,7 @@ public sealed class RawUsageBatchTests : IDisposable
                 INSERT INTO report_batch VALUES ('dev-1', 'old-1', '2026-11-01T00:00:00.0000000Z', 2), ('dev-2', 'old-1', '2026-11-02T00:00:00.0000000Z', 1);
                 """;
             command.ExecuteNonQuery();
-            new Storage.Migrations.M0090_UsageBatches().Apply(connection, transaction);
+            new Storage.Migrations.M0090_UsageBatches().Apply((Microsoft.Data.Sqlite.SqliteConnection)connection, (Microsoft.Data.Sqlite.SqliteTransaction)transaction);
         });
 
         var slice = TimeSlice.StartOf(_f.Now);

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Dls.Core.Storage;
 using Dls.Core.Usage;
 using static Dls.Core.Tests.UsageFacts;
@@ -271,14 +272,14 @@ public sealed class RetentionBoundTests : IDisposable
 
     private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 
-    private static string Text(Microsoft.Data.Sqlite.SqliteConnection connection, string sql)
+    private static string Text(DbConnection connection, string sql)
     {
         using var command = connection.CreateCommand();
         command.CommandText = sql;
         return (string)command.ExecuteScalar()!;
     }
 
-    private static long Scalar(Microsoft.Data.Sqlite.SqliteConnection connection, string sql)
+    private static long Scalar(DbConnection connection, string sql)
     {
         using var command = connection.CreateCommand();
         command.CommandText = sql;

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Security.Cryptography;
 using Dls.Core.Alerts;
 using Dls.Core.Crypto;
@@ -90,12 +91,12 @@ public sealed class SecretsAtRestTests : IDisposable
     public void Migration_64_leaves_a_sealed_key_and_a_store_without_identity_alone()
     {
         var empty = _temp.Open();
-        empty.Write((connection, transaction) => new M0064_ServerKeyProtected().Apply(connection, transaction));
+        empty.Write((connection, transaction) => new M0064_ServerKeyProtected().Apply((Microsoft.Data.Sqlite.SqliteConnection)connection, (Microsoft.Data.Sqlite.SqliteTransaction)transaction));
         Assert.False(File.Exists(_temp.Path + ".secrets.key"));
 
         new ServerService(empty, _temp.Clock).Initialize("216998", force: false);
         var sealedKey = StoredPrivateKey(empty);
-        empty.Write((connection, transaction) => new M0064_ServerKeyProtected().Apply(connection, transaction));
+        empty.Write((connection, transaction) => new M0064_ServerKeyProtected().Apply((Microsoft.Data.Sqlite.SqliteConnection)connection, (Microsoft.Data.Sqlite.SqliteTransaction)transaction));
         Assert.Equal(sealedKey, StoredPrivateKey(empty));
     }
 

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Security.Cryptography;
 using Dls.Core.Errors;
 using Dls.Core.Server;
@@ -165,7 +166,7 @@ public sealed class StoreRestoreTests : IDisposable
                 .Select(f => $"{Path.GetFileName(f)}={Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(f)))}"));
     }
 
-    private static string? Scalar(SqliteConnection connection, string sql)
+    private static string? Scalar(DbConnection connection, string sql)
     {
         using var command = connection.CreateCommand();
         command.CommandText = sql;

@@ -1,15 +1,16 @@
+using System.Data.Common;
 using Dls.Core.Storage;
-using Dls.Core.Storage.Sqlite;
+using Dls.Core.Storage.Sql;
 using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Tests;
 
-/// <summary>The SQLite connection under a unit of work, for tests that write rows the services have no call for.</summary>
+/// <summary>The connection under a unit of work, for tests that write rows the services have no call for.</summary>
 internal static class Units
 {
-    public static (SqliteConnection Connection, SqliteTransaction Transaction) Sqlite(UnitOfWork work)
+    public static (DbConnection Connection, DbTransaction Transaction) Sqlite(UnitOfWork work)
     {
-        var sqlite = SqliteUnitOfWork.Of(work);
+        var sqlite = SqlUnitOfWork.Of(work);
         return (sqlite.Connection, sqlite.Transaction!);
     }
 }

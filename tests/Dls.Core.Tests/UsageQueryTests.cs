@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Dls.Core.Errors;
 using Dls.Core.Storage;
 using Dls.Core.Usage;
@@ -353,7 +354,7 @@ public sealed class UsageRollupTests : IDisposable
         Assert.Equal((1920L, 2L, 2L), (total.UsageCount, total.Devices, total.PeakConcurrent));
     }
 
-    private static long Count(Microsoft.Data.Sqlite.SqliteConnection connection, string table)
+    private static long Count(DbConnection connection, string table)
     {
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT count(*) FROM " + table;

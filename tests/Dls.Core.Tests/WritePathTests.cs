@@ -1,6 +1,7 @@
+using System.Data.Common;
 using System.Text;
 using Dls.Core.Storage;
-using Dls.Core.Storage.Sqlite;
+using Dls.Core.Storage.Sql;
 using Dls.Core.Usage;
 using Microsoft.Data.Sqlite;
 using static Dls.Core.Tests.UsageFacts;
@@ -41,7 +42,7 @@ public sealed class WritePathTests : IDisposable
         // The writer's kind of unit: one connection and its statements over successive transactions.
         using (var writer = store.OpenWriter())
         {
-            var unit = SqliteUnitOfWork.Of(writer);
+            var unit = SqlUnitOfWork.Of(writer);
             var insert = unit.Command(Insert);
             insert.Parameters.AddWithValue("$name", "a");
             insert.Parameters.AddWithValue("$value", "1");
@@ -64,10 +65,10 @@ public sealed class WritePathTests : IDisposable
         }
 
         using var reader = store.BeginRead();
-        Assert.Equal("1", ReadValue(SqliteUnitOfWork.Of(reader), "a"));
-        Assert.Null(ReadValue(SqliteUnitOfWork.Of(reader), "b"));
+        Assert.Equal("1", ReadValue(SqlUnitOfWork.Of(reader), "a"));
+        Assert.Null(ReadValue(SqlUnitOfWork.Of(reader), "b"));
 
-        static string? ReadValue(SqliteUnitOfWork unit, string name)
+        static string? ReadValue(SqlUnitOfWork unit, string name)
         {
             var read = unit.Command(Read);
             read.Parameters.AddWithValue("$name", name);
@@ -250,7 +251,7 @@ public sealed class WritePathTests : IDisposable
                 drop.ExecuteNonQuery();
             }
 
-            new Storage.Migrations.M0050_DeviceBitmaps().Apply(connection, transaction);
+            new Storage.Migrations.M0050_DeviceBitmaps().Apply((Microsoft.Data.Sqlite.SqliteConnection)connection, (Microsoft.Data.Sqlite.SqliteTransaction)transaction);
         });
 
         Assert.NotEqual(string.Empty, written);

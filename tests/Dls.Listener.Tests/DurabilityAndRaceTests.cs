@@ -1,3 +1,5 @@
+using Dls.Core.Storage;
+using System.Data.Common;
 using System.Net;
 using Dls.Core.Licensing;
 using Dls.Tests;
@@ -154,7 +156,7 @@ public sealed class DurabilityAndRaceTests
             Dls.Core.Usage.UsageInterval.Total, Dls.Core.Usage.UsageGrouping.Code, null, null);
         Assert.Equal(kept.Values.Sum(), Assert.Single(rows, r => r.HandshakeCode == "216998-app").UsageCount);
 
-        static T Scalar<T>(Microsoft.Data.Sqlite.SqliteConnection connection, string sql)
+        static T Scalar<T>(DbConnection connection, string sql)
         {
             using var command = connection.CreateCommand();
             command.CommandText = sql;

@@ -1,3 +1,5 @@
+using Dls.Core.Storage;
+using System.Data.Common;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Data.Sqlite;
@@ -35,7 +37,7 @@ public static class StoreDigest
     /// Every row of <paramref name="table"/> as text, sorted: some tables have no rowid (WITHOUT ROWID), and what
     /// matters is content, not order.
     /// </summary>
-    public static string Rows(SqliteConnection connection, string table)
+    public static string Rows(DbConnection connection, string table)
     {
         using var command = connection.CreateCommand();
         command.CommandText = $"SELECT * FROM \"{table}\";";

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Dls.Core;
 using Dls.Core.Crypto;
 using Dls.Core.Licensing;

@@ -33,7 +33,7 @@ internal sealed class M0050_DeviceBitmaps : Migration
             create.ExecuteNonQuery();
         }
 
-        using var work = SqliteUnitOfWork.Borrow(SqliteStores.All, connection, transaction, connection.DataSource);
+        using var work = Dls.Core.Storage.Sql.SqlUnitOfWork.Borrow(connection, transaction);
         var writer = new DeviceBitmapWriter(work);
         using var rows = connection.CreateCommand();
         rows.Transaction = transaction;

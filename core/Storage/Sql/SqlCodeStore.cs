@@ -1,28 +1,28 @@
 using Dls.Core.Licensing;
-using Microsoft.Data.Sqlite;
-using static Dls.Core.Storage.Sqlite.SqliteCatalogRows;
+using System.Data.Common;
+using static Dls.Core.Storage.Sql.SqlCatalogRows;
 
-namespace Dls.Core.Storage.Sqlite;
+namespace Dls.Core.Storage.Sql;
 
 /// <summary>The handshake codes aggregate on SQLite (tables handshake_code, handshake_code_item).</summary>
-internal sealed class SqliteCodeStore : ICodeStore
+internal sealed class SqlCodeStore : ICodeStore
 {
     public HandshakeCode? FindCode(UnitOfWork work, string code) =>
-        Codes(SqliteUnitOfWork.Of(work), $"SELECT {CodeColumns} FROM handshake_code c WHERE c.code = $p;", code).FirstOrDefault();
+        Codes(SqlUnitOfWork.Of(work), $"SELECT {CodeColumns} FROM handshake_code c WHERE c.code = $p;", code).FirstOrDefault();
 
     public HandshakeCode? FindDefaultCode(UnitOfWork work, string organizationId) =>
-        Codes(SqliteUnitOfWork.Of(work), $"SELECT {CodeColumns} FROM handshake_code c WHERE c.organization_id = $p AND c.is_default = 1;", organizationId).FirstOrDefault();
+        Codes(SqlUnitOfWork.Of(work), $"SELECT {CodeColumns} FROM handshake_code c WHERE c.organization_id = $p AND c.is_default = 1;", organizationId).FirstOrDefault();
 
     public IReadOnlyList<HandshakeCode> AllCodes(UnitOfWork work) =>
-        Codes(SqliteUnitOfWork.Of(work), $"SELECT {CodeColumns} FROM handshake_code c ORDER BY c.code;", null);
+        Codes(SqlUnitOfWork.Of(work), $"SELECT {CodeColumns} FROM handshake_code c ORDER BY c.code;", null);
 
     public IReadOnlyList<LicenseItem> ItemsOfCode(UnitOfWork work, string code) =>
-        Items(SqliteUnitOfWork.Of(work), $"SELECT {ItemColumns} FROM handshake_code_item ci JOIN license_item i ON i.item_id = ci.item_id WHERE ci.code = $p ORDER BY ci.position;", code);
+        Items(SqlUnitOfWork.Of(work), $"SELECT {ItemColumns} FROM handshake_code_item ci JOIN license_item i ON i.item_id = ci.item_id WHERE ci.code = $p ORDER BY ci.position;", code);
 
     public IReadOnlyDictionary<string, List<string>> CodesOfItems(UnitOfWork work)
     {
         var codesOfItem = new Dictionary<string, List<string>>(StringComparer.Ordinal);
-        using var reader = SqliteUnitOfWork.Of(work).Command("SELECT item_id, code FROM handshake_code_item ORDER BY code;").ExecuteReader();
+        using var reader = SqlUnitOfWork.Of(work).Command("SELECT item_id, code FROM handshake_code_item ORDER BY code;").ExecuteReader();
         while (reader.Read())
         {
             var itemId = reader.GetString(0);
@@ -39,7 +39,7 @@ internal sealed class SqliteCodeStore : ICodeStore
 
     public IReadOnlyList<string> CodesOfItem(UnitOfWork work, string itemId)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("SELECT code FROM handshake_code_item WHERE item_id = $p ORDER BY code;");
+        var command = SqlUnitOfWork.Of(work).Command("SELECT code FROM handshake_code_item WHERE item_id = $p ORDER BY code;");
         command.Parameters.AddWithValue("$p", itemId);
         using var reader = command.ExecuteReader();
         var codes = new List<string>();
@@ -53,14 +53,14 @@ internal sealed class SqliteCodeStore : ICodeStore
 
     public bool OrganizationHasCodes(UnitOfWork work, string organizationId)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("SELECT EXISTS (SELECT 1 FROM handshake_code WHERE organization_id = $org);");
+        var command = SqlUnitOfWork.Of(work).Command("SELECT EXISTS (SELECT 1 FROM handshake_code WHERE organization_id = $org);");
         command.Parameters.AddWithValue("$org", organizationId);
         return Convert.ToInt64(command.ExecuteScalar()) == 1;
     }
 
     public void AddCode(UnitOfWork work, string code, string organizationId, string name, bool isDefault, DateTimeOffset now)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("""
+        var command = SqlUnitOfWork.Of(work).Command("""
             INSERT INTO handshake_code (code, organization_id, name, is_default, enabled, created_at, updated_at)
             VALUES ($code, $org, $name, $default, 1, $now, $now);
             """);
@@ -74,7 +74,7 @@ internal sealed class SqliteCodeStore : ICodeStore
 
     public void ClearDefault(UnitOfWork work, string organizationId, DateTimeOffset now)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("UPDATE handshake_code SET is_default = 0, updated_at = $now WHERE organization_id = $org AND is_default = 1;");
+        var command = SqlUnitOfWork.Of(work).Command("UPDATE handshake_code SET is_default = 0, updated_at = $now WHERE organization_id = $org AND is_default = 1;");
         command.Parameters.AddWithValue("$org", organizationId);
         command.Parameters.AddWithValue("$now", Timestamps.Format(now));
         command.ExecuteNonQuery();
@@ -95,7 +95,7 @@ internal sealed class SqliteCodeStore : ICodeStore
         };
 
         // The column name comes from the switch above only, never from input.
-        var command = SqliteUnitOfWork.Of(work).Command($"UPDATE handshake_code SET {column} = $value WHERE code = $code;");
+        var command = SqlUnitOfWork.Of(work).Command($"UPDATE handshake_code SET {column} = $value WHERE code = $code;");
         command.Parameters.AddWithValue("$code", code);
         command.Parameters.AddWithValue("$value", value ?? DBNull.Value);
         command.ExecuteNonQuery();
@@ -103,14 +103,14 @@ internal sealed class SqliteCodeStore : ICodeStore
 
     public void ReplaceItems(UnitOfWork work, string code, IReadOnlyList<string> itemIds)
     {
-        var sqlite = SqliteUnitOfWork.Of(work);
+        var sqlite = SqlUnitOfWork.Of(work);
         var delete = sqlite.Command("DELETE FROM handshake_code_item WHERE code = $code;");
         delete.Parameters.AddWithValue("$code", code);
         delete.ExecuteNonQuery();
 
         var insert = sqlite.Command("INSERT INTO handshake_code_item (code, item_id, position) VALUES ($code, $item, $position);");
-        var item = insert.Parameters.Add("$item", SqliteType.Text);
-        var position = insert.Parameters.Add("$position", SqliteType.Integer);
+        var item = insert.Parameters.AddWithValue("$item", null);
+        var position = insert.Parameters.AddWithValue("$position", null);
         insert.Parameters.AddWithValue("$code", code);
         for (var i = 0; i < itemIds.Count; i++)
         {
@@ -122,14 +122,14 @@ internal sealed class SqliteCodeStore : ICodeStore
 
     public void RemoveCode(UnitOfWork work, string code)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("DELETE FROM handshake_code WHERE code = $code;");
+        var command = SqlUnitOfWork.Of(work).Command("DELETE FROM handshake_code WHERE code = $code;");
         command.Parameters.AddWithValue("$code", code);
         command.ExecuteNonQuery();
     }
 
     public void Touch(UnitOfWork work, string code, DateTimeOffset now)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("UPDATE handshake_code SET updated_at = $now WHERE code = $code;");
+        var command = SqlUnitOfWork.Of(work).Command("UPDATE handshake_code SET updated_at = $now WHERE code = $code;");
         command.Parameters.AddWithValue("$code", code);
         command.Parameters.AddWithValue("$now", Timestamps.Format(now));
         command.ExecuteNonQuery();
@@ -137,7 +137,7 @@ internal sealed class SqliteCodeStore : ICodeStore
 
     public void TouchCodesOfItemsRevokedBy(UnitOfWork work, string licenseId, DateTimeOffset now)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("""
+        var command = SqlUnitOfWork.Of(work).Command("""
             UPDATE handshake_code SET updated_at = $now WHERE code IN (
                 SELECT ci.code FROM handshake_code_item ci JOIN license_item r ON r.revokes = ci.item_id WHERE r.license_id = $id);
             """);
@@ -148,7 +148,7 @@ internal sealed class SqliteCodeStore : ICodeStore
 
     public DateTimeOffset? LastChange(UnitOfWork work, string code)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("""
+        var command = SqlUnitOfWork.Of(work).Command("""
             SELECT max(t) FROM (
                 SELECT updated_at AS t FROM handshake_code WHERE code = $code
                 UNION ALL
@@ -160,7 +160,7 @@ internal sealed class SqliteCodeStore : ICodeStore
         return command.ExecuteScalar() is string text ? Timestamps.Parse(text) : null;
     }
 
-    private static List<HandshakeCode> Codes(SqliteUnitOfWork work, string sql, string? parameter)
+    private static List<HandshakeCode> Codes(SqlUnitOfWork work, string sql, string? parameter)
     {
         var codes = new List<(HandshakeCode Code, string? Hash)>();
         {
@@ -193,7 +193,7 @@ internal sealed class SqliteCodeStore : ICodeStore
         return codes.Select(c => c.Code with { ItemIds = ItemIdsOf(work, c.Code.Code), PasswordHash = c.Hash }).ToList();
     }
 
-    private static IReadOnlyList<string> ItemIdsOf(SqliteUnitOfWork work, string code)
+    private static IReadOnlyList<string> ItemIdsOf(SqlUnitOfWork work, string code)
     {
         var command = work.Command("SELECT item_id FROM handshake_code_item WHERE code = $code ORDER BY position;");
         command.Parameters.AddWithValue("$code", code);

@@ -1,11 +1,11 @@
 using System.Globalization;
 using Dls.Core.Licensing;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 
-namespace Dls.Core.Storage.Sqlite;
+namespace Dls.Core.Storage.Sql;
 
 /// <summary>How license items and handshake codes are spelled in SQLite rows, shared by the code and license stores.</summary>
-internal static class SqliteCatalogRows
+internal static class SqlCatalogRows
 {
     public const string ItemColumns =
         "i.item_id, i.license_id, i.product, i.version, i.deployment, i.edition, i.mode, i.quantity, i.start_date, i.expiration_date, i.modules, i.revokes";
@@ -13,7 +13,7 @@ internal static class SqliteCatalogRows
     public const string CodeColumns =
         "c.code, c.organization_id, c.name, c.is_default, c.enabled, c.description, c.allowed_domains, c.allowed_app_ids, c.allowed_process_names, c.created_at, c.updated_at, c.password_hash";
 
-    public static List<LicenseItem> Items(SqliteUnitOfWork work, string sql, string? parameter)
+    public static List<LicenseItem> Items(SqlUnitOfWork work, string sql, string? parameter)
     {
         var command = work.Command(sql);
         if (parameter is not null)
@@ -31,7 +31,7 @@ internal static class SqliteCatalogRows
         return items;
     }
 
-    public static LicenseItem Item(SqliteDataReader reader) => new(
+    public static LicenseItem Item(DbDataReader reader) => new(
         reader.GetString(0),
         reader.GetString(1),
         reader.GetString(2),

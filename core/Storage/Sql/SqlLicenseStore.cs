@@ -1,27 +1,27 @@
 using System.Globalization;
-using static Dls.Core.Storage.Sqlite.SqliteCatalogRows;
+using static Dls.Core.Storage.Sql.SqlCatalogRows;
 
-namespace Dls.Core.Storage.Sqlite;
+namespace Dls.Core.Storage.Sql;
 
 /// <summary>The licenses aggregate on SQLite (tables license, license_item, trusted_issuer).</summary>
-internal sealed class SqliteLicenseStore : ILicenseStore
+internal sealed class SqlLicenseStore : ILicenseStore
 {
     public Licensing.LicenseItem? FindItem(UnitOfWork work, string itemId) =>
-        Items(SqliteUnitOfWork.Of(work), $"SELECT {ItemColumns} FROM license_item i WHERE i.item_id = $p;", itemId).FirstOrDefault();
+        Items(SqlUnitOfWork.Of(work), $"SELECT {ItemColumns} FROM license_item i WHERE i.item_id = $p;", itemId).FirstOrDefault();
 
     public IReadOnlyList<Licensing.LicenseItem> AllItems(UnitOfWork work) =>
-        Items(SqliteUnitOfWork.Of(work), $"SELECT {ItemColumns} FROM license_item i ORDER BY i.expiration_date, i.item_id;", null);
+        Items(SqlUnitOfWork.Of(work), $"SELECT {ItemColumns} FROM license_item i ORDER BY i.expiration_date, i.item_id;", null);
 
     public bool IsRevokedByAnother(UnitOfWork work, string itemId)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("SELECT EXISTS (SELECT 1 FROM license_item WHERE revokes = $id);");
+        var command = SqlUnitOfWork.Of(work).Command("SELECT EXISTS (SELECT 1 FROM license_item WHERE revokes = $id);");
         command.Parameters.AddWithValue("$id", itemId);
         return Convert.ToInt64(command.ExecuteScalar()) == 1;
     }
 
     public IReadOnlyList<StoredLicense> Licenses(UnitOfWork work, string? licenseId)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("""
+        var command = SqlUnitOfWork.Of(work).Command("""
             SELECT license_id, alias, organization_id, server_uuid, issued_at, issuer_key_id, imported_at, updated_at
             FROM license WHERE $id IS NULL OR license_id = $id ORDER BY license_id;
             """);
@@ -46,7 +46,7 @@ internal sealed class SqliteLicenseStore : ILicenseStore
 
     public StoredLicenseSource? Source(UnitOfWork work, string licenseId)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("SELECT issued_at, file_sha256, issuer_key_id FROM license WHERE license_id = $id;");
+        var command = SqlUnitOfWork.Of(work).Command("SELECT issued_at, file_sha256, issuer_key_id FROM license WHERE license_id = $id;");
         command.Parameters.AddWithValue("$id", licenseId);
         using var reader = command.ExecuteReader();
         return reader.Read() ? new StoredLicenseSource(Timestamps.Parse(reader.GetString(0)), reader.GetString(1), reader.GetString(2)) : null;
@@ -54,7 +54,7 @@ internal sealed class SqliteLicenseStore : ILicenseStore
 
     public string StoredDocument(UnitOfWork work, string licenseId)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("SELECT document FROM license WHERE license_id = $id;");
+        var command = SqlUnitOfWork.Of(work).Command("SELECT document FROM license WHERE license_id = $id;");
         command.Parameters.AddWithValue("$id", licenseId);
         return (string)command.ExecuteScalar()!;
     }
@@ -67,7 +67,7 @@ internal sealed class SqliteLicenseStore : ILicenseStore
 
     public void AddLicense(UnitOfWork work, ImportedLicense license, DateTimeOffset now)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("""
+        var command = SqlUnitOfWork.Of(work).Command("""
             INSERT INTO license (license_id, alias, organization_id, server_uuid, issued_at, issuer_key_id, file_sha256, document, imported_at, updated_at)
             VALUES ($id, $alias, $org, $uuid, $issued, $key, $sha, $document, $now, $now);
             """);
@@ -85,7 +85,7 @@ internal sealed class SqliteLicenseStore : ILicenseStore
 
     public void ReplaceLicense(UnitOfWork work, ImportedLicense license, string oldFileAlias, DateTimeOffset now)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("""
+        var command = SqlUnitOfWork.Of(work).Command("""
             UPDATE license SET alias = CASE WHEN alias = $oldAlias THEN $alias ELSE alias END,
                 issued_at = $issued, issuer_key_id = $key, file_sha256 = $sha, document = $document, updated_at = $now
             WHERE license_id = $id;
@@ -103,7 +103,7 @@ internal sealed class SqliteLicenseStore : ILicenseStore
 
     public void WriteItem(UnitOfWork work, Licensing.LicenseItem item, DateTimeOffset now)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("""
+        var command = SqlUnitOfWork.Of(work).Command("""
             INSERT INTO license_item (item_id, license_id, product, version, deployment, edition, mode, quantity, start_date, expiration_date, modules, revokes, updated_at)
             VALUES ($id, $license, $product, $version, $deployment, $edition, $mode, $quantity, $start, $expiration, $modules, $revokes, $now)
             ON CONFLICT (item_id) DO UPDATE SET product = excluded.product, version = excluded.version, deployment = excluded.deployment,
@@ -128,14 +128,14 @@ internal sealed class SqliteLicenseStore : ILicenseStore
 
     public void RemoveItem(UnitOfWork work, string itemId)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("DELETE FROM license_item WHERE item_id = $id;");
+        var command = SqlUnitOfWork.Of(work).Command("DELETE FROM license_item WHERE item_id = $id;");
         command.Parameters.AddWithValue("$id", itemId);
         command.ExecuteNonQuery();
     }
 
     public void SetAlias(UnitOfWork work, string licenseId, string alias, DateTimeOffset now)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("UPDATE license SET alias = $alias, updated_at = $now WHERE license_id = $id;");
+        var command = SqlUnitOfWork.Of(work).Command("UPDATE license SET alias = $alias, updated_at = $now WHERE license_id = $id;");
         command.Parameters.AddWithValue("$alias", alias);
         command.Parameters.AddWithValue("$now", Timestamps.Format(now));
         command.Parameters.AddWithValue("$id", licenseId);
@@ -144,14 +144,14 @@ internal sealed class SqliteLicenseStore : ILicenseStore
 
     public void RemoveLicense(UnitOfWork work, string licenseId)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("DELETE FROM license WHERE license_id = $id;");
+        var command = SqlUnitOfWork.Of(work).Command("DELETE FROM license WHERE license_id = $id;");
         command.Parameters.AddWithValue("$id", licenseId);
         command.ExecuteNonQuery();
     }
 
     public IReadOnlyList<StoredIssuer> Issuers(UnitOfWork work, string? keyId)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("SELECT key_id, name, public_key, added_at FROM trusted_issuer WHERE $id IS NULL OR key_id = $id ORDER BY added_at, key_id;");
+        var command = SqlUnitOfWork.Of(work).Command("SELECT key_id, name, public_key, added_at FROM trusted_issuer WHERE $id IS NULL OR key_id = $id ORDER BY added_at, key_id;");
         command.Parameters.AddWithValue("$id", (object?)keyId ?? DBNull.Value);
         using var reader = command.ExecuteReader();
         var issuers = new List<StoredIssuer>();
@@ -165,7 +165,7 @@ internal sealed class SqliteLicenseStore : ILicenseStore
 
     public void AddIssuer(UnitOfWork work, StoredIssuer issuer)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("INSERT INTO trusted_issuer (key_id, name, public_key, added_at) VALUES ($id, $name, $key, $now);");
+        var command = SqlUnitOfWork.Of(work).Command("INSERT INTO trusted_issuer (key_id, name, public_key, added_at) VALUES ($id, $name, $key, $now);");
         command.Parameters.AddWithValue("$id", issuer.KeyId);
         command.Parameters.AddWithValue("$name", issuer.Name);
         command.Parameters.AddWithValue("$key", issuer.PublicKey);
@@ -175,14 +175,14 @@ internal sealed class SqliteLicenseStore : ILicenseStore
 
     public void RemoveIssuer(UnitOfWork work, string keyId)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("DELETE FROM trusted_issuer WHERE key_id = $id;");
+        var command = SqlUnitOfWork.Of(work).Command("DELETE FROM trusted_issuer WHERE key_id = $id;");
         command.Parameters.AddWithValue("$id", keyId);
         command.ExecuteNonQuery();
     }
 
     private static (string LicenseId, string KeyId)? LicenseAndIssuer(UnitOfWork work, string sql, string itemId, string? issuerKeyId)
     {
-        var command = SqliteUnitOfWork.Of(work).Command(sql);
+        var command = SqlUnitOfWork.Of(work).Command(sql);
         command.Parameters.AddWithValue("$id", itemId);
         if (issuerKeyId is not null)
         {
@@ -195,7 +195,7 @@ internal sealed class SqliteLicenseStore : ILicenseStore
 
     private static List<string> Strings(UnitOfWork work, string sql, string parameter)
     {
-        var command = SqliteUnitOfWork.Of(work).Command(sql);
+        var command = SqlUnitOfWork.Of(work).Command(sql);
         command.Parameters.AddWithValue("$p", parameter);
         using var reader = command.ExecuteReader();
         var values = new List<string>();

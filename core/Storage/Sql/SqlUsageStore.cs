@@ -1,15 +1,15 @@
 using System.Globalization;
 using Dls.Core.Usage;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 
-namespace Dls.Core.Storage.Sqlite;
+namespace Dls.Core.Storage.Sql;
 
 /// <summary>The usage aggregate on SQLite (tables usage_batch, usage_record (older raw records), auth_event, usage_rollup, usage_device, usage_seen, usage_instance_seen, usage_setting …).</summary>
-internal sealed class SqliteUsageStore : IUsageStore
+internal sealed class SqlUsageStore : IUsageStore
 {
     public IEnumerable<StoredUsageRow> UsageRows(UnitOfWork work, UsageGrouping by, int level, UsageFilter filter, UsageGrain grain, long lo, long hi)
     {
-        var command = SqliteUnitOfWork.Of(work).Command(by switch
+        var command = SqlUnitOfWork.Of(work).Command(by switch
         {
             UsageGrouping.Device => $"""
                 SELECT d.period, c.client_uuid, '', '', sum(d.count), 0, 0, 0, sum(d.authorizations), sum(d.failed_authorizations)
@@ -36,7 +36,7 @@ internal sealed class SqliteUsageStore : IUsageStore
         Bind(command, filter);
         return Rows(command);
 
-        static IEnumerable<StoredUsageRow> Rows(SqliteCommand command)
+        static IEnumerable<StoredUsageRow> Rows(DbCommand command)
         {
             using var reader = command.ExecuteReader();
             while (reader.Read())
@@ -50,7 +50,7 @@ internal sealed class SqliteUsageStore : IUsageStore
 
     public IEnumerable<(string Code, string Item, long Chunk, byte[] Bits)> DeviceSets(UnitOfWork work, int level, UsageGrain grain, UsageFilter filter, long lo, long hi)
     {
-        var command = SqliteUnitOfWork.Of(work).Command(
+        var command = SqlUnitOfWork.Of(work).Command(
             $"SELECT handshake_code, item_id, chunk, bits FROM usage_device_bits WHERE level = {level} AND grain = $g AND period >= $lo AND period < $hi{Filters(filter, string.Empty)};");
         command.Parameters.AddWithValue("$g", (int)grain);
         command.Parameters.AddWithValue("$lo", lo);
@@ -58,7 +58,7 @@ internal sealed class SqliteUsageStore : IUsageStore
         Bind(command, filter);
         return Chunks(command);
 
-        static IEnumerable<(string, string, long, byte[])> Chunks(SqliteCommand command)
+        static IEnumerable<(string, string, long, byte[])> Chunks(DbCommand command)
         {
             using var reader = command.ExecuteReader();
             while (reader.Read())
@@ -70,7 +70,7 @@ internal sealed class SqliteUsageStore : IUsageStore
 
     public IEnumerable<(string Code, string Item, long Client)> DevicesSeen(UnitOfWork work, int level, UsageGrain grain, UsageFilter filter, long lo, long hi)
     {
-        var command = SqliteUnitOfWork.Of(work).Command(
+        var command = SqlUnitOfWork.Of(work).Command(
             $"SELECT handshake_code, item_id, client_id FROM {(level == 0 ? "usage_device" : "usage_seen")} WHERE {(level == 0 ? "reports > 0" : $"level = {level}")} AND grain = $g AND period >= $lo AND period < $hi{Filters(filter, string.Empty)};");
         command.Parameters.AddWithValue("$g", (int)grain);
         command.Parameters.AddWithValue("$lo", lo);
@@ -78,7 +78,7 @@ internal sealed class SqliteUsageStore : IUsageStore
         Bind(command, filter);
         return Devices(command);
 
-        static IEnumerable<(string, string, long)> Devices(SqliteCommand command)
+        static IEnumerable<(string, string, long)> Devices(DbCommand command)
         {
             using var reader = command.ExecuteReader();
             while (reader.Read())
@@ -90,27 +90,27 @@ internal sealed class SqliteUsageStore : IUsageStore
 
     public long? FindClientId(UnitOfWork work, string clientUuid)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("SELECT id FROM usage_client WHERE client_uuid = $client;");
+        var command = SqlUnitOfWork.Of(work).Command("SELECT id FROM usage_client WHERE client_uuid = $client;");
         command.Parameters.AddWithValue("$client", clientUuid);
         return command.ExecuteScalar() is long id ? id : null;
     }
 
     public bool HasContact(UnitOfWork work, UsageGrain grain, long period, string code, string item, long client)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("""
+        var command = SqlUnitOfWork.Of(work).Command("""
             SELECT EXISTS (SELECT 1 FROM usage_device
                 WHERE grain = $grain AND period = $top AND handshake_code = $code AND item_id = $item AND client_id = $id
                   AND (reports > 0 OR authorizations > failed_authorizations));
             """);
         BindDevice(command, grain, period, code, item, client);
-        return (long)command.ExecuteScalar()! == 1;
+        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == 1;
     }
 
     public long? NewestContact(UnitOfWork work, UsageGrain grain, long top, long bottom, long step, string code, string item, long client)
     {
         // The candidate periods are generated and each looked up by the full primary key, in one statement (CROSS JOIN
         // keeps the candidates the outer loop).
-        var command = SqliteUnitOfWork.Of(work).Command("""
+        var command = SqlUnitOfWork.Of(work).Command("""
             WITH RECURSIVE candidate (period) AS (
                 SELECT $top UNION ALL SELECT period - $step FROM candidate WHERE period - $step >= $bottom)
             SELECT max(d.period) FROM candidate c CROSS JOIN usage_device d
@@ -118,31 +118,31 @@ internal sealed class SqliteUsageStore : IUsageStore
             WHERE d.reports > 0 OR d.authorizations > d.failed_authorizations;
             """);
         BindDevice(command, grain, top, code, item, client);
-        command.Parameters.Add("$bottom", SqliteType.Integer).Value = bottom;
-        command.Parameters.Add("$step", SqliteType.Integer).Value = step;
+        command.Parameters.AddWithValue("$bottom", null).Value = bottom;
+        command.Parameters.AddWithValue("$step", null).Value = step;
         return command.ExecuteScalar() is long found ? found : null;
     }
 
     public DateTimeOffset? FirstUsageDay(UnitOfWork work) =>
-        SqliteUnitOfWork.Of(work).Command("SELECT min(period) FROM usage_rollup WHERE level = 0 AND grain = 3;").ExecuteScalar() is long seconds
+        SqlUnitOfWork.Of(work).Command("SELECT min(period) FROM usage_rollup WHERE level = 0 AND grain = 3;").ExecuteScalar() is long seconds
             ? DateTimeOffset.FromUnixTimeSeconds(seconds)
             : null;
 
     public bool HasCodeUsage(UnitOfWork work, string code)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("SELECT EXISTS (SELECT 1 FROM usage_rollup WHERE level = 1 AND grain = 3 AND handshake_code = $code);");
+        var command = SqlUnitOfWork.Of(work).Command("SELECT EXISTS (SELECT 1 FROM usage_rollup WHERE level = 1 AND grain = 3 AND handshake_code = $code);");
         command.Parameters.AddWithValue("$code", code);
         return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture) == 1;
     }
 
     public int? RetentionDays(UnitOfWork work) =>
-        SqliteUnitOfWork.Of(work).Command("SELECT value FROM usage_setting WHERE name = 'raw_retention_days';").ExecuteScalar() is string text
+        SqlUnitOfWork.Of(work).Command("SELECT value FROM usage_setting WHERE name = 'raw_retention_days';").ExecuteScalar() is string text
             ? int.Parse(text, CultureInfo.InvariantCulture)
             : null;
 
     public void SetRetentionDays(UnitOfWork work, int days)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("""
+        var command = SqlUnitOfWork.Of(work).Command("""
             INSERT INTO usage_setting (name, value) VALUES ('raw_retention_days', $days)
             ON CONFLICT (name) DO UPDATE SET value = excluded.value;
             """);
@@ -152,19 +152,19 @@ internal sealed class SqliteUsageStore : IUsageStore
 
     public long AddAuthorizationEvent(UnitOfWork work, AuthorizationFact fact)
     {
-        var raw = SqliteUsageWrites.Of(work).AuthEvent;
+        var raw = SqlUsageWrites.Of(work).AuthEvent;
         raw.Parameters[0].Value = Timestamps.Format(fact.Time);
         raw.Parameters[1].Value = Timestamps.Format(TimeSlice.StartOf(fact.Time));
         raw.Parameters[2].Value = fact.HandshakeCode;
         raw.Parameters[3].Value = fact.ItemId;
         raw.Parameters[4].Value = fact.ClientUuid;
         raw.Parameters[5].Value = fact.ErrorCode;
-        return (long)raw.ExecuteScalar()!;
+        return Convert.ToInt64(raw.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     public IReadOnlyList<(long Id, AuthorizationFact Fact)> RawAuthorizations(UnitOfWork work, long afterId, int limit)
     {
-        var command = SqliteUnitOfWork.Of(work).Command(
+        var command = SqlUnitOfWork.Of(work).Command(
             "SELECT id, time, handshake_code, item_id, client_uuid, error_code FROM auth_event WHERE id > $after ORDER BY id LIMIT $limit;");
         command.Parameters.AddWithValue("$after", afterId);
         command.Parameters.AddWithValue("$limit", limit);
@@ -181,14 +181,14 @@ internal sealed class SqliteUsageStore : IUsageStore
 
     public long RolledUpThrough(UnitOfWork work, RollupSource source)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("SELECT last_id FROM usage_rollup_mark WHERE source = $source;");
+        var command = SqlUnitOfWork.Of(work).Command("SELECT last_id FROM usage_rollup_mark WHERE source = $source;");
         command.Parameters.AddWithValue("$source", TableOf(source));
         return command.ExecuteScalar() is long id ? id : 0;
     }
 
     public void SetRolledUpThrough(UnitOfWork work, RollupSource source, long id)
     {
-        var command = SqliteUnitOfWork.Of(work).Command(
+        var command = SqlUnitOfWork.Of(work).Command(
             "INSERT INTO usage_rollup_mark (source, last_id) VALUES ($source, $id) ON CONFLICT (source) DO UPDATE SET last_id = excluded.last_id;");
         command.Parameters.AddWithValue("$source", TableOf(source));
         command.Parameters.AddWithValue("$id", id);
@@ -196,7 +196,7 @@ internal sealed class SqliteUsageStore : IUsageStore
     }
 
     public long LastRawId(UnitOfWork work, RollupSource source) =>
-        (long)SqliteUnitOfWork.Of(work).Command($"SELECT coalesce(max(id), 0) FROM {TableOf(source)};").ExecuteScalar()!;
+        Convert.ToInt64(SqlUnitOfWork.Of(work).Command($"SELECT coalesce(max(id), 0) FROM {TableOf(source)};").ExecuteScalar(), CultureInfo.InvariantCulture);
 
     private static string TableOf(RollupSource source) => source switch
     {
@@ -207,15 +207,15 @@ internal sealed class SqliteUsageStore : IUsageStore
 
     public bool BatchSeen(UnitOfWork work, string clientUuid, byte[] batchKey)
     {
-        var seen = SqliteUsageWrites.Of(work).BatchSeen;
+        var seen = SqlUsageWrites.Of(work).BatchSeen;
         seen.Parameters[0].Value = clientUuid;
         seen.Parameters[1].Value = batchKey;
-        return (long)seen.ExecuteScalar()! == 1;
+        return Convert.ToInt64(seen.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == 1;
     }
 
     public long? AddBatch(UnitOfWork work, long clientId, byte[] batchKey, DateTimeOffset receivedAt, string code, byte[] records)
     {
-        var batch = SqliteUsageWrites.Of(work).Batch;
+        var batch = SqlUsageWrites.Of(work).Batch;
         batch.Parameters[0].Value = clientId;
         batch.Parameters[1].Value = batchKey;
         batch.Parameters[2].Value = receivedAt.ToUnixTimeSeconds();
@@ -226,7 +226,7 @@ internal sealed class SqliteUsageStore : IUsageStore
 
     public IReadOnlyList<RawUsageBatch> RawBatches(UnitOfWork work, long afterId, int limit)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("""
+        var command = SqlUnitOfWork.Of(work).Command("""
             SELECT b.id, c.client_uuid, b.handshake_code, b.received_at, b.records
             FROM usage_batch b JOIN usage_client c ON c.id = b.client_id
             WHERE b.id > $after ORDER BY b.id LIMIT $limit;
@@ -248,36 +248,36 @@ internal sealed class SqliteUsageStore : IUsageStore
 
     public long ClientId(UnitOfWork work, string clientUuid)
     {
-        var client = SqliteUsageWrites.Of(work).Client;
+        var client = SqlUsageWrites.Of(work).Client;
         client.Parameters[0].Value = clientUuid;
-        return (long)client.ExecuteScalar()!;
+        return Convert.ToInt64(client.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     public long AddToDevice(UnitOfWork work, int grain, long period, string code, string item, long client, long count, long reports, long authorizations, long failed)
     {
-        var device = SqliteUsageWrites.Of(work).Device;
-        SqliteUsageWrites.Set(device, grain, period, code, item, client, count, reports, authorizations, failed);
-        return (long)device.ExecuteScalar()!;
+        var device = SqlUsageWrites.Of(work).Device;
+        SqlUsageWrites.Set(device, grain, period, code, item, client, count, reports, authorizations, failed);
+        return Convert.ToInt64(device.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     public bool MarkSeen(UnitOfWork work, int level, int grain, long period, string code, string item, long client)
     {
-        var seen = SqliteUsageWrites.Of(work).Seen;
-        SqliteUsageWrites.Set(seen, level, grain, period, code, item, client);
+        var seen = SqlUsageWrites.Of(work).Seen;
+        SqlUsageWrites.Set(seen, level, grain, period, code, item, client);
         return seen.ExecuteNonQuery() == 1;
     }
 
     public bool MarkInstanceSeen(UnitOfWork work, int level, long period, string code, string item, long client, string instance)
     {
-        var seen = SqliteUsageWrites.Of(work).Instance;
-        SqliteUsageWrites.Set(seen, level, period, code, item, client, instance);
+        var seen = SqlUsageWrites.Of(work).Instance;
+        SqlUsageWrites.Set(seen, level, period, code, item, client, instance);
         return seen.ExecuteNonQuery() == 1;
     }
 
     public (long Devices, long Instances) AddToRollup(UnitOfWork work, UsageRollupRow row)
     {
-        var rollup = SqliteUsageWrites.Of(work).Rollup;
-        SqliteUsageWrites.Set(rollup, row.Level, row.Grain, row.Period, row.Code, row.Item, row.Count, row.Reports, row.Devices, row.Instances,
+        var rollup = SqlUsageWrites.Of(work).Rollup;
+        SqlUsageWrites.Set(rollup, row.Level, row.Grain, row.Period, row.Code, row.Item, row.Count, row.Reports, row.Devices, row.Instances,
             row.PeakDevices, row.PeakInstances, row.Authorizations, row.Failed);
         using var reader = rollup.ExecuteReader();
         reader.Read();
@@ -286,28 +286,28 @@ internal sealed class SqliteUsageStore : IUsageStore
 
     public void AddToFeature(UnitOfWork work, int grain, long period, string code, string item, string feature, long count)
     {
-        var command = SqliteUsageWrites.Of(work).Feature;
-        SqliteUsageWrites.Set(command, grain, period, code, item, feature, count);
+        var command = SqlUsageWrites.Of(work).Feature;
+        SqlUsageWrites.Set(command, grain, period, code, item, feature, count);
         command.ExecuteNonQuery();
     }
 
     public byte[]? DeviceBits(UnitOfWork work, DeviceBitsKey key)
     {
-        var read = SqliteUsageWrites.Of(work).ReadBits;
-        SqliteUsageWrites.Set(read, key.Level, key.Grain, key.Period, key.Code, key.Item, key.Chunk);
+        var read = SqlUsageWrites.Of(work).ReadBits;
+        SqlUsageWrites.Set(read, key.Level, key.Grain, key.Period, key.Code, key.Item, key.Chunk);
         return read.ExecuteScalar() as byte[];
     }
 
     public void SetDeviceBits(UnitOfWork work, DeviceBitsKey key, byte[] bits)
     {
-        var write = SqliteUsageWrites.Of(work).WriteBits;
-        SqliteUsageWrites.Set(write, key.Level, key.Grain, key.Period, key.Code, key.Item, key.Chunk, bits);
+        var write = SqlUsageWrites.Of(work).WriteBits;
+        SqlUsageWrites.Set(write, key.Level, key.Grain, key.Period, key.Code, key.Item, key.Chunk, bits);
         write.ExecuteNonQuery();
     }
 
     public IReadOnlyList<string> FeatureNames(UnitOfWork work, string itemId)
     {
-        var select = SqliteUnitOfWork.Of(work).Command("SELECT feature FROM feature_name WHERE item_id = $item;");
+        var select = SqlUnitOfWork.Of(work).Command("SELECT feature FROM feature_name WHERE item_id = $item;");
         select.Parameters.AddWithValue("$item", itemId);
         using var reader = select.ExecuteReader();
         var names = new List<string>();
@@ -321,7 +321,7 @@ internal sealed class SqliteUsageStore : IUsageStore
 
     public void AddFeatureName(UnitOfWork work, string itemId, string feature)
     {
-        var insert = SqliteUnitOfWork.Of(work).Command("INSERT INTO feature_name (item_id, feature) VALUES ($item, $feature) ON CONFLICT DO NOTHING;");
+        var insert = SqlUnitOfWork.Of(work).Command("INSERT INTO feature_name (item_id, feature) VALUES ($item, $feature) ON CONFLICT DO NOTHING;");
         insert.Parameters.AddWithValue("$item", itemId);
         insert.Parameters.AddWithValue("$feature", feature);
         insert.ExecuteNonQuery();
@@ -329,7 +329,7 @@ internal sealed class SqliteUsageStore : IUsageStore
 
     public IReadOnlyList<(string Code, long Total, long Failed)> AuthorizationsByCode(UnitOfWork work, DateTimeOffset since, DateTimeOffset now)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("""
+        var command = SqlUnitOfWork.Of(work).Command("""
             SELECT handshake_code, count(*), coalesce(sum(error_code <> 0), 0)
             FROM auth_event WHERE time >= $since AND time <= $now GROUP BY handshake_code;
             """);
@@ -355,7 +355,7 @@ internal sealed class SqliteUsageStore : IUsageStore
     /// </remarks>
     public (long Batches, long Records) PurgeBatches(UnitOfWork work, DateTimeOffset cutoff, int limit)
     {
-        var sqlite = SqliteUnitOfWork.Of(work);
+        var sqlite = SqlUnitOfWork.Of(work);
         var cutoffSeconds = cutoff.ToUnixTimeSeconds();
         var bounds = sqlite.Command("SELECT min(id), max(id) FROM usage_batch;");
         long lo, hi;
@@ -372,7 +372,7 @@ internal sealed class SqliteUsageStore : IUsageStore
 
         // The smallest id whose batch (or the next kept one) was received at or after the cutoff; hi when none was.
         var probe = sqlite.Command("SELECT received_at FROM usage_batch WHERE id >= $id ORDER BY id LIMIT 1;");
-        var id = probe.Parameters.Add("$id", SqliteType.Integer);
+        var id = probe.Parameters.AddWithValue("$id", null);
         while (lo < hi)
         {
             var middle = lo + ((hi - lo) / 2);
@@ -429,7 +429,7 @@ internal sealed class SqliteUsageStore : IUsageStore
         DeletePeriods(work, "usage_feature", "grain, period, handshake_code, item_id, feature", $"grain = {(int)grain}", cutoff, limit);
 
     public long PurgeDeviceSets(UnitOfWork work, UsageGrain grain, DateTimeOffset cutoff, int limit) =>
-        DeletePeriods(work, "usage_device_bits", "rowid", $"level IN (0, 1, 2) AND grain = {(int)grain}", cutoff, limit);
+        DeletePeriods(work, "usage_device_bits", SqlUnitOfWork.Of(work).Dialect.RowId, $"level IN (0, 1, 2) AND grain = {(int)grain}", cutoff, limit);
 
     /// <summary>
     /// Deletes at most <paramref name="limit"/> rows of <paramref name="table"/> whose period is before <paramref name="cutoff"/>,
@@ -442,12 +442,12 @@ internal sealed class SqliteUsageStore : IUsageStore
 
     /// <summary>An emptied raw table numbers its next rows from 1 again: its roll-up mark goes back to 0 with it.</summary>
     private static void ResetMarkWhenEmpty(UnitOfWork work, RollupSource source) =>
-        SqliteUnitOfWork.Of(work).Command(
+        SqlUnitOfWork.Of(work).Command(
             $"UPDATE usage_rollup_mark SET last_id = 0 WHERE source = '{TableOf(source)}' AND NOT EXISTS (SELECT 1 FROM {TableOf(source)});").ExecuteNonQuery();
 
     private static long Delete(UnitOfWork work, string sql, object cutoff, int limit)
     {
-        var command = SqliteUnitOfWork.Of(work).Command(sql);
+        var command = SqlUnitOfWork.Of(work).Command(sql);
         command.Parameters.AddWithValue("$cutoff", cutoff);
         command.Parameters.AddWithValue("$limit", limit);
         return command.ExecuteNonQuery();
@@ -456,7 +456,7 @@ internal sealed class SqliteUsageStore : IUsageStore
     private static string Filters(UsageFilter filter, string alias) =>
         (filter.Code is null ? string.Empty : $" AND {alias}handshake_code = $code") + (filter.Item is null ? string.Empty : $" AND {alias}item_id = $item");
 
-    private static void Bind(SqliteCommand command, UsageFilter filter)
+    private static void Bind(DbCommand command, UsageFilter filter)
     {
         if (filter.Code is not null)
         {
@@ -469,13 +469,13 @@ internal sealed class SqliteUsageStore : IUsageStore
         }
     }
 
-    private static void BindDevice(SqliteCommand command, UsageGrain grain, long top, string code, string item, long client)
+    private static void BindDevice(DbCommand command, UsageGrain grain, long top, string code, string item, long client)
     {
-        command.Parameters.Add("$grain", SqliteType.Integer).Value = (int)grain;
-        command.Parameters.Add("$top", SqliteType.Integer).Value = top;
-        command.Parameters.Add("$code", SqliteType.Text).Value = code;
+        command.Parameters.AddWithValue("$grain", null).Value = (int)grain;
+        command.Parameters.AddWithValue("$top", null).Value = top;
+        command.Parameters.AddWithValue("$code", null).Value = code;
         command.Parameters.AddWithValue("$item", item);
-        command.Parameters.Add("$id", SqliteType.Integer).Value = client;
+        command.Parameters.AddWithValue("$id", null).Value = client;
     }
 
     // Every report and authorization writes the device's row at every grain, and the month row is the last of them
@@ -483,7 +483,7 @@ internal sealed class SqliteUsageStore : IUsageStore
     // Its raw batches name it too (a batch may outlive the rows of the slices it carried by up to 30 days).
     public long PurgeUnusedClients(UnitOfWork work, int limit)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("""
+        var command = SqlUnitOfWork.Of(work).Command("""
             DELETE FROM usage_client WHERE id IN (
                 SELECT id FROM usage_client c WHERE id < (SELECT max(id) FROM usage_client)
                     AND NOT EXISTS (SELECT 1 FROM usage_batch b WHERE b.client_id = c.id)
@@ -495,16 +495,16 @@ internal sealed class SqliteUsageStore : IUsageStore
     }
 
     public DateTimeOffset? PurgedBefore(UnitOfWork work) =>
-        SqliteUnitOfWork.Of(work).Command("SELECT value FROM usage_setting WHERE name = 'purged_before';").ExecuteScalar() is string text
+        SqlUnitOfWork.Of(work).Command("SELECT value FROM usage_setting WHERE name = 'purged_before';").ExecuteScalar() is string text
             ? DateTimeOffset.FromUnixTimeSeconds(long.Parse(text, CultureInfo.InvariantCulture))
             : null;
 
     public void SetPurgedBefore(UnitOfWork work, DateTimeOffset cutoff)
     {
         // Text like every usage setting; compared as a number.
-        var command = SqliteUnitOfWork.Of(work).Command("""
+        var command = SqlUnitOfWork.Of(work).Command("""
             INSERT INTO usage_setting (name, value) VALUES ('purged_before', $cutoff)
-            ON CONFLICT (name) DO UPDATE SET value = excluded.value WHERE CAST(excluded.value AS INTEGER) > CAST(value AS INTEGER);
+            ON CONFLICT (name) DO UPDATE SET value = excluded.value WHERE CAST(excluded.value AS BIGINT) > CAST(usage_setting.value AS BIGINT);
             """);
         command.Parameters.AddWithValue("$cutoff", UsagePeriods.ToSeconds(cutoff).ToString(CultureInfo.InvariantCulture));
         command.ExecuteNonQuery();

@@ -1,11 +1,11 @@
-namespace Dls.Core.Storage.Sqlite;
+namespace Dls.Core.Storage.Sql;
 
 /// <summary>The devices aggregate on SQLite (tables seat, item_counter, concurrent_slot, concurrent_slice, client_grant, client_fingerprint).</summary>
-internal sealed class SqliteDeviceStore : IDeviceStore
+internal sealed class SqlDeviceStore : IDeviceStore
 {
     public bool HoldsActiveSeat(UnitOfWork work, string itemId, string seatKey, DateTimeOffset now)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("SELECT EXISTS (SELECT 1 FROM seat WHERE item_id = $item AND seat_key = $key AND active_until > $now);");
+        var command = SqlUnitOfWork.Of(work).Command("SELECT EXISTS (SELECT 1 FROM seat WHERE item_id = $item AND seat_key = $key AND active_until > $now);");
         command.Parameters.AddWithValue("$item", itemId);
         command.Parameters.AddWithValue("$key", seatKey);
         command.Parameters.AddWithValue("$now", Timestamps.Format(now));
@@ -14,7 +14,7 @@ internal sealed class SqliteDeviceStore : IDeviceStore
 
     public long ActiveSeats(UnitOfWork work, string itemId, DateTimeOffset now)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("SELECT count(*) FROM seat WHERE item_id = $item AND active_until > $now;");
+        var command = SqlUnitOfWork.Of(work).Command("SELECT count(*) FROM seat WHERE item_id = $item AND active_until > $now;");
         command.Parameters.AddWithValue("$item", itemId);
         command.Parameters.AddWithValue("$now", Timestamps.Format(now));
         return Convert.ToInt64(command.ExecuteScalar());
@@ -22,7 +22,7 @@ internal sealed class SqliteDeviceStore : IDeviceStore
 
     public (long Active, DateTimeOffset? NextLapse) ActiveSeatsAndNextLapse(UnitOfWork work, string itemId, DateTimeOffset now)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("SELECT count(*), min(active_until) FROM seat WHERE item_id = $item AND active_until > $now;");
+        var command = SqlUnitOfWork.Of(work).Command("SELECT count(*), min(active_until) FROM seat WHERE item_id = $item AND active_until > $now;");
         command.Parameters.AddWithValue("$item", itemId);
         command.Parameters.AddWithValue("$now", Timestamps.Format(now));
         using var reader = command.ExecuteReader();
@@ -32,7 +32,7 @@ internal sealed class SqliteDeviceStore : IDeviceStore
 
     public void TakeSeat(UnitOfWork work, string itemId, string seatKey, string kind, string clientUuid, DateTimeOffset now, DateTimeOffset until)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("""
+        var command = SqlUnitOfWork.Of(work).Command("""
             INSERT INTO seat (item_id, seat_key, kind, client_uuid, first_seen, last_seen, active_until)
             VALUES ($item, $key, $kind, $client, $now, $now, $until)
             ON CONFLICT (item_id, seat_key) DO UPDATE SET client_uuid = excluded.client_uuid,
@@ -49,7 +49,7 @@ internal sealed class SqliteDeviceStore : IDeviceStore
 
     public void RefreshSeat(UnitOfWork work, string itemId, string seatKey, string clientUuid, DateTimeOffset now, DateTimeOffset until)
     {
-        var command = SqliteUnitOfWork.Of(work).Command(
+        var command = SqlUnitOfWork.Of(work).Command(
             "UPDATE seat SET last_seen = $now, active_until = $until, client_uuid = $client WHERE item_id = $item AND seat_key = $key;");
         command.Parameters.AddWithValue("$item", itemId);
         command.Parameters.AddWithValue("$key", seatKey);
@@ -61,7 +61,7 @@ internal sealed class SqliteDeviceStore : IDeviceStore
 
     public void RefreshActiveSeat(UnitOfWork work, string itemId, string seatKey, DateTimeOffset now, DateTimeOffset until)
     {
-        var command = SqliteUnitOfWork.Of(work).Command(
+        var command = SqlUnitOfWork.Of(work).Command(
             "UPDATE seat SET last_seen = $now, active_until = $until WHERE item_id = $item AND seat_key = $key AND active_until > $now AND last_seen < $now;");
         command.Parameters.AddWithValue("$item", itemId);
         command.Parameters.AddWithValue("$key", seatKey);
@@ -72,7 +72,7 @@ internal sealed class SqliteDeviceStore : IDeviceStore
 
     public IReadOnlyList<StoredSeat> Seats(UnitOfWork work, string itemId, string? clientUuid)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("""
+        var command = SqlUnitOfWork.Of(work).Command("""
             SELECT seat_key, kind, client_uuid, first_seen, last_seen, active_until FROM seat
             WHERE item_id = $item AND ($client IS NULL OR client_uuid = $client OR seat_key = $client)
             ORDER BY last_seen DESC;
@@ -93,7 +93,7 @@ internal sealed class SqliteDeviceStore : IDeviceStore
 
     public void RemoveSeats(UnitOfWork work, string clientUuid, string? itemId)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("DELETE FROM seat WHERE (client_uuid = $client OR seat_key = $client) AND ($item IS NULL OR item_id = $item);");
+        var command = SqlUnitOfWork.Of(work).Command("DELETE FROM seat WHERE (client_uuid = $client OR seat_key = $client) AND ($item IS NULL OR item_id = $item);");
         command.Parameters.AddWithValue("$client", clientUuid);
         command.Parameters.AddWithValue("$item", (object?)itemId ?? DBNull.Value);
         command.ExecuteNonQuery();
@@ -102,8 +102,8 @@ internal sealed class SqliteDeviceStore : IDeviceStore
     public IReadOnlyList<StoredGrantee> Grantees(UnitOfWork work, string itemId, string? clientUuid, string? handshakeCode)
     {
         // Only the filters given, so that the planner seeks the device in the index when one is asked for.
-        var command = SqliteUnitOfWork.Of(work).Command($"""
-            SELECT client_uuid, min(first_granted), max(cache_until), group_concat(handshake_code, char(10)) FROM client_grant
+        var command = SqlUnitOfWork.Of(work).Command($"""
+            SELECT client_uuid, min(first_granted), max(cache_until), {SqlUnitOfWork.Of(work).Dialect.JoinLines("handshake_code")} FROM client_grant
             WHERE item_id = $item{(clientUuid is null ? string.Empty : " AND client_uuid = $client")}{(handshakeCode is null ? string.Empty : " AND handshake_code = $code")}
             GROUP BY client_uuid;
             """);
@@ -122,7 +122,7 @@ internal sealed class SqliteDeviceStore : IDeviceStore
 
     public IReadOnlyDictionary<string, DateTimeOffset> NewestSlots(UnitOfWork work, string itemId, DateTimeOffset since)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("SELECT client_uuid, max(slice) FROM concurrent_slot WHERE item_id = $item AND slice >= $since GROUP BY client_uuid;");
+        var command = SqlUnitOfWork.Of(work).Command("SELECT client_uuid, max(slice) FROM concurrent_slot WHERE item_id = $item AND slice >= $since GROUP BY client_uuid;");
         command.Parameters.AddWithValue("$item", itemId);
         command.Parameters.AddWithValue("$since", Timestamps.Format(since));
         using var reader = command.ExecuteReader();
@@ -137,7 +137,7 @@ internal sealed class SqliteDeviceStore : IDeviceStore
 
     public (long Counted, long Overage) Counter(UnitOfWork work, string itemId)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("SELECT counted, overage FROM item_counter WHERE item_id = $item;");
+        var command = SqlUnitOfWork.Of(work).Command("SELECT counted, overage FROM item_counter WHERE item_id = $item;");
         command.Parameters.AddWithValue("$item", itemId);
         using var reader = command.ExecuteReader();
         return reader.Read() ? (reader.GetInt64(0), reader.GetInt64(1)) : (0, 0);
@@ -145,9 +145,9 @@ internal sealed class SqliteDeviceStore : IDeviceStore
 
     public void AddCounted(UnitOfWork work, string itemId, long count)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("""
+        var command = SqlUnitOfWork.Of(work).Command("""
             INSERT INTO item_counter (item_id, counted, overage) VALUES ($item, $count, 0)
-            ON CONFLICT (item_id) DO UPDATE SET counted = counted + excluded.counted;
+            ON CONFLICT (item_id) DO UPDATE SET counted = item_counter.counted + excluded.counted;
             """);
         command.Parameters.AddWithValue("$item", itemId);
         command.Parameters.AddWithValue("$count", count);
@@ -156,9 +156,9 @@ internal sealed class SqliteDeviceStore : IDeviceStore
 
     public void AddOverage(UnitOfWork work, string itemId)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("""
+        var command = SqlUnitOfWork.Of(work).Command("""
             INSERT INTO item_counter (item_id, counted, overage) VALUES ($item, 0, 1)
-            ON CONFLICT (item_id) DO UPDATE SET overage = overage + 1;
+            ON CONFLICT (item_id) DO UPDATE SET overage = item_counter.overage + 1;
             """);
         command.Parameters.AddWithValue("$item", itemId);
         command.ExecuteNonQuery();
@@ -166,7 +166,7 @@ internal sealed class SqliteDeviceStore : IDeviceStore
 
     public bool AddConcurrentSlot(UnitOfWork work, string itemId, DateTimeOffset slice, string slotKey, string clientUuid)
     {
-        var command = SqliteUnitOfWork.Of(work).Command(
+        var command = SqlUnitOfWork.Of(work).Command(
             "INSERT INTO concurrent_slot (item_id, slice, seat_key, client_uuid) VALUES ($item, $slice, $key, $client) ON CONFLICT DO NOTHING;");
         command.Parameters.AddWithValue("$item", itemId);
         command.Parameters.AddWithValue("$slice", Timestamps.Format(slice));
@@ -177,9 +177,9 @@ internal sealed class SqliteDeviceStore : IDeviceStore
 
     public long AddActiveInSlice(UnitOfWork work, string itemId, DateTimeOffset slice)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("""
+        var command = SqlUnitOfWork.Of(work).Command("""
             INSERT INTO concurrent_slice (item_id, slice, active) VALUES ($item, $slice, 1)
-            ON CONFLICT (item_id, slice) DO UPDATE SET active = active + 1
+            ON CONFLICT (item_id, slice) DO UPDATE SET active = concurrent_slice.active + 1
             RETURNING active;
             """);
         command.Parameters.AddWithValue("$item", itemId);
@@ -189,7 +189,7 @@ internal sealed class SqliteDeviceStore : IDeviceStore
 
     public long ActiveInSlice(UnitOfWork work, string itemId, DateTimeOffset slice)
     {
-        var command = SqliteUnitOfWork.Of(work).Command(
+        var command = SqlUnitOfWork.Of(work).Command(
             "SELECT coalesce((SELECT active FROM concurrent_slice WHERE item_id = $item AND slice = $slice), 0);");
         command.Parameters.AddWithValue("$item", itemId);
         command.Parameters.AddWithValue("$slice", Timestamps.Format(slice));
@@ -198,7 +198,7 @@ internal sealed class SqliteDeviceStore : IDeviceStore
 
     public long ActiveOfOthers(UnitOfWork work, string itemId, DateTimeOffset slice, DateTimeOffset previousSlice, string clientUuid)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("""
+        var command = SqlUnitOfWork.Of(work).Command("""
             SELECT count(DISTINCT seat_key) FROM concurrent_slot
             WHERE item_id = $item AND slice IN ($current, $previous) AND client_uuid <> $client;
             """);
@@ -211,7 +211,7 @@ internal sealed class SqliteDeviceStore : IDeviceStore
 
     public IReadOnlyList<StoredGrant> Grants(UnitOfWork work, DateTimeOffset since)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("SELECT client_uuid, handshake_code, item_id, cache_until FROM client_grant WHERE cache_until >= $since;");
+        var command = SqlUnitOfWork.Of(work).Command("SELECT client_uuid, handshake_code, item_id, cache_until FROM client_grant WHERE cache_until >= $since;");
         command.Parameters.AddWithValue("$since", Timestamps.Format(since));
         var grants = new List<StoredGrant>();
         using var reader = command.ExecuteReader();
@@ -225,7 +225,7 @@ internal sealed class SqliteDeviceStore : IDeviceStore
 
     public DateTimeOffset? GrantHorizon(UnitOfWork work, string clientUuid, string code, string itemId)
     {
-        var command = SqliteUnitOfWork.Of(work).Command(
+        var command = SqlUnitOfWork.Of(work).Command(
             "SELECT cache_until FROM client_grant WHERE client_uuid = $client AND handshake_code = $code AND item_id = $item;");
         command.Parameters.AddWithValue("$client", clientUuid);
         command.Parameters.AddWithValue("$code", code);
@@ -235,9 +235,10 @@ internal sealed class SqliteDeviceStore : IDeviceStore
 
     public void RecordGrant(UnitOfWork work, string clientUuid, string code, string itemId, DateTimeOffset now, DateTimeOffset cacheUntil)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("""
+        var command = SqlUnitOfWork.Of(work).Command("""
             INSERT INTO client_grant (client_uuid, handshake_code, item_id, first_granted, cache_until) VALUES ($client, $code, $item, $now, $until)
-            ON CONFLICT DO UPDATE SET cache_until = max(cache_until, excluded.cache_until);
+            ON CONFLICT (client_uuid, handshake_code, item_id) DO UPDATE SET
+                cache_until = CASE WHEN excluded.cache_until > client_grant.cache_until THEN excluded.cache_until ELSE client_grant.cache_until END;
             """);
         command.Parameters.AddWithValue("$client", clientUuid);
         command.Parameters.AddWithValue("$code", code);
@@ -249,7 +250,7 @@ internal sealed class SqliteDeviceStore : IDeviceStore
 
     public string? FirstFingerprint(UnitOfWork work, string clientUuid, DateTimeOffset slice, string fingerprint)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("""
+        var command = SqlUnitOfWork.Of(work).Command("""
             INSERT INTO client_fingerprint (client_uuid, slice, fingerprint) VALUES ($client, $slice, $fingerprint) ON CONFLICT DO NOTHING;
             SELECT fingerprint FROM client_fingerprint WHERE client_uuid = $client AND slice = $slice;
             """);
@@ -261,7 +262,7 @@ internal sealed class SqliteDeviceStore : IDeviceStore
 
     public void Prune(UnitOfWork work, DateTimeOffset slice, DateTimeOffset before)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("""
+        var command = SqlUnitOfWork.Of(work).Command("""
             DELETE FROM client_fingerprint WHERE slice < $slice;
             DELETE FROM concurrent_slot WHERE slice < $old;
             """);
@@ -284,7 +285,7 @@ internal sealed class SqliteDeviceStore : IDeviceStore
     /// <summary>Runs one purge statement over rows older than <paramref name="cutoff"/>, at most <paramref name="limit"/> of them.</summary>
     private static long Delete(UnitOfWork work, string sql, DateTimeOffset cutoff, int limit)
     {
-        var command = SqliteUnitOfWork.Of(work).Command(sql);
+        var command = SqlUnitOfWork.Of(work).Command(sql);
         command.Parameters.AddWithValue("$cutoff", Timestamps.Format(cutoff));
         command.Parameters.AddWithValue("$limit", limit);
         return command.ExecuteNonQuery();

@@ -1,13 +1,13 @@
 using System.Globalization;
 
-namespace Dls.Core.Storage.Sqlite;
+namespace Dls.Core.Storage.Sql;
 
 /// <summary>The alerts aggregate on SQLite (tables alert_setting, alert_level_state, alert_notification, alert_delivery).</summary>
-internal sealed class SqliteAlertStore : IAlertStore
+internal sealed class SqlAlertStore : IAlertStore
 {
     public IReadOnlyDictionary<string, string> Settings(UnitOfWork work)
     {
-        using var reader = SqliteUnitOfWork.Of(work).Command("SELECT name, value FROM alert_setting;").ExecuteReader();
+        using var reader = SqlUnitOfWork.Of(work).Command("SELECT name, value FROM alert_setting;").ExecuteReader();
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         while (reader.Read())
         {
@@ -19,7 +19,7 @@ internal sealed class SqliteAlertStore : IAlertStore
 
     public void SetSetting(UnitOfWork work, string name, string? value, DateTimeOffset now)
     {
-        var sqlite = SqliteUnitOfWork.Of(work);
+        var sqlite = SqlUnitOfWork.Of(work);
         if (string.IsNullOrEmpty(value))
         {
             var delete = sqlite.Command("DELETE FROM alert_setting WHERE name = $name;");
@@ -41,7 +41,7 @@ internal sealed class SqliteAlertStore : IAlertStore
     public IReadOnlyDictionary<string, HashSet<string>> FiredLevels(UnitOfWork work)
     {
         var fired = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
-        using var reader = SqliteUnitOfWork.Of(work).Command("SELECT condition_key, level FROM alert_level_state;").ExecuteReader();
+        using var reader = SqlUnitOfWork.Of(work).Command("SELECT condition_key, level FROM alert_level_state;").ExecuteReader();
         while (reader.Read())
         {
             var key = reader.GetString(0);
@@ -58,7 +58,7 @@ internal sealed class SqliteAlertStore : IAlertStore
 
     public void FireLevel(UnitOfWork work, string conditionKey, string level, DateTimeOffset now)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("INSERT INTO alert_level_state (condition_key, level, reached_at) VALUES ($key, $level, $now);");
+        var command = SqlUnitOfWork.Of(work).Command("INSERT INTO alert_level_state (condition_key, level, reached_at) VALUES ($key, $level, $now);");
         command.Parameters.AddWithValue("$key", conditionKey);
         command.Parameters.AddWithValue("$level", level);
         command.Parameters.AddWithValue("$now", Timestamps.Format(now));
@@ -67,7 +67,7 @@ internal sealed class SqliteAlertStore : IAlertStore
 
     public void RearmLevel(UnitOfWork work, string conditionKey, string level)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("DELETE FROM alert_level_state WHERE condition_key = $key AND level = $level;");
+        var command = SqlUnitOfWork.Of(work).Command("DELETE FROM alert_level_state WHERE condition_key = $key AND level = $level;");
         command.Parameters.AddWithValue("$key", conditionKey);
         command.Parameters.AddWithValue("$level", level);
         command.ExecuteNonQuery();
@@ -75,14 +75,14 @@ internal sealed class SqliteAlertStore : IAlertStore
 
     public void RearmCondition(UnitOfWork work, string conditionKey)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("DELETE FROM alert_level_state WHERE condition_key = $key;");
+        var command = SqlUnitOfWork.Of(work).Command("DELETE FROM alert_level_state WHERE condition_key = $key;");
         command.Parameters.AddWithValue("$key", conditionKey);
         command.ExecuteNonQuery();
     }
 
     public long AddNotification(UnitOfWork work, DateTimeOffset time, string kind, string subject, string payload)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("INSERT INTO alert_notification (time, kind, subject, payload) VALUES ($time, $kind, $subject, $payload) RETURNING id;");
+        var command = SqlUnitOfWork.Of(work).Command("INSERT INTO alert_notification (time, kind, subject, payload) VALUES ($time, $kind, $subject, $payload) RETURNING id;");
         command.Parameters.AddWithValue("$time", Timestamps.Format(time));
         command.Parameters.AddWithValue("$kind", kind);
         command.Parameters.AddWithValue("$subject", subject);
@@ -92,7 +92,7 @@ internal sealed class SqliteAlertStore : IAlertStore
 
     public void AddDelivery(UnitOfWork work, long notificationId, string channel, int maxAttempts, DateTimeOffset now)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("""
+        var command = SqlUnitOfWork.Of(work).Command("""
             INSERT INTO alert_delivery (notification_id, channel, status, max_attempts, next_attempt_at)
             VALUES ($id, $channel, 'Pending', $max, $now);
             """);
@@ -105,7 +105,7 @@ internal sealed class SqliteAlertStore : IAlertStore
 
     public IReadOnlyList<StoredDelivery> DueDeliveries(UnitOfWork work, DateTimeOffset now, long? notificationId, int limit)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("""
+        var command = SqlUnitOfWork.Of(work).Command("""
             SELECT d.id, d.notification_id, d.channel, d.attempts, d.max_attempts, n.payload
             FROM alert_delivery d JOIN alert_notification n ON n.id = d.notification_id
             WHERE d.status = 'Pending' AND d.next_attempt_at <= $now AND (d.lease_until IS NULL OR d.lease_until <= $now)
@@ -127,7 +127,7 @@ internal sealed class SqliteAlertStore : IAlertStore
 
     public void Lease(UnitOfWork work, long deliveryId, DateTimeOffset? until)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("UPDATE alert_delivery SET lease_until = $until WHERE id = $id;");
+        var command = SqlUnitOfWork.Of(work).Command("UPDATE alert_delivery SET lease_until = $until WHERE id = $id;");
         command.Parameters.AddWithValue("$until", until is null ? DBNull.Value : Timestamps.Format(until.Value));
         command.Parameters.AddWithValue("$id", deliveryId);
         command.ExecuteNonQuery();
@@ -135,7 +135,7 @@ internal sealed class SqliteAlertStore : IAlertStore
 
     public void RecordAttempt(UnitOfWork work, long deliveryId, string status, int attempts, DateTimeOffset now, DateTimeOffset? next, DateTimeOffset? deliveredAt, string error)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("""
+        var command = SqlUnitOfWork.Of(work).Command("""
             UPDATE alert_delivery SET status = $status, attempts = $attempts, last_attempt_at = $now, lease_until = NULL,
                 next_attempt_at = $next, delivered_at = $delivered, error = $error
             WHERE id = $id;
@@ -152,7 +152,7 @@ internal sealed class SqliteAlertStore : IAlertStore
 
     public IReadOnlyList<StoredAlert> History(UnitOfWork work, DateTimeOffset? since, long? notificationId)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("""
+        var command = SqlUnitOfWork.Of(work).Command("""
             SELECT n.id, n.time, n.payload, d.channel, d.status, d.attempts, d.next_attempt_at, d.delivered_at, d.error
             FROM alert_notification n LEFT JOIN alert_delivery d ON d.notification_id = n.id
             WHERE ($id IS NULL OR n.id = $id) AND ($since IS NULL OR n.time >= $since) ORDER BY n.id, d.id;

@@ -1,15 +1,15 @@
 using Dls.Core.Audit;
 using Dls.Core.Listeners;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 
-namespace Dls.Core.Storage.Sqlite;
+namespace Dls.Core.Storage.Sql;
 
 /// <summary>The server aggregate on SQLite (tables server, server_setting, listener, audit_log).</summary>
-internal sealed class SqliteServerStore : IServerStore
+internal sealed class SqlServerStore : IServerStore
 {
     public StoredServer? Identity(UnitOfWork work)
     {
-        var command = SqliteUnitOfWork.Of(work).Command(
+        var command = SqlUnitOfWork.Of(work).Command(
             "SELECT uuid, organization_id, main_server_url, standby_server_url, role, public_key, created_at FROM server WHERE id = 1;");
         using var reader = command.ExecuteReader();
         return reader.Read()
@@ -20,9 +20,12 @@ internal sealed class SqliteServerStore : IServerStore
 
     public void WriteIdentity(UnitOfWork work, StoredServer server, byte[] sealedPrivateKey, DateTimeOffset now)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("""
-            INSERT OR REPLACE INTO server (id, uuid, organization_id, main_server_url, standby_server_url, role, private_key, public_key, created_at, updated_at)
-            VALUES (1, $uuid, $org, $main, $standby, $role, $private, $public, $created, $now);
+        var command = SqlUnitOfWork.Of(work).Command("""
+            INSERT INTO server (id, uuid, organization_id, main_server_url, standby_server_url, role, private_key, public_key, created_at, updated_at)
+            VALUES (1, $uuid, $org, $main, $standby, $role, $private, $public, $created, $now)
+            ON CONFLICT (id) DO UPDATE SET uuid = excluded.uuid, organization_id = excluded.organization_id, main_server_url = excluded.main_server_url,
+                standby_server_url = excluded.standby_server_url, role = excluded.role, private_key = excluded.private_key,
+                public_key = excluded.public_key, created_at = excluded.created_at, updated_at = excluded.updated_at;
             """);
         command.Parameters.AddWithValue("$uuid", server.Uuid);
         command.Parameters.AddWithValue("$org", server.OrganizationId);
@@ -38,7 +41,7 @@ internal sealed class SqliteServerStore : IServerStore
 
     public void UpdateIdentity(UnitOfWork work, string? organizationId, string? mainServerUrl, string? standbyServerUrl, string? role, DateTimeOffset now)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("""
+        var command = SqlUnitOfWork.Of(work).Command("""
             UPDATE server SET organization_id = coalesce($org, organization_id), main_server_url = coalesce($main, main_server_url),
                 standby_server_url = coalesce($standby, standby_server_url), role = coalesce($role, role), updated_at = $now
             WHERE id = 1;
@@ -52,13 +55,13 @@ internal sealed class SqliteServerStore : IServerStore
     }
 
     public byte[]? SealedPrivateKey(UnitOfWork work) =>
-        SqliteUnitOfWork.Of(work).Command("SELECT private_key FROM server WHERE id = 1;").ExecuteScalar() as byte[];
+        SqlUnitOfWork.Of(work).Command("SELECT private_key FROM server WHERE id = 1;").ExecuteScalar() as byte[];
 
     public bool HoldsLicenses(UnitOfWork work)
     {
         // The license table arrives with the licensing migration; a store without it holds no license.
-        var sqlite = SqliteUnitOfWork.Of(work);
-        if (Convert.ToInt64(sqlite.Command("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'license';").ExecuteScalar()) == 0)
+        var sqlite = SqlUnitOfWork.Of(work);
+        if (Convert.ToInt64(sqlite.Command(sqlite.Dialect.TableExists("license")).ExecuteScalar()) == 0)
         {
             return false;
         }
@@ -69,7 +72,7 @@ internal sealed class SqliteServerStore : IServerStore
     public IReadOnlyDictionary<string, string> Settings(UnitOfWork work)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
-        using var reader = SqliteUnitOfWork.Of(work).Command("SELECT name, value FROM server_setting;").ExecuteReader();
+        using var reader = SqlUnitOfWork.Of(work).Command("SELECT name, value FROM server_setting;").ExecuteReader();
         while (reader.Read())
         {
             values[reader.GetString(0)] = reader.GetString(1);
@@ -80,9 +83,9 @@ internal sealed class SqliteServerStore : IServerStore
 
     public void SetSettings(UnitOfWork work, IEnumerable<KeyValuePair<string, string>> settings)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("INSERT INTO server_setting (name, value) VALUES ($name, $value) ON CONFLICT (name) DO UPDATE SET value = excluded.value;");
-        var name = command.Parameters.Add("$name", SqliteType.Text);
-        var value = command.Parameters.Add("$value", SqliteType.Text);
+        var command = SqlUnitOfWork.Of(work).Command("INSERT INTO server_setting (name, value) VALUES ($name, $value) ON CONFLICT (name) DO UPDATE SET value = excluded.value;");
+        var name = command.Parameters.AddWithValue("$name", null);
+        var value = command.Parameters.AddWithValue("$value", null);
         foreach (var setting in settings)
         {
             name.Value = setting.Key;
@@ -93,9 +96,11 @@ internal sealed class SqliteServerStore : IServerStore
 
     public void RegisterListener(UnitOfWork work, string url, int processId, DateTimeOffset? processStartedAt, DateTimeOffset now, string version)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("""
-            INSERT OR REPLACE INTO listener (url, process_id, process_started_at, started_at, version)
-            VALUES ($url, $pid, $processStartedAt, $now, $version);
+        var command = SqlUnitOfWork.Of(work).Command("""
+            INSERT INTO listener (url, process_id, process_started_at, started_at, version)
+            VALUES ($url, $pid, $processStartedAt, $now, $version)
+            ON CONFLICT (url) DO UPDATE SET process_id = excluded.process_id, process_started_at = excluded.process_started_at,
+                started_at = excluded.started_at, version = excluded.version;
             """);
         command.Parameters.AddWithValue("$url", url);
         command.Parameters.AddWithValue("$pid", processId);
@@ -107,7 +112,7 @@ internal sealed class SqliteServerStore : IServerStore
 
     public void UnregisterListener(UnitOfWork work, string url, int processId)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("DELETE FROM listener WHERE url = $url AND process_id = $pid;");
+        var command = SqlUnitOfWork.Of(work).Command("DELETE FROM listener WHERE url = $url AND process_id = $pid;");
         command.Parameters.AddWithValue("$url", url);
         command.Parameters.AddWithValue("$pid", processId);
         command.ExecuteNonQuery();
@@ -115,7 +120,7 @@ internal sealed class SqliteServerStore : IServerStore
 
     public IReadOnlyList<ListenerRecord> Listeners(UnitOfWork work)
     {
-        using var reader = SqliteUnitOfWork.Of(work).Command("SELECT url, process_id, process_started_at, started_at, version FROM listener ORDER BY url;").ExecuteReader();
+        using var reader = SqlUnitOfWork.Of(work).Command("SELECT url, process_id, process_started_at, started_at, version FROM listener ORDER BY url;").ExecuteReader();
         var records = new List<ListenerRecord>();
         while (reader.Read())
         {
@@ -132,7 +137,7 @@ internal sealed class SqliteServerStore : IServerStore
 
     public void AppendAudit(UnitOfWork work, DateTimeOffset time, string user, string action, string target, string details)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("INSERT INTO audit_log (time, user, action, target, details) VALUES ($time, $user, $action, $target, $details);");
+        var command = SqlUnitOfWork.Of(work).Command("INSERT INTO audit_log (time, \"user\", action, target, details) VALUES ($time, $user, $action, $target, $details);");
         command.Parameters.AddWithValue("$time", Timestamps.Format(time));
         command.Parameters.AddWithValue("$user", user);
         command.Parameters.AddWithValue("$action", action);
@@ -143,7 +148,7 @@ internal sealed class SqliteServerStore : IServerStore
 
     public IReadOnlyList<AuditEntry> Audit(UnitOfWork work, DateTimeOffset since)
     {
-        var command = SqliteUnitOfWork.Of(work).Command("SELECT time, user, action, target, details FROM audit_log WHERE time >= $since ORDER BY id;");
+        var command = SqlUnitOfWork.Of(work).Command("SELECT time, \"user\", action, target, details FROM audit_log WHERE time >= $since ORDER BY id;");
         command.Parameters.AddWithValue("$since", Timestamps.Format(since));
         using var reader = command.ExecuteReader();
         var entries = new List<AuditEntry>();
