@@ -26,7 +26,7 @@ public abstract class DlsCmdlet : PSCmdlet, IDisposable
 
     /// <summary>The store path made absolute against the current PowerShell location.</summary>
     protected string ResolvedStorePath =>
-        StorePaths.Resolve(StorePath is null ? null : GetUnresolvedProviderPathFromPSPath(StorePath));
+        StorePaths.Resolve(StorePath is null || Dls.Core.Storage.Postgres.PostgresUri.IsUri(StorePath) ? StorePath : GetUnresolvedProviderPathFromPSPath(StorePath));
 
     /// <summary>The existing store; a terminating <c>StoreNotFound</c> when there is none.</summary>
     protected DlsStore Store => _store ??= DlsStore.Open(ResolvedStorePath);

@@ -21,7 +21,7 @@ public abstract class StoreCompleter : IArgumentCompleter
         try
         {
             var path = fakeBoundParameters?["StorePath"] as string;
-            if (!string.IsNullOrEmpty(path) && !Path.IsPathRooted(path))
+            if (!string.IsNullOrEmpty(path) && !Path.IsPathRooted(path) && !Dls.Core.Storage.Postgres.PostgresUri.IsUri(path))
             {
                 var location = Runspace.DefaultRunspace?.SessionStateProxy?.Path?.CurrentFileSystemLocation?.ProviderPath;
                 path = location is null ? path : Path.Combine(location, path);
