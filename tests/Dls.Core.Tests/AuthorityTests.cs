@@ -151,8 +151,8 @@ public sealed class AuthorityTests : IDisposable
             var (connection, transaction) = Units.Sqlite(work);
             using var command = connection.CreateCommand();
             command.Transaction = transaction;
-            command.CommandText = "INSERT INTO audit_log (time, user, action, target) VALUES ('t', 'u', 'test', $i);";
-            command.Parameters.AddWithValue("$i", i.ToString());
+            command.CommandText = "INSERT INTO audit_log (time, user, action, target) VALUES ('t', 'u', 'test', @i);";
+            command.Parameters.AddWithValue("@i", i.ToString());
             command.ExecuteNonQuery();
             if (i == 7)
             {

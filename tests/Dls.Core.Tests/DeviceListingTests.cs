@@ -186,12 +186,12 @@ public sealed class DeviceListingTests : IDisposable
             {
                 using var command = connection.CreateCommand();
                 command.CommandText = "EXPLAIN QUERY PLAN " + sql;
-                command.Parameters.AddWithValue("$item", "S");
-                command.Parameters.AddWithValue("$client", "x");
-                command.Parameters.AddWithValue("$code", "216998-app");
-                command.Parameters.AddWithValue("$grain", 1);
-                command.Parameters.AddWithValue("$id", 1);
-                command.Parameters.AddWithValue("$period", 0);
+                command.Parameters.AddWithValue("@item", "S");
+                command.Parameters.AddWithValue("@client", "x");
+                command.Parameters.AddWithValue("@code", "216998-app");
+                command.Parameters.AddWithValue("@grain", 1);
+                command.Parameters.AddWithValue("@id", 1);
+                command.Parameters.AddWithValue("@period", 0);
 
                 using var reader = command.ExecuteReader();
                 var lines = new List<string>();
@@ -204,18 +204,18 @@ public sealed class DeviceListingTests : IDisposable
             }
 
             return (
-                Plan("SELECT client_uuid, min(first_granted) FROM client_grant WHERE item_id = $item GROUP BY client_uuid;")
-                    + " || " + Plan("SELECT client_uuid, min(first_granted) FROM client_grant WHERE item_id = $item AND client_uuid = $client GROUP BY client_uuid;"),
+                Plan("SELECT client_uuid, min(first_granted) FROM client_grant WHERE item_id = @item GROUP BY client_uuid;")
+                    + " || " + Plan("SELECT client_uuid, min(first_granted) FROM client_grant WHERE item_id = @item AND client_uuid = @client GROUP BY client_uuid;"),
                 Plan("""
                     SELECT EXISTS (SELECT 1 FROM usage_device
-                        WHERE grain = $grain AND period = $period AND handshake_code = $code AND item_id = $item AND client_id = $id
+                        WHERE grain = @grain AND period = @period AND handshake_code = @code AND item_id = @item AND client_id = @id
                           AND (reports > 0 OR authorizations > failed_authorizations));
                     """)
                     + " || " + Plan("""
                     WITH RECURSIVE candidate (period) AS (
-                        SELECT $period UNION ALL SELECT period - 180 FROM candidate WHERE period - 180 >= $period - 3600)
+                        SELECT @period UNION ALL SELECT period - 180 FROM candidate WHERE period - 180 >= @period - 3600)
                     SELECT max(d.period) FROM candidate c CROSS JOIN usage_device d
-                        ON d.grain = $grain AND d.period = c.period AND d.handshake_code = $code AND d.item_id = $item AND d.client_id = $id
+                        ON d.grain = @grain AND d.period = c.period AND d.handshake_code = @code AND d.item_id = @item AND d.client_id = @id
                     WHERE d.reports > 0 OR d.authorizations > d.failed_authorizations;
                     """));
         });

@@ -203,12 +203,12 @@ public sealed partial class PublicSuffixListTests
             {
                 using var insert = connection.CreateCommand();
                 insert.Transaction = transaction;
-                insert.CommandText = "INSERT INTO seat (item_id, seat_key, kind, client_uuid, first_seen, last_seen, active_until) VALUES ('D', $key, 'domain', $client, $first, $last, $until);";
-                insert.Parameters.AddWithValue("$key", key);
-                insert.Parameters.AddWithValue("$client", client);
-                insert.Parameters.AddWithValue("$first", first);
-                insert.Parameters.AddWithValue("$last", last);
-                insert.Parameters.AddWithValue("$until", until);
+                insert.CommandText = "INSERT INTO seat (item_id, seat_key, kind, client_uuid, first_seen, last_seen, active_until) VALUES ('D', @key, 'domain', @client, @first, @last, @until);";
+                insert.Parameters.AddWithValue("@key", key);
+                insert.Parameters.AddWithValue("@client", client);
+                insert.Parameters.AddWithValue("@first", first);
+                insert.Parameters.AddWithValue("@last", last);
+                insert.Parameters.AddWithValue("@until", until);
                 insert.ExecuteNonQuery();
             }
         });

@@ -66,8 +66,8 @@ public sealed class SecretsAtRestTests : IDisposable
         {
             using var command = connection.CreateCommand();
             command.Transaction = transaction;
-            command.CommandText = "UPDATE server SET private_key = $plain WHERE id = 1; DELETE FROM schema_migration WHERE version = 64;";
-            command.Parameters.AddWithValue("$plain", plain);
+            command.CommandText = "UPDATE server SET private_key = @plain WHERE id = 1; DELETE FROM schema_migration WHERE version = 64;";
+            command.Parameters.AddWithValue("@plain", plain);
             command.ExecuteNonQuery();
         });
         Assert.False(SecretProtector.IsProtected(StoredPrivateKey(store)));

@@ -29,8 +29,8 @@ public sealed class WritePathTests : IDisposable
     public void A_units_prepared_statement_sees_each_transactions_own_state_and_parameters()
     {
         var store = _one.Initialized();
-        const string Insert = "INSERT INTO probe (name, value) VALUES ($name, $value);";
-        const string Read = "SELECT value FROM probe WHERE name = $name;";
+        const string Insert = "INSERT INTO probe (name, value) VALUES (@name, @value);";
+        const string Read = "SELECT value FROM probe WHERE name = @name;";
         store.Write(work =>
         {
             using var create = Units.Sqlite(work).Connection.CreateCommand();
@@ -44,8 +44,8 @@ public sealed class WritePathTests : IDisposable
         {
             var unit = SqlUnitOfWork.Of(writer);
             var insert = unit.Command(Insert);
-            insert.Parameters.AddWithValue("$name", "a");
-            insert.Parameters.AddWithValue("$value", "1");
+            insert.Parameters.AddWithValue("@name", "a");
+            insert.Parameters.AddWithValue("@value", "1");
             insert.ExecuteNonQuery();
             writer.Commit();
 
@@ -53,8 +53,8 @@ public sealed class WritePathTests : IDisposable
             Assert.Same(insert, again);
             Assert.Empty(again.Parameters);
             writer.Savepoint("b");
-            again.Parameters.AddWithValue("$name", "b");
-            again.Parameters.AddWithValue("$value", "2");
+            again.Parameters.AddWithValue("@name", "b");
+            again.Parameters.AddWithValue("@value", "2");
             again.ExecuteNonQuery();
             Assert.Equal("2", ReadValue(unit, "b"));
             writer.RollbackTo("b");
@@ -71,7 +71,7 @@ public sealed class WritePathTests : IDisposable
         static string? ReadValue(SqlUnitOfWork unit, string name)
         {
             var read = unit.Command(Read);
-            read.Parameters.AddWithValue("$name", name);
+            read.Parameters.AddWithValue("@name", name);
             return read.ExecuteScalar() as string;
         }
     }

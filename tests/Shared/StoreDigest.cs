@@ -9,15 +9,23 @@ namespace Dls.Tests;
 /// <summary>A hash of every row of every table: equal digests mean the store's content did not change.</summary>
 public static class StoreDigest
 {
+    /// <remarks>
+    /// On PostgreSQL, <c>store_lock</c> is left out: it is the writers' lock, whose counter moves with every committed
+    /// write transaction, changed or not (SQLite's lock is not in a table either).
+    /// </remarks>
     public static string Of(string path)
     {
-        using var connection = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
+        using DbConnection connection = Dls.Core.Storage.Postgres.PostgresUri.IsUri(path)
+            ? new Npgsql.NpgsqlConnection(Dls.Core.Storage.Postgres.PostgresUri.ConnectionString(path, TimeSpan.FromSeconds(30)))
+            : new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
         connection.Open();
         var text = new StringBuilder();
         var tables = new List<string>();
         using (var list = connection.CreateCommand())
         {
-            list.CommandText = "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name;";
+            list.CommandText = connection is SqliteConnection
+                ? "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name;"
+                : "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() AND table_name <> 'store_lock' ORDER BY 1;";
             using var reader = list.ExecuteReader();
             while (reader.Read())
             {

@@ -109,7 +109,7 @@ internal sealed class SqlAlertStore : IAlertStore
             SELECT d.id, d.notification_id, d.channel, d.attempts, d.max_attempts, n.payload
             FROM alert_delivery d JOIN alert_notification n ON n.id = d.notification_id
             WHERE d.status = 'Pending' AND d.next_attempt_at <= $now AND (d.lease_until IS NULL OR d.lease_until <= $now)
-              AND ($id IS NULL OR d.notification_id = $id)
+              AND (CAST($id AS BIGINT) IS NULL OR d.notification_id = CAST($id AS BIGINT))
             ORDER BY d.id LIMIT $limit;
             """);
         command.Parameters.AddWithValue("$now", Timestamps.Format(now));
@@ -155,7 +155,7 @@ internal sealed class SqlAlertStore : IAlertStore
         var command = SqlUnitOfWork.Of(work).Command("""
             SELECT n.id, n.time, n.payload, d.channel, d.status, d.attempts, d.next_attempt_at, d.delivered_at, d.error
             FROM alert_notification n LEFT JOIN alert_delivery d ON d.notification_id = n.id
-            WHERE ($id IS NULL OR n.id = $id) AND ($since IS NULL OR n.time >= $since) ORDER BY n.id, d.id;
+            WHERE (CAST($id AS BIGINT) IS NULL OR n.id = CAST($id AS BIGINT)) AND ($since IS NULL OR n.time >= $since) ORDER BY n.id, d.id;
             """);
         command.Parameters.AddWithValue("$id", notificationId is null ? DBNull.Value : notificationId.Value);
         command.Parameters.AddWithValue("$since", since is null ? DBNull.Value : Timestamps.Format(since.Value));

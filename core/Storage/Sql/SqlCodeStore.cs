@@ -109,8 +109,8 @@ internal sealed class SqlCodeStore : ICodeStore
         delete.ExecuteNonQuery();
 
         var insert = sqlite.Command("INSERT INTO handshake_code_item (code, item_id, position) VALUES ($code, $item, $position);");
-        var item = insert.Parameters.AddWithValue("$item", null);
-        var position = insert.Parameters.AddWithValue("$position", null);
+        var item = insert.Parameters.AddUnset("$item");
+        var position = insert.Parameters.AddUnset("$position");
         insert.Parameters.AddWithValue("$code", code);
         for (var i = 0; i < itemIds.Count; i++)
         {
@@ -154,7 +154,7 @@ internal sealed class SqlCodeStore : ICodeStore
                 UNION ALL
                 SELECT i.updated_at FROM handshake_code_item ci JOIN license_item i ON i.item_id = ci.item_id WHERE ci.code = $code
                 UNION ALL
-                SELECT r.updated_at FROM handshake_code_item ci JOIN license_item r ON r.revokes = ci.item_id WHERE ci.code = $code);
+                SELECT r.updated_at FROM handshake_code_item ci JOIN license_item r ON r.revokes = ci.item_id WHERE ci.code = $code) AS changes;
             """);
         command.Parameters.AddWithValue("$code", code);
         return command.ExecuteScalar() is string text ? Timestamps.Parse(text) : null;

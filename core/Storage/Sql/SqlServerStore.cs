@@ -84,8 +84,8 @@ internal sealed class SqlServerStore : IServerStore
     public void SetSettings(UnitOfWork work, IEnumerable<KeyValuePair<string, string>> settings)
     {
         var command = SqlUnitOfWork.Of(work).Command("INSERT INTO server_setting (name, value) VALUES ($name, $value) ON CONFLICT (name) DO UPDATE SET value = excluded.value;");
-        var name = command.Parameters.AddWithValue("$name", null);
-        var value = command.Parameters.AddWithValue("$value", null);
+        var name = command.Parameters.AddUnset("$name");
+        var value = command.Parameters.AddUnset("$value");
         foreach (var setting in settings)
         {
             name.Value = setting.Key;

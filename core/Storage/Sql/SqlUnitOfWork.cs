@@ -105,7 +105,7 @@ internal abstract class SqlUnitOfWork : UnitOfWork
         command.CommandText = Dialect.Translate(sql);
         foreach (var name in parameters)
         {
-            command.Parameters.AddWithValue(name, null);
+            command.Parameters.AddUnset(name);
         }
 
         _prepared.Add(command);

@@ -15,7 +15,7 @@ internal sealed class SqlUsageStore : IUsageStore
                 SELECT d.period, c.client_uuid, '', '', sum(d.count), 0, 0, 0, sum(d.authorizations), sum(d.failed_authorizations)
                 FROM usage_device d JOIN usage_client c ON c.id = d.client_id
                 WHERE d.grain = $grain AND d.period >= $lo AND d.period < $hi{Filters(filter, "d.")}
-                GROUP BY d.period, d.client_id;
+                GROUP BY d.period, d.client_id, c.client_uuid;
                 """,
             UsageGrouping.Feature => $"""
                 SELECT period, feature, '', '', sum(count), 0, 0, 0, 0, 0
@@ -118,8 +118,8 @@ internal sealed class SqlUsageStore : IUsageStore
             WHERE d.reports > 0 OR d.authorizations > d.failed_authorizations;
             """);
         BindDevice(command, grain, top, code, item, client);
-        command.Parameters.AddWithValue("$bottom", null).Value = bottom;
-        command.Parameters.AddWithValue("$step", null).Value = step;
+        command.Parameters.AddUnset("$bottom").Value = bottom;
+        command.Parameters.AddUnset("$step").Value = step;
         return command.ExecuteScalar() is long found ? found : null;
     }
 
@@ -330,7 +330,7 @@ internal sealed class SqlUsageStore : IUsageStore
     public IReadOnlyList<(string Code, long Total, long Failed)> AuthorizationsByCode(UnitOfWork work, DateTimeOffset since, DateTimeOffset now)
     {
         var command = SqlUnitOfWork.Of(work).Command("""
-            SELECT handshake_code, count(*), coalesce(sum(error_code <> 0), 0)
+            SELECT handshake_code, count(*), coalesce(sum(CASE WHEN error_code <> 0 THEN 1 ELSE 0 END), 0)
             FROM auth_event WHERE time >= $since AND time <= $now GROUP BY handshake_code;
             """);
         command.Parameters.AddWithValue("$since", Timestamps.Format(since));
@@ -372,7 +372,7 @@ internal sealed class SqlUsageStore : IUsageStore
 
         // The smallest id whose batch (or the next kept one) was received at or after the cutoff; hi when none was.
         var probe = sqlite.Command("SELECT received_at FROM usage_batch WHERE id >= $id ORDER BY id LIMIT 1;");
-        var id = probe.Parameters.AddWithValue("$id", null);
+        var id = probe.Parameters.AddUnset("$id");
         while (lo < hi)
         {
             var middle = lo + ((hi - lo) / 2);
@@ -471,11 +471,11 @@ internal sealed class SqlUsageStore : IUsageStore
 
     private static void BindDevice(DbCommand command, UsageGrain grain, long top, string code, string item, long client)
     {
-        command.Parameters.AddWithValue("$grain", null).Value = (int)grain;
-        command.Parameters.AddWithValue("$top", null).Value = top;
-        command.Parameters.AddWithValue("$code", null).Value = code;
+        command.Parameters.AddUnset("$grain").Value = (int)grain;
+        command.Parameters.AddUnset("$top").Value = top;
+        command.Parameters.AddUnset("$code").Value = code;
         command.Parameters.AddWithValue("$item", item);
-        command.Parameters.AddWithValue("$id", null).Value = client;
+        command.Parameters.AddUnset("$id").Value = client;
     }
 
     // Every report and authorization writes the device's row at every grain, and the month row is the last of them

@@ -168,8 +168,8 @@ public sealed class OnlyAuthorizedUsageTests : IDisposable
         {
             using var command = connection.CreateCommand();
             command.Transaction = transaction;
-            command.CommandText = "UPDATE handshake_code SET password_hash = $hash WHERE code = '216998-app';";
-            command.Parameters.AddWithValue("$hash", SessionPasswords.Hash("right"));
+            command.CommandText = "UPDATE handshake_code SET password_hash = @hash WHERE code = '216998-app';";
+            command.Parameters.AddWithValue("@hash", SessionPasswords.Hash("right"));
             return command.ExecuteNonQuery();
         });
         var hash = LicenseAuthority.PasswordTargetOf(_f.Store, AuthorityFixture.Request("a", password: "x"))!.StoredHash;
