@@ -15,6 +15,8 @@ public sealed class TempStore : IDisposable
     /// <summary>The variable that picks the engine: <c>sqlite</c> (the default) or <c>postgresql</c>.</summary>
     public const string EngineVariable = "DLS_TEST_ENGINE";
 
+    private bool _checkedDatabase;
+
     public TempStore()
     {
         Folder = Directory.CreateTempSubdirectory("dls-test-").FullName;
@@ -33,7 +35,17 @@ public sealed class TempStore : IDisposable
 
     public FakeTimeProvider Clock { get; }
 
-    public DlsStore Open() => DlsStore.OpenOrCreate(Path);
+    public DlsStore Open()
+    {
+        var store = DlsStore.OpenOrCreate(Path);
+        if (IsPostgres && !_checkedDatabase)
+        {
+            AssertStoreIsInTheDatabase();
+            _checkedDatabase = true;
+        }
+
+        return store;
+    }
 
     /// <summary>A store with a server identity, as Initialize-DlsServer leaves it.</summary>
     public DlsStore Initialized(string organizationId = "216998")
@@ -58,6 +70,22 @@ public sealed class TempStore : IDisposable
         }
         catch (IOException)
         {
+        }
+    }
+
+    /// <summary>
+    /// The PostgreSQL pass's premise: the store lives in the database. A store that took the URI for a file name
+    /// would pass every test on SQLite instead; this makes each of them fail, saying so.
+    /// </summary>
+    private void AssertStoreIsInTheDatabase()
+    {
+        using var connection = new Npgsql.NpgsqlConnection(TestPostgres.ConnectionStringOf(Path));
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migration'";
+        if ((long)command.ExecuteScalar()! == 0)
+        {
+            throw new InvalidOperationException($"DlsStore.OpenOrCreate(\"{Path}\") left no tables in that PostgreSQL database: the URI was not opened as a PostgreSQL store.");
         }
     }
 
