@@ -7,7 +7,10 @@
            in out/DLS/listener).
     test   builds, runs the xunit tests and the Pester tests (in a fresh pwsh against out/DLS), and ends
            with one line 'N passed, N failed'; skipped tests (neither) are listed with their reasons just
-           before it. Exits non-zero when anything fails.
+           before it. Where PostgreSQL is installed, the store tests of Dls.Core.Tests run a second time on it
+           (DLS_TEST_ENGINE=postgresql, a throwaway cluster the tests start and remove), but for those about
+           SQLite files (trait Engine=sqlite); where it is not, that pass is reported as skipped.
+           Exits non-zero when anything fails.
     run    builds, initializes the default store if there is none, and runs the listener in the foreground
            at http://127.0.0.1:48080 (Ctrl+C stops it).
     clean  removes out/ and every bin/ and obj/.
@@ -86,6 +89,44 @@ function Get-TrxCounts([string] $folder) {
     [pscustomobject]@{ Passed = $passed; Failed = $failed; Skipped = $skipped }
 }
 
+# Where the PostgreSQL pass of the store tests can run: the folder of initdb, pg_ctl and postgres, found as
+# tests/Shared/TestPostgres.cs finds them (DLS_TEST_POSTGRES_BIN, else initdb on PATH, else the newest
+# /usr/lib/postgresql/*/bin), or why not.
+function Find-PostgresBinary {
+    $exe = if ($IsWindows) { '.exe' } else { '' }
+    $folder = $null
+    if ($env:DLS_TEST_POSTGRES_BIN -eq 'none') {
+        return [pscustomobject]@{ Folder = $null; Problem = 'PostgreSQL''s binaries are hidden (DLS_TEST_POSTGRES_BIN=none)' }
+    }
+    elseif ($env:DLS_TEST_POSTGRES_BIN) {
+        $folder = $env:DLS_TEST_POSTGRES_BIN
+    }
+    elseif ($initdb = Get-Command "initdb$exe" -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1) {
+        # A link such as /usr/local/bin/initdb leads to the server's own bin folder, where pg_ctl and postgres sit too.
+        $target = [System.IO.File]::ResolveLinkTarget($initdb.Source, $true)
+        $folder = Split-Path -Parent $(if ($target) { $target.FullName } else { $initdb.Source })
+    }
+    elseif (Test-Path /usr/lib/postgresql) {
+        $folder = Get-ChildItem /usr/lib/postgresql -Directory |
+            Where-Object { $_.Name -as [decimal] -ne $null -and (Test-Path (Join-Path $_.FullName 'bin/initdb')) } |
+            Sort-Object { [decimal] $_.Name } -Descending | Select-Object -First 1 |
+            ForEach-Object { Join-Path $_.FullName 'bin' }
+    }
+    if (-not $folder) {
+        return [pscustomobject]@{ Folder = $null; Problem = 'PostgreSQL is not installed (apt-get install postgresql)' }
+    }
+    foreach ($tool in 'initdb', 'pg_ctl', 'postgres') {
+        if (-not (Test-Path (Join-Path $folder "$tool$exe"))) {
+            return [pscustomobject]@{ Folder = $null; Problem = "PostgreSQL is incomplete: no $tool in $folder" }
+        }
+    }
+    # PostgreSQL refuses to run as root: under root the tests run it as the postgres user, which Debian's package creates.
+    if (-not $IsWindows -and (id -u) -eq '0' -and -not (Select-String -Path /etc/passwd -Pattern '^postgres:' -Quiet)) {
+        return [pscustomobject]@{ Folder = $null; Problem = 'the tests run as root and there is no postgres user to run PostgreSQL as' }
+    }
+    [pscustomobject]@{ Folder = $folder; Problem = $null }
+}
+
 function Invoke-Test {
     Invoke-Build
     $results = Join-Path $out 'test-results'
@@ -101,6 +142,27 @@ function Invoke-Test {
         dotnet test $project.FullName -c $Configuration --no-build --nologo `
             --logger "trx;LogFileName=$name.trx" --logger 'console;verbosity=minimal' --results-directory $results
         if ($LASTEXITCODE -ne 0 -and -not (Test-Path (Join-Path $results "$name.trx"))) { $xunitFailedToRun = $true }
+    }
+    # The store tests once more on PostgreSQL (a throwaway cluster the tests start), but for those about SQLite files.
+    $postgres = Find-PostgresBinary
+    $postgresSkipped = @()
+    $core = Join-Path $root 'tests/Dls.Core.Tests/Dls.Core.Tests.csproj'
+    $engineFilter = 'Engine!=sqlite'
+    if ($postgres.Folder) {
+        Write-Host "== xunit: Dls.Core.Tests on PostgreSQL ($($postgres.Folder))"
+        $env:DLS_TEST_ENGINE = 'postgresql'
+        try {
+            dotnet test $core -c $Configuration --no-build --nologo --filter $engineFilter `
+                --logger 'trx;LogFileName=Dls.Core.Tests.postgresql.trx' --logger 'console;verbosity=minimal' --results-directory $results
+            if ($LASTEXITCODE -ne 0 -and -not (Test-Path (Join-Path $results 'Dls.Core.Tests.postgresql.trx'))) { $xunitFailedToRun = $true }
+        }
+        finally {
+            Remove-Item Env:DLS_TEST_ENGINE
+        }
+    }
+    else {
+        $count = @(dotnet test $core -c $Configuration --no-build --nologo --list-tests --filter $engineFilter | Where-Object { $_ -match '^\s{4}\S' }).Count
+        $postgresSkipped = @("the PostgreSQL pass of Dls.Core.Tests ($count tests): $($postgres.Problem)")
     }
     $xunit = Get-TrxCounts $results
 
@@ -123,6 +185,8 @@ function Invoke-Test {
         Write-Host "$($skipped.Count) skipped (neither passed nor failed):"
         $skipped | ForEach-Object { Write-Host "  $_" }
     }
+    # A whole pass left out counts its tests as skipped too, neither passed nor failed.
+    $postgresSkipped | ForEach-Object { Write-Host "skipped $_" }
     Write-Host "$passed passed, $failed failed"
     if ($failed -gt 0 -or $passed -eq 0) { exit 1 }
 }

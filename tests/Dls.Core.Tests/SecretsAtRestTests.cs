@@ -23,6 +23,7 @@ public sealed class SecretsAtRestTests : IDisposable
 
     public void Dispose() => _temp.Dispose();
 
+    [Trait("Engine", "sqlite")]
     [Fact]
     public void A_new_store_holds_the_signing_key_sealed_and_its_file_never_contains_it()
     {
@@ -123,6 +124,7 @@ public sealed class SecretsAtRestTests : IDisposable
         AssertFilesDoNotContain(SecretParts(restored), backup);
     }
 
+    [Trait("Engine", "sqlite")]
     [Fact]
     public void A_backup_without_its_key_file_is_refused_by_a_restore_elsewhere_and_the_store_is_unchanged()
     {
@@ -148,6 +150,7 @@ public sealed class SecretsAtRestTests : IDisposable
         Assert.NotNull(AuthorizationTokens.Verify(publicKey, Sign(new ServerService(DlsStore.Open(_temp.Path), _temp.Clock))));
     }
 
+    [Trait("Engine", "sqlite")]
     [Fact]
     public void Without_the_secrets_key_file_the_store_cannot_sign_and_says_which_file_is_missing()
     {
@@ -164,6 +167,7 @@ public sealed class SecretsAtRestTests : IDisposable
         Assert.Equal("SigningKeySecretsKeyMissing", signer.ErrorId);
     }
 
+    [Trait("Engine", "sqlite")]
     [Fact]
     public void Another_stores_secrets_key_file_is_refused_with_a_clear_error()
     {
@@ -191,6 +195,7 @@ public sealed class SecretsAtRestTests : IDisposable
         Assert.Equal("SigningKeyUnreadable", Assert.Throws<DlsException>(() => protector.UnprotectSigningKey(asSigningKey)).ErrorId);
     }
 
+    [Trait("Engine", "sqlite")]
     [UnixFact]
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public void A_backup_is_owner_only_from_its_first_byte_and_so_is_the_key_file_beside_it()
@@ -217,6 +222,7 @@ public sealed class SecretsAtRestTests : IDisposable
         Assert.False(File.Exists(backupPath + ".secrets.key.partial"));
     }
 
+    [Trait("Engine", "sqlite")]
     [UnixFact]
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public void Overwriting_a_readable_backup_leaves_an_owner_only_one()
@@ -235,6 +241,7 @@ public sealed class SecretsAtRestTests : IDisposable
         Assert.Equal(File.ReadAllBytes(_temp.Path + ".secrets.key"), File.ReadAllBytes(backupPath + ".secrets.key"));
     }
 
+    [Trait("Engine", "sqlite")]
     [UnixFact]
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public void A_restore_writes_the_key_file_owner_only()

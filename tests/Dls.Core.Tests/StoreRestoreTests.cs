@@ -11,6 +11,7 @@ namespace Dls.Core.Tests;
 /// Restores onto a path with or without a store, through a staged copy checked before it is renamed into place:
 /// the restored store is the backup, and a refused restore leaves the target's files as they were.
 /// </summary>
+[Trait("Engine", "sqlite")]
 public sealed class StoreRestoreTests : IDisposable
 {
     private readonly TempStore _source = new();

@@ -10,6 +10,7 @@ public sealed class StoreTests : IDisposable
 
     public void Dispose() => _temp.Dispose();
 
+    [Trait("Engine", "sqlite")]
     [Fact]
     public void Opening_a_missing_store_fails_with_StoreNotFound_and_creates_nothing()
     {
@@ -20,6 +21,7 @@ public sealed class StoreTests : IDisposable
         Assert.False(File.Exists(_temp.Path));
     }
 
+    [Trait("Engine", "sqlite")]
     [Fact]
     public void A_new_store_is_in_WAL_mode_at_the_current_schema_version()
     {
@@ -38,6 +40,7 @@ public sealed class StoreTests : IDisposable
         Assert.True(DlsStore.SchemaVersion >= 1);
     }
 
+    [Trait("Engine", "sqlite")]
     [UnixFact]
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public void A_new_store_file_is_readable_by_its_owner_only()
@@ -46,6 +49,7 @@ public sealed class StoreTests : IDisposable
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(_temp.Path));
     }
 
+    [Trait("Engine", "sqlite")]
     [Fact]
     public void A_store_written_by_a_newer_DLS_is_refused()
     {
@@ -94,6 +98,7 @@ public sealed class StoreTests : IDisposable
         Assert.Empty(errors);
     }
 
+    [Trait("Engine", "sqlite")]
     [Fact]
     public void A_migration_numbered_below_the_highest_applied_one_is_still_applied()
     {

@@ -65,6 +65,7 @@ public sealed class AlertSettingsTests : IDisposable
         Assert.DoesNotContain("Very-Secret", audit.Details, StringComparison.Ordinal);
     }
 
+    [Trait("Engine", "sqlite")]
     [Fact]
     public void The_secrets_key_file_is_owner_only()
     {
@@ -114,6 +115,7 @@ public sealed class AlertSettingsTests : IDisposable
         Assert.Equivalent(before, Service().Get());
     }
 
+    [Trait("Engine", "sqlite")]
     [Fact]
     public void A_secret_under_a_replaced_key_is_reported_not_garbled()
     {
