@@ -151,7 +151,7 @@ public sealed class AuthorityTests : IDisposable
             var (connection, transaction) = Units.Sqlite(work);
             using var command = connection.CreateCommand();
             command.Transaction = transaction;
-            command.CommandText = "INSERT INTO audit_log (time, user, action, target) VALUES ('t', 'u', 'test', @i);";
+            command.CommandText = "INSERT INTO audit_log (time, \"user\", action, target) VALUES ('t', 'u', 'test', @i);";
             command.Parameters.AddWithValue("@i", i.ToString());
             command.ExecuteNonQuery();
             if (i == 7)
@@ -169,7 +169,7 @@ public sealed class AuthorityTests : IDisposable
         var targets = _f.Store.Read(connection =>
         {
             using var command = connection.CreateCommand();
-            command.CommandText = "SELECT count(*), sum(target = '7') FROM audit_log WHERE action = 'test';";
+            command.CommandText = "SELECT count(*), sum(CASE WHEN target = '7' THEN 1 ELSE 0 END) FROM audit_log WHERE action = 'test';";
             using var reader = command.ExecuteReader();
             reader.Read();
             return (reader.GetInt64(0), reader.GetInt64(1));

@@ -177,6 +177,7 @@ public sealed class DeviceListingTests : IDisposable
         Assert.Empty(Devices.List(null, "S", null, false));
     }
 
+    [Trait("Engine", "sqlite")]
     [Fact]
     public void Listing_seeks_grants_by_item_and_probes_usage_rows_by_primary_key()
     {

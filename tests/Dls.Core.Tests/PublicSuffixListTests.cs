@@ -183,6 +183,7 @@ public sealed partial class PublicSuffixListTests
         Assert.Equal(["alice.s3.amazonaws.com", "bob.s3.amazonaws.com", "pref.tokyo.jp"], domains);
     }
 
+    [Trait("Engine", "sqlite")]
     [Fact]
     public void Migration_81_folds_the_domain_seats_of_an_existing_store_again()
     {

@@ -98,6 +98,7 @@ public sealed class RawUsageBatchTests : IDisposable
         Assert.Equal(10, _f.Measure("SCAN").Used);
     }
 
+    [Trait("Engine", "sqlite")]
     [Fact]
     public void A_batch_acknowledged_before_the_upgrade_is_still_a_duplicate_after_it()
     {

@@ -51,7 +51,7 @@ public sealed class RetentionBoundTests : IDisposable
             if (n is 5 or 7 or 10)
             {
                 counts[n] = Counts();
-                pages[n] = PageCount();
+                pages[n] = _store.Engine == StoreEngine.Sqlite ? PageCount() : 0;
                 Assert.Equal(Expected(n), counts[n]);
             }
         }
@@ -63,7 +63,13 @@ public sealed class RetentionBoundTests : IDisposable
             Assert.True(rows == counts[5][table] && rows <= counts[7][table], $"{table}: {counts[5][table]}, {counts[7][table]}, {rows} rows after days 5, 7, 10");
         }
 
-        // The file: freed pages are reused, so it grows only by the pages the rows kept for ever need.
+        // The file: freed pages are reused, so it grows only by the pages the rows kept for ever need. (PostgreSQL's files
+        // are its own: autovacuum reuses the space of purged rows, on its own schedule; the row counts above hold there.)
+        if (_store.Engine != StoreEngine.Sqlite)
+        {
+            return;
+        }
+
         var pageSize = _store.Read(c => Scalar(c, "PRAGMA page_size"));
         Assert.True(pages[10] <= pages[7] + Allowance(7, 10, pageSize), $"{pages[7]} pages after day 7, {pages[10]} after day 10, {Allowance(7, 10, pageSize)} allowed");
         Assert.True(pages[10] <= pages[5] + Allowance(5, 10, pageSize), $"{pages[5]} pages after day 5, {pages[10]} after day 10, {Allowance(5, 10, pageSize)} allowed");
@@ -114,7 +120,7 @@ public sealed class RetentionBoundTests : IDisposable
         Assert.Equal(3L, _store.Read(c => Scalar(c, "SELECT count(*) FROM usage_client")));
         _retention.Purge(Utc(2026, 2, 12, 0, 30));
         // The highest id stays, so that a new device never takes an id January's device set holds.
-        Assert.Equal("device-c", _store.Read(c => Text(c, "SELECT group_concat(client_uuid) FROM usage_client")));
+        Assert.Equal("device-c", _store.Read(c => Text(c, "SELECT min(client_uuid) || '/' || count(*) FROM usage_client")).Replace("/1", string.Empty, StringComparison.Ordinal));
         Write(_store, [Use(Utc(2026, 2, 12), Code, "I1", "device-d", 1)], []);
         Assert.Equal(4L, _store.Read(c => Scalar(c, "SELECT id FROM usage_client WHERE client_uuid = 'device-d'")));
 

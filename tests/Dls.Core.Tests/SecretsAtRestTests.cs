@@ -51,6 +51,7 @@ public sealed class SecretsAtRestTests : IDisposable
         Assert.Equal(service.Get().Uuid, claims.RootElement.GetProperty("serverUuid").GetString());
     }
 
+    [Trait("Engine", "sqlite")]
     [Fact]
     public void Migration_64_seals_the_plain_key_of_an_older_store_without_changing_it_and_scrubs_the_plain_bytes()
     {
@@ -88,6 +89,7 @@ public sealed class SecretsAtRestTests : IDisposable
         AssertFilesDoNotContain(SecretParts(service), _temp.Path);
     }
 
+    [Trait("Engine", "sqlite")]
     [Fact]
     public void Migration_64_leaves_a_sealed_key_and_a_store_without_identity_alone()
     {

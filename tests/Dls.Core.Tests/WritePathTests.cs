@@ -234,6 +234,7 @@ public sealed class WritePathTests : IDisposable
         }
     }
 
+    [Trait("Engine", "sqlite")]
     [Fact]
     public void Migration_50_builds_the_same_device_sets_from_a_store_written_before_it()
     {
