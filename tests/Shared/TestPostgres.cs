@@ -228,6 +228,9 @@ public static class TestPostgres
                         started.Tool("pg_ctl", ["-D", started.Data, "-l", System.IO.Path.Combine(folder, "server.log"), "-w", "-t", "60", "-o", $"-p {port}", "start"]);
                         var running = new Cluster(folder, asRoot, port);
                         running.RemoveAtExit();
+                        // A PostgreSQL store's secrets key is a file of the machine, by default in the user's data
+                        // folder: the tests' stores keep theirs in the cluster's folder, which goes with it.
+                        Environment.SetEnvironmentVariable(Dls.Core.Storage.Postgres.PostgresSecretsKey.EnvironmentVariable, System.IO.Path.Combine(folder, "secrets.key"));
                         return running;
                     }
                     catch (InvalidOperationException) when (attempt < 3)

@@ -1,0 +1,191 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+using Dls.Core.Licensing;
+using Dls.Core.Server;
+using Dls.Core.Storage;
+using Dls.Tests;
+using static Dls.Listener.Tests.ProtocolFixture;
+
+namespace Dls.Listener.Tests;
+
+/// <summary>
+/// Two main listener processes on one PostgreSQL store (SPEC §7): together they never grant more than one would, and a
+/// batch sent to both counts once. Real processes on loopback, a real PostgreSQL server of the tests' own.
+/// </summary>
+public sealed class SeveralListenersTests
+{
+    [PostgresFact]
+    public async Task Two_main_listeners_raced_for_the_last_seats_grant_exactly_quantity_plus_tolerance()
+    {
+        var store = NewPostgresStore();
+        var today = DateOnly.FromDateTime(DateTime.UtcNow);
+        TestCatalog.AddItem(store, "R", LicenseMode.PerDeviceYearly, 20, today.AddYears(-1), today.AddYears(1)); // tolerance 2
+        TestCatalog.AddCode(store, "216998-app", ["R"], isDefault: true);
+        TestCatalog.AddItem(store, "W", LicenseMode.PerDeviceYearly, 100, today.AddYears(-1), today.AddYears(1));
+        TestCatalog.AddCode(store, "216998-warm", ["W"]);
+        await using var a = await StoreListener.StartAsync(store.Path);
+        await using var b = await StoreListener.StartAsync(store.Path);
+
+        // Both listeners warmed up on another item, so that neither is still starting when the race begins.
+        for (var i = 0; i < 5; i++)
+        {
+            await AuthorizeAsync(a.Http, $"warm-a-{i}", code: "216998-warm");
+            await AuthorizeAsync(b.Http, $"warm-b-{i}", code: "216998-warm");
+        }
+
+        // 120 devices, every other one at each listener, all at once.
+        var results = await Task.WhenAll(Enumerable.Range(0, 120).Select(i =>
+            PostAsync((i % 2 == 0 ? a : b).Http, "api/v1/auth", AuthBody($"racer-{i}"))));
+
+        Assert.Equal(22, results.Count(r => r.Status == HttpStatusCode.OK));
+        Assert.All(results.Where(r => r.Status != HttpStatusCode.OK), r =>
+        {
+            Assert.Equal(HttpStatusCode.Conflict, r.Status);
+            Assert.Equal(120, r.Json.GetProperty("errorCode").GetInt32());
+        });
+        Assert.Equal(22L, Scalar(store, "SELECT count(*) FROM seat WHERE item_id = 'R';"));
+
+        // Each listener answered some of the granted ones: the race really was between the two.
+        Assert.InRange(results.Where((r, i) => i % 2 == 0 && r.Status == HttpStatusCode.OK).Count(), 1, 21);
+    }
+
+    [PostgresFact]
+    public async Task A_batch_sent_to_both_listeners_counts_once_and_every_other_batch_counts()
+    {
+        var store = NewPostgresStore();
+        var today = DateOnly.FromDateTime(DateTime.UtcNow);
+        TestCatalog.AddItem(store, "S", LicenseMode.PerScan, 1_000_000, today.AddYears(-1), today.AddYears(1));
+        TestCatalog.AddCode(store, "216998-app", ["S"], isDefault: true);
+        await using var a = await StoreListener.StartAsync(store.Path);
+        await using var b = await StoreListener.StartAsync(store.Path);
+        for (var i = 0; i < 10; i++)
+        {
+            await AuthorizeAsync((i % 2 == 0 ? a : b).Http, $"device-{i}");
+        }
+
+        // Each device's batch "same" goes to both listeners at once (a client retrying against the other one); its
+        // batches "own-n" go to one listener each.
+        var sends = new List<Task<(HttpStatusCode Status, System.Text.Json.JsonElement Json)>>();
+        for (var i = 0; i < 10; i++)
+        {
+            sends.Add(PostAsync(a.Http, "api/v1/reports", Report($"device-{i}", "same", "216998-app", ("S", 7))));
+            sends.Add(PostAsync(b.Http, "api/v1/reports", Report($"device-{i}", "same", "216998-app", ("S", 7))));
+            for (var n = 0; n < 4; n++)
+            {
+                sends.Add(PostAsync((n % 2 == 0 ? a : b).Http, "api/v1/reports", Report($"device-{i}", $"own-{n}", "216998-app", ("S", 3))));
+            }
+        }
+
+        var answers = await Task.WhenAll(sends);
+        Assert.All(answers, r => Assert.Equal(HttpStatusCode.OK, r.Status));
+
+        // 10 devices × (7 once + 4 × 3).
+        Assert.Equal(190L, Scalar(store, "SELECT counted FROM item_counter WHERE item_id = 'S';"));
+        Assert.Equal(50L, Scalar(store, "SELECT count(*) FROM usage_batch;"));
+        var batches = Dls.Core.Usage.RawUsage.Batches(store);
+        Assert.Equal(190L, batches.Sum(x => x.Records.Sum(r => r.Count)));
+    }
+
+    /// <summary>A new PostgreSQL store with a server identity and the rate limits off (every device comes from 127.0.0.1).</summary>
+    internal static DlsStore NewPostgresStore()
+    {
+        var uri = TestPostgres.NewDatabase();
+        new ServerService(DlsStore.OpenOrCreate(uri), TimeProvider.System).Initialize("216998", force: false);
+        var store = DlsStore.Open(uri);
+        ProtectionSettings.Set(store, DateTimeOffset.UtcNow, newSeatsPerMinute: 0, newSeatsPerMinutePerCode: 0,
+            failedAuthorizationsPerMinute: 0, failedAuthorizationsPerMinutePerCode: 0);
+        return store;
+    }
+
+    internal static long Scalar(DlsStore store, string sql) => store.Read(connection =>
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+    });
+
+    /// <summary>A listener process on an existing store (any free port), stopped and waited for when disposed.</summary>
+    internal sealed class StoreListener : IAsyncDisposable
+    {
+        private readonly StringBuilder _output = new();
+
+        private StoreListener(Process process)
+        {
+            Process = process;
+        }
+
+        public Process Process { get; }
+
+        public HttpClient Http { get; private set; } = null!;
+
+        public string Url { get; private set; } = string.Empty;
+
+        public string Output
+        {
+            get
+            {
+                lock (_output)
+                {
+                    return _output.ToString();
+                }
+            }
+        }
+
+        public static async Task<StoreListener> StartAsync(string storePath, params string[] arguments)
+        {
+            var listener = new StoreListener(ListenerHost.Launch(storePath, "http://127.0.0.1:0", arguments, new Dictionary<string, string>()));
+            listener.Process.OutputDataReceived += (_, e) => listener.Append(e.Data);
+            listener.Process.ErrorDataReceived += (_, e) => listener.Append(e.Data);
+            listener.Process.BeginOutputReadLine();
+            listener.Process.BeginErrorReadLine();
+            var deadline = Stopwatch.StartNew();
+            while (ListenerHost.AnnouncedUrl(listener.Output, listener.Process.Id) is not { } url)
+            {
+                if (listener.Process.HasExited || deadline.Elapsed > ListenerHost.StartTimeout)
+                {
+                    await listener.DisposeAsync();
+                    throw new InvalidOperationException($"The listener did not start on {storePath}:\n{listener.Output}");
+                }
+
+                await Task.Delay(50);
+            }
+
+            listener.Url = ListenerHost.AnnouncedUrl(listener.Output, listener.Process.Id)!;
+            listener.Http = new HttpClient { BaseAddress = new Uri(listener.Url), Timeout = TimeSpan.FromSeconds(60) };
+            return listener;
+        }
+
+        /// <summary>Kills the process without warning (SIGKILL) and waits for it to be gone.</summary>
+        public async Task KillHardAsync()
+        {
+            Process.Kill();
+            await Process.WaitForExitAsync();
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            Http?.Dispose();
+            if (!Process.HasExited)
+            {
+                Process.Kill(entireProcessTree: true);
+                await Process.WaitForExitAsync();
+            }
+
+            Process.Dispose();
+        }
+
+        private void Append(string? line)
+        {
+            if (line is null)
+            {
+                return;
+            }
+
+            lock (_output)
+            {
+                _output.AppendLine(line);
+            }
+        }
+    }
+}
