@@ -44,4 +44,13 @@ public static class StorePaths
     /// <summary>The given path made absolute (a <c>postgresql://</c> URI as given), or the default when none is given.</summary>
     public static string Resolve(string? path) =>
         string.IsNullOrWhiteSpace(path) ? Default() : Postgres.PostgresUri.IsUri(path) ? path : Path.GetFullPath(path);
+
+    /// <summary>
+    /// The folder for files that belong with a store on this machine (listener logs, the listener's certificate): the store
+    /// file's own folder, or for a PostgreSQL store one named after its server and database in the default store folder.
+    /// </summary>
+    public static string FilesFolder(string storePath) =>
+        Postgres.PostgresUri.IsUri(storePath)
+            ? Path.Combine(DefaultFolder(), Postgres.PostgresSecretsKey.LocalName(storePath))
+            : Path.GetDirectoryName(storePath)!;
 }

@@ -4,6 +4,7 @@ using System.Security;
 using Dls.Core.Errors;
 using Dls.Core.Listeners;
 using Dls.Core.Server;
+using Dls.Core.Storage;
 using Dls.Module.Hosting;
 
 namespace Dls.Module.Commands;
@@ -83,7 +84,7 @@ public sealed class StartDlsListenerCommand : DlsCmdlet
             return;
         }
 
-        var logDirectory = Path.Combine(Path.GetDirectoryName(Store.Path)!, "logs");
+        var logDirectory = Path.Combine(StorePaths.FilesFolder(Store.Path), "logs");
         Directory.CreateDirectory(logDirectory);
         var logPath = Path.Combine(logDirectory, $"listener-{uri.Port}.log");
         var logStart = File.Exists(logPath) ? new FileInfo(logPath).Length : 0;

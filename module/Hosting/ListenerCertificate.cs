@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Dls.Core.Errors;
+using Dls.Core.Storage;
 
 namespace Dls.Module.Hosting;
 
@@ -51,7 +52,7 @@ internal static class ListenerCertificate
     /// Get-DlsListener in any session checks the same certificate without the PFX password.
     /// </summary>
     public static string RecordPath(string storePath, string url) =>
-        Path.Combine(Path.GetDirectoryName(storePath)!, "logs", $"listener-{new Uri(url).Port}.crt");
+        Path.Combine(StorePaths.FilesFolder(storePath), "logs", $"listener-{new Uri(url).Port}.crt");
 
     public static void Record(string storePath, string url, X509Certificate2 certificate)
     {

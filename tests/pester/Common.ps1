@@ -108,3 +108,41 @@ function Send-DlsPost([string] $Url, [string] $Path, [hashtable] $Body) {
     if ($response.StatusCode -ne 200) { throw "$Path answered $($response.StatusCode): $($response.Content)" }
     $response.Content | ConvertFrom-Json
 }
+
+# The folder of PostgreSQL's initdb/pg_ctl (PATH, else Debian's newest /usr/lib/postgresql/*/bin), or $null.
+function Find-PostgresBinaries {
+    $initdb = Get-Command initdb -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
+    if ($initdb) {
+        $real = (Get-Item $initdb.Source).ResolvedTarget
+        return Split-Path ($real ? $real : $initdb.Source)
+    }
+    Get-ChildItem /usr/lib/postgresql/*/bin/initdb -ErrorAction SilentlyContinue |
+        Sort-Object { [version]($_.Directory.Parent.Name + '.0') } -Descending | Select-Object -First 1 | ForEach-Object { $_.DirectoryName }
+}
+
+# A throwaway PostgreSQL cluster on 127.0.0.1 (as the postgres user when the tests run as root), for the tests of a
+# store named by a postgresql:// URI. Returns an object with Uri (of a new database) and Folder; Stop-TestPostgres removes it.
+function Start-TestPostgres([string] $Database = 'dls') {
+    $bin = Find-PostgresBinaries
+    if (-not $bin) { throw 'PostgreSQL is not installed.' }
+    $root = (id -u) -eq '0'
+    $folder = Join-Path ($root ? '/tmp' : [System.IO.Path]::GetTempPath()) ('dls-pg-pester-' + [guid]::NewGuid().ToString('N').Substring(0, 12))
+    New-Item -ItemType Directory $folder | Out-Null
+    if ($root) { chown postgres: $folder }
+    $as = { param($tool, [string[]] $arguments) if ($root) { & runuser -u postgres -- (Join-Path $bin $tool) @arguments } else { & (Join-Path $bin $tool) @arguments } }
+    & $as initdb @('-D', "$folder/data", '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-sync') | Out-Null
+    if ($LASTEXITCODE -ne 0) { throw "initdb failed in $folder" }
+    $port = Get-FreePort
+    & $as pg_ctl @('-D', "$folder/data", '-l', "$folder/server.log", '-w', '-t', '60', '-o', "-p $port -k $folder -c listen_addresses=127.0.0.1 -c fsync=off", 'start') | Out-Null
+    if ($LASTEXITCODE -ne 0) { throw "PostgreSQL did not start: $(Get-Content -Raw "$folder/server.log")" }
+    & (Join-Path $bin 'createdb') -h 127.0.0.1 -p $port -U postgres $Database
+    if ($LASTEXITCODE -ne 0) { throw "createdb $Database failed" }
+    [pscustomobject]@{ Uri = "postgresql://postgres@127.0.0.1:$port/$Database"; Folder = $folder; Bin = $bin; Root = $root }
+}
+
+function Stop-TestPostgres($Cluster) {
+    if (-not $Cluster) { return }
+    if ($Cluster.Root) { runuser -u postgres -- (Join-Path $Cluster.Bin 'pg_ctl') -D "$($Cluster.Folder)/data" -m immediate -w stop | Out-Null }
+    else { & (Join-Path $Cluster.Bin 'pg_ctl') -D "$($Cluster.Folder)/data" -m immediate -w stop | Out-Null }
+    Remove-Item -Recurse -Force -ErrorAction SilentlyContinue $Cluster.Folder
+}

@@ -20,6 +20,12 @@ public static class PostgresSecretsKey
             return System.IO.Path.GetFullPath(configured);
         }
 
+        return System.IO.Path.Combine(StorePaths.DefaultFolder(), LocalName(uri) + ".secrets.key");
+    }
+
+    /// <summary>A file name for the store on this machine: <c>pg-HOST-PORT-DATABASE</c>.</summary>
+    public static string LocalName(string uri)
+    {
         var rest = uri[(uri.IndexOf("://", StringComparison.Ordinal) + 3)..];
         rest = rest.Split('?')[0];
         rest = rest[(rest.LastIndexOf('@') + 1)..];
@@ -29,6 +35,6 @@ public static class PostgresSecretsKey
             name.Append(char.IsAsciiLetterOrDigit(c) || c is '.' or '_' ? c : '-');
         }
 
-        return System.IO.Path.Combine(StorePaths.DefaultFolder(), name.Append(".secrets.key").ToString());
+        return name.ToString();
     }
 }

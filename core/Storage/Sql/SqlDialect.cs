@@ -19,6 +19,9 @@ internal abstract partial class SqlDialect
     /// <summary>A column that names one row of any table (for deletes in bounded steps).</summary>
     public abstract string RowId { get; }
 
+    /// <summary>An inner join whose left side stays the outer loop (SQLite's planner keeps a CROSS JOIN's order).</summary>
+    public abstract string OuterLoopJoin { get; }
+
     /// <summary>The statement as this engine's driver takes it.</summary>
     public abstract string Translate(string sql);
 
@@ -40,6 +43,8 @@ internal abstract partial class SqlDialect
 
         public override string RowId => "rowid";
 
+        public override string OuterLoopJoin => "CROSS JOIN";
+
         public override string Translate(string sql) => sql;
 
         public override string JoinLines(string column) => $"group_concat({column}, char(10))";
@@ -55,6 +60,8 @@ internal abstract partial class SqlDialect
         public override StoreEngine Engine => StoreEngine.PostgreSql;
 
         public override string RowId => "ctid";
+
+        public override string OuterLoopJoin => "JOIN";
 
         public override string Translate(string sql) => Parameter().Replace(sql, "@$1");
 

@@ -110,10 +110,11 @@ internal sealed class SqlUsageStore : IUsageStore
     {
         // The candidate periods are generated and each looked up by the full primary key, in one statement (CROSS JOIN
         // keeps the candidates the outer loop).
-        var command = SqlUnitOfWork.Of(work).Command("""
+        var sql = SqlUnitOfWork.Of(work);
+        var command = sql.Command($"""
             WITH RECURSIVE candidate (period) AS (
-                SELECT $top UNION ALL SELECT period - $step FROM candidate WHERE period - $step >= $bottom)
-            SELECT max(d.period) FROM candidate c CROSS JOIN usage_device d
+                SELECT CAST($top AS BIGINT) UNION ALL SELECT period - $step FROM candidate WHERE period - $step >= $bottom)
+            SELECT max(d.period) FROM candidate c {sql.Dialect.OuterLoopJoin} usage_device d
                 ON d.grain = $grain AND d.period = c.period AND d.handshake_code = $code AND d.item_id = $item AND d.client_id = $id
             WHERE d.reports > 0 OR d.authorizations > d.failed_authorizations;
             """);

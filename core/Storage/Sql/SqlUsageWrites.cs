@@ -27,8 +27,8 @@ internal sealed class SqlUsageWrites
             ON CONFLICT (client_id, batch_key) DO NOTHING
             RETURNING id;
             """, "$client", "$key", "$received", "$code", "$records");
-        Client = work.Prepare("""
-            INSERT INTO usage_client (client_uuid) VALUES ($client)
+        Client = work.Prepare($"""
+            INSERT INTO usage_client (id, client_uuid) VALUES ({work.Dialect.NextId("usage_client")}, $client)
             ON CONFLICT (client_uuid) DO UPDATE SET client_uuid = excluded.client_uuid
             RETURNING id;
             """, "$client");
