@@ -138,6 +138,17 @@ public sealed class DlsStore
                 npgsql.Dispose();
                 throw PostgresFailures.Translate(ex, Path);
             }
+            catch (IOException ex)
+            {
+                // Npgsql reads the pgpass file named by PGPASSFILE, and fails when it cannot.
+                npgsql.Dispose();
+                throw new DlsException(
+                    ErrorIds.StoreUnavailable,
+                    DlsErrorKind.ResourceUnavailable,
+                    $"The password of '{Path}' could not be looked up: {ex.Message} Check PGPASSFILE, or give the password in PGPASSWORD.",
+                    Path,
+                    ex);
+            }
         }
 
         var connection = new SqliteConnection(_connectionString);

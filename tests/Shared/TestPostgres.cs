@@ -37,6 +37,9 @@ public static class TestPostgres
     /// <summary>Why <see cref="Available"/> is false (null when it is true).</summary>
     public static string? UnavailableReason => binaries.Problem;
 
+    /// <summary>The one role of the cluster that must give a password (<see cref="NewPasswordRole"/>); every other is trusted on loopback.</summary>
+    public const string PasswordRole = "dls_with_password";
+
     /// <summary>The folder holding initdb, pg_ctl and postgres, when <see cref="Available"/>.</summary>
     public static string? BinaryFolder => binaries.Folder;
 
@@ -58,6 +61,29 @@ public static class TestPostgres
         }
 
         return $"postgresql://{RunAsUser}@127.0.0.1:{server.Port}/{name}";
+    }
+
+    /// <summary>
+    /// Gives <see cref="PasswordRole"/> the password <paramref name="password"/> and a new database it owns; returns the
+    /// database's URI for that role (which names no password: it comes from PGPASSWORD or a pgpass file).
+    /// </summary>
+    public static string NewPasswordRole(string password)
+    {
+        var uri = NewDatabase();
+        var name = uri[(uri.LastIndexOf('/') + 1)..];
+        using var connection = new NpgsqlConnection(cluster.Value.ConnectionString("postgres"));
+        connection.Open();
+        using var command = connection.CreateCommand();
+        // Names and the password are the tests' own constants, never input: DDL takes no parameters.
+        command.CommandText = $"""
+            DO $$ BEGIN
+                IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{PasswordRole}') THEN CREATE ROLE {PasswordRole} LOGIN; END IF;
+            END $$;
+            ALTER ROLE {PasswordRole} PASSWORD '{password.Replace("'", "''", StringComparison.Ordinal)}';
+            ALTER DATABASE {name} OWNER TO {PasswordRole};
+            """;
+        command.ExecuteNonQuery();
+        return uri.Replace($"//{RunAsUser}@", $"//{PasswordRole}@", StringComparison.Ordinal);
     }
 
     /// <summary>An Npgsql connection string for a URI of <see cref="NewDatabase"/>, for tests that look into the database themselves.</summary>
@@ -207,6 +233,9 @@ public static class TestPostgres
                 }
 
                 started.Tool("initdb", ["-D", started.Data, "-U", RunAsUser, "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync"]);
+                // One role logs in with a password (the tests of PGPASSWORD and pgpass); every other one is trusted.
+                var hba = System.IO.Path.Combine(started.Data, "pg_hba.conf");
+                File.WriteAllText(hba, $"host all {PasswordRole} 127.0.0.1/32 scram-sha-256\n" + File.ReadAllText(hba));
                 File.AppendAllText(System.IO.Path.Combine(started.Data, "postgresql.conf"), string.Join('\n',
                     "",
                     "# the tests' throwaway cluster: loopback only, its socket in its own folder, no durability",

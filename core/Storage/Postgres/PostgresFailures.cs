@@ -10,7 +10,7 @@ namespace Dls.Core.Storage.Postgres;
 /// </summary>
 internal static class PostgresFailures
 {
-    public static DlsException Translate(NpgsqlException error, string uri) => (error as PostgresException)?.SqlState switch
+    public static DlsException Translate(NpgsqlException error, string uri) => StateOf(error) switch
     {
         "3D000" => new DlsException(
             ErrorIds.StoreNotFound,
@@ -55,4 +55,13 @@ internal static class PostgresFailures
             uri,
             error),
     };
+
+    /// <summary>
+    /// The server's SQLSTATE; Npgsql's own refusal to log in without a password (the server asked for one and none was
+    /// given) counts as a refused login.
+    /// </summary>
+    private static string? StateOf(NpgsqlException error) =>
+        error is PostgresException server ? server.SqlState
+        : error.Message.Contains("password", StringComparison.OrdinalIgnoreCase) ? "28P01"
+        : null;
 }
