@@ -51,10 +51,14 @@ public sealed class ListenerHeartbeat(
                 try
                 {
                     var urls = registration.Urls;
-                    var all = urls.Count == 0
-                        ? registry.List()
-                        : registry.Heartbeat(urls, Environment.ProcessId, registration.ProcessStartedAt, DlsVersion.Current, state.Role, state.Serving);
+                    var wrote = state.Serving;
+                    var all = urls.Count == 0 ? registry.List() : Write(urls, wrote);
                     Beat(all, first: false);
+                    if (urls.Count > 0 && state.Serving != wrote)
+                    {
+                        // Get-DlsListener shows the change now, not a beat later.
+                        Write(urls, state.Serving);
+                    }
                 }
                 catch (Exception error) when (error is Core.Errors.DlsException or Microsoft.Data.Sqlite.SqliteException)
                 {
@@ -68,6 +72,9 @@ public sealed class ListenerHeartbeat(
         {
         }
     }
+
+    private IReadOnlyList<ListenerRecord> Write(IReadOnlyList<string> urls, bool serving) =>
+        registry.Heartbeat(urls, Environment.ProcessId, registration.ProcessStartedAt, DlsVersion.Current, state.Role, serving);
 
     private void Beat(IReadOnlyList<ListenerRecord> all, bool first)
     {
