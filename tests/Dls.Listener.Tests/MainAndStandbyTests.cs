@@ -90,8 +90,11 @@ public sealed class MainAndStandbyTests
         }
 
         // Twelve devices report as fast as they are answered, to whichever listener serves. The main, alone on the
-        // store, keeps its roll-ups waiting (up to a second) under this load; the standby's start rolls up what waits,
-        // and the main must not count it again. Then the main is killed with roll-ups waiting, and the standby takes over.
+        // store, keeps its roll-ups waiting (up to a second) under this load (a report of 25 slices is 25 facts, more
+        // than StatisticsBuffer.SmallFlush in a batch of two); the standby's start rolls up what waits, and the main must not count it again. Then the main is
+        // killed under load (batches in flight), and the standby takes over.
+        const int Slices = 25;
+        const long PerReport = Slices * 2;
         var acknowledged = new ConcurrentDictionary<string, long>();
         var listeners = new[] { main, (ListenerHost?)null };
         using var stop = new CancellationTokenSource();
@@ -110,12 +113,12 @@ public sealed class MainAndStandbyTests
 
                     try
                     {
-                        var (status, json) = await PostAsync(host.Http, "api/v1/reports", Report(client, $"b-{n}", "216998-app", ("S", 2), ("S", 3)));
+                        var (status, json) = await PostAsync(host.Http, "api/v1/reports", SpreadReport(client, $"b-{n}", Slices, 2));
                         if (status == HttpStatusCode.OK)
                         {
                             // New, or a duplicate of the same batch that a listener kept without being able to answer (a kill).
-                            Assert.Equal(2, json.GetProperty("accepted").GetInt32() + json.GetProperty("duplicates").GetInt32());
-                            acknowledged.AddOrUpdate(client, 5, (_, sum) => sum + 5);
+                            Assert.Equal(Slices, json.GetProperty("accepted").GetInt32() + json.GetProperty("duplicates").GetInt32());
+                            acknowledged.AddOrUpdate(client, PerReport, (_, sum) => sum + PerReport);
                             answered = true;
                         }
                     }
@@ -132,15 +135,15 @@ public sealed class MainAndStandbyTests
             }
         })).ToList();
 
-        await Eventually.Until(() => acknowledged.Values.Sum() >= 2_000, TimeSpan.FromSeconds(60));
+        await Eventually.Until(() => acknowledged.Values.Sum() >= 20_000, TimeSpan.FromSeconds(60));
         await using var standby = await shared.StartListenerAsync("Standby");
         listeners[1] = standby;
         var beforeKill = acknowledged.Values.Sum();
-        await Eventually.Until(() => acknowledged.Values.Sum() >= beforeKill + 2_000, TimeSpan.FromSeconds(60));
+        await Eventually.Until(() => acknowledged.Values.Sum() >= beforeKill + 20_000, TimeSpan.FromSeconds(60));
         await main.KillHardAsync();
         var killedAt = acknowledged.Values.Sum();
         Assert.True(
-            await Eventually.Until(() => acknowledged.Values.Sum() >= killedAt + 2_000, TimeSpan.FromSeconds(60)),
+            await Eventually.Until(() => acknowledged.Values.Sum() >= killedAt + 20_000, TimeSpan.FromSeconds(60)),
             $"The standby did not take the load after the main's kill: {standby.Output}");
         stop.Cancel();
         await Task.WhenAll(load);
@@ -198,6 +201,23 @@ public sealed class MainAndStandbyTests
         Assert.True(status == HttpStatusCode.OK, $"report {batchId} of {client}: {status} {json}");
         Assert.Equal(1, json.GetProperty("accepted").GetInt32());
         return count;
+    }
+
+    /// <summary>A report of <paramref name="slices"/> records of item S, one for each of the last slices, <paramref name="count"/> each.</summary>
+    private static object SpreadReport(string client, string batchId, int slices, long count)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var slice = TimeSpan.FromMinutes(3).Ticks;
+        var current = new DateTimeOffset(now.UtcTicks - now.UtcTicks % slice, TimeSpan.Zero);
+        return new
+        {
+            clientUuid = client,
+            handshakeCode = "216998-app",
+            batchId,
+            records = Enumerable.Range(0, slices)
+                .Select(i => new { slice = current.AddTicks(-slice * i).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'"), itemId = "S", product = "DBR", count })
+                .ToArray(),
+        };
     }
 
     private static void AssertStandby((HttpStatusCode Status, JsonElement Json) answer)
