@@ -4,7 +4,8 @@ namespace Dls.Core.Listeners;
 /// How listeners of one store know which of them are alive, on one machine or several (SPEC §7): each writes a
 /// heartbeat into the store every <see cref="HeartbeatInterval"/>, and one whose last heartbeat is more than
 /// <see cref="AliveWithin"/> old is taken for dead. A standby takes over once the main's heartbeat is that old, so a
-/// killed main is replaced within <see cref="AliveWithin"/> + <see cref="HeartbeatInterval"/> (about 6 s).
+/// main that hangs, or dies on another machine, is replaced within <see cref="AliveWithin"/> + <see cref="HeartbeatInterval"/>
+/// (about 6 s); one whose process is gone from the standby's machine at the standby's next beat (<see cref="LocalProcess"/>).
 /// </summary>
 public static class ListenerLiveness
 {

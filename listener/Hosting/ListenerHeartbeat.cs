@@ -7,7 +7,9 @@ namespace Dls.Listener.Hosting;
 
 /// <summary>
 /// Every second (<see cref="ListenerLiveness.HeartbeatInterval"/>): writes this listener's heartbeat, reads the other
-/// listeners of the store and decides (<see cref="ServingRule"/>) whether it serves and whether it is alone. A standby
+/// listeners of the store and decides (<see cref="ServingRule"/>) whether it serves and whether it is alone. Another
+/// listener is alive while its heartbeat is recent, unless it is recorded on this machine and its process is gone
+/// (<see cref="LocalProcess"/>): a main killed beside its standby is replaced at the standby's next beat. A standby
 /// that takes over first rolls up what a main that died left waiting and reloads the grants the main recorded
 /// (<see cref="ProtocolService.PrepareToServe"/>), then serves. A main that starts beside another main waits
 /// <see cref="SettleTime"/> before serving, so that the other has seen it and rolled up what it kept waiting.
@@ -79,7 +81,8 @@ public sealed class ListenerHeartbeat(
     private void Beat(IReadOnlyList<ListenerRecord> all, bool first)
     {
         var now = time.GetUtcNow();
-        var others = ServingRule.Others(all, Environment.ProcessId).ToList();
+        // A listener of this machine whose process is gone is dead now, whatever its last heartbeat says.
+        var others = ServingRule.Others(all, Environment.ProcessId).Where(other => !LocalProcess.IsGone(other)).ToList();
         var serves = ServingRule.Serves(state.Role, others, now);
         var alone = ServingRule.Alone(others, now);
         if (state.Role == ServerRole.Main)

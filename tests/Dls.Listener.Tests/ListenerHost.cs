@@ -227,6 +227,12 @@ public sealed class ListenerHost : IAsyncDisposable
         await _process.WaitForExitAsync(timeout.Token);
     }
 
+    /// <summary>Stops the process where it is (SIGSTOP): alive, but doing nothing, as a hung listener.</summary>
+    public void Suspend() => _ = kill(_process.Id, 19);
+
+    /// <summary>Lets a suspended process go on (SIGCONT).</summary>
+    public void Resume() => _ = kill(_process.Id, 18);
+
     /// <summary>Sends SIGTERM (a graceful stop) and waits for the exit code.</summary>
     public async Task<int> TerminateAsync()
     {

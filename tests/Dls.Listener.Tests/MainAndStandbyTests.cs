@@ -78,6 +78,45 @@ public sealed class MainAndStandbyTests
         Assert.Equal(8 * 3 + 8 * 4 + 7 + 11, acknowledged);
     }
 
+    [UnixFact("SIGSTOP and SIGCONT are Unix signals")]
+    public async Task A_standby_takes_over_from_a_hung_main_once_its_heartbeat_is_five_seconds_old_and_stands_by_when_it_resumes()
+    {
+        await using var shared = SharedStore.Create();
+        ScanItem(shared.Open());
+        await using var main = await shared.StartListenerAsync("Main");
+        await using var standby = await shared.StartListenerAsync("Standby");
+        await AuthorizeAsync(main.Http, "device-0");
+        var acknowledged = await ReportAsync(main, "device-0", "from-main", 3);
+
+        // A main that hangs is still a process of this machine: only its heartbeat ageing tells the standby it is gone.
+        main.Suspend();
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            Assert.True(
+                await Eventually.Until(async () => (await PostAsync(standby.Http, "api/v1/auth", AuthBody("device-0"))).Status == HttpStatusCode.OK, TakeOverWithin),
+                $"The standby did not serve within {TakeOverWithin} of the main's hang: {standby.Output}");
+            Assert.True(clock.Elapsed >= Dls.Core.Listeners.ListenerLiveness.AliveWithin - Dls.Core.Listeners.ListenerLiveness.HeartbeatInterval,
+                $"took over after {clock.Elapsed}, before the main's heartbeat could be {Dls.Core.Listeners.ListenerLiveness.AliveWithin} old");
+            acknowledged += await ReportAsync(standby, "device-0", "from-standby", 4);
+        }
+        finally
+        {
+            main.Resume();
+        }
+
+        // The main beats again: the standby stands by; the main serves as it did.
+        Assert.True(
+            await Eventually.Until(async () => (await PostAsync(standby.Http, "api/v1/auth", AuthBody("device-0"))).Status == HttpStatusCode.ServiceUnavailable, TakeOverWithin),
+            $"The standby still serves beside the resumed main: {standby.Output}");
+        acknowledged += await ReportAsync(main, "device-0", "from-resumed-main", 5);
+
+        Assert.Equal(0, await main.TerminateAsync());
+        Assert.Equal(0, await standby.TerminateAsync());
+        Assert.Equal((12L, 12L, 12L), Counted(shared.Open()));
+        Assert.Equal(12, acknowledged);
+    }
+
     [UnixFact("kill -9 (SIGKILL) is a Unix signal")]
     public async Task Reports_under_load_through_a_standby_start_and_a_kill_9_of_the_main_are_all_kept_and_rolled_up_once()
     {
