@@ -8,6 +8,12 @@ public sealed class ListenerOptions
     /// <summary>The store file; empty means $env:DLS_STORE or the platform default.</summary>
     public string? StorePath { get; set; }
 
+    /// <summary>
+    /// <c>Main</c> or <c>Standby</c> (<c>--role</c>, SPEC §7); empty means the store's role (<c>Set-DlsServer -Role</c>).
+    /// A standby answers error 100 to auth and report requests while a main listener of its store is alive.
+    /// </summary>
+    public string? Role { get; set; }
+
     /// <summary><c>text</c> (one line a message) or <c>json</c> (one JSON object a message).</summary>
     public string LogFormat { get; set; } = "text";
 

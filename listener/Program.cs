@@ -20,6 +20,7 @@ builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
     ["--log-format"] = "Dls:LogFormat",
     ["--certificate"] = "Dls:CertificatePath",
     ["--certificate-key"] = "Dls:CertificateKeyPath",
+    ["--role"] = "Dls:Role",
 });
 var urls = builder.Configuration["urls"];
 if (string.IsNullOrEmpty(urls))
@@ -29,6 +30,12 @@ if (string.IsNullOrEmpty(urls))
 }
 
 var options = builder.Configuration.GetSection(ListenerOptions.Section).Get<ListenerOptions>() ?? new ListenerOptions();
+if (!ServingState.TryParseRole(options.Role, out _))
+{
+    Console.Error.WriteLine($"dls-listener: --role must be Main or Standby, not '{options.Role}'.");
+    return 2;
+}
+
 // Under systemd (a Type=notify unit, docs/operations.md): READY=1 once serving, STOPPING=1 on SIGTERM. Before the
 // console format below, which it would otherwise replace. Does nothing when systemd is not the parent.
 builder.Services.AddSystemd();
@@ -76,12 +83,17 @@ builder.Services.AddOptions<ListenerOptions>().BindConfiguration(ListenerOptions
 builder.Services.AddSingleton(provider => DlsStore.Open(provider.GetRequiredService<IOptions<ListenerOptions>>().Value.StorePath));
 builder.Services.AddSingleton<ServerService>();
 builder.Services.AddSingleton<ListenerRegistry>();
+builder.Services.AddSingleton(provider => ServingState.For(
+    provider.GetRequiredService<IOptions<ListenerOptions>>().Value.Role, provider.GetRequiredService<ServerService>()));
+builder.Services.AddSingleton<ListenerTasks>();
 builder.Services.AddSingleton<ListenerStatusPage>();
 builder.Services.AddSingleton<Dls.Listener.Protection.AbuseGuard>();
 builder.Services.AddHostedService<ProtectionSettingsService>();
 builder.Services.AddSingleton<ProtocolService>();
 builder.Services.AddSingleton<IHomeSection, LicenseItemsSection>();
-builder.Services.AddHostedService<ListenerRegistration>();
+builder.Services.AddSingleton<ListenerRegistration>();
+builder.Services.AddHostedService(provider => provider.GetRequiredService<ListenerRegistration>());
+builder.Services.AddHostedService<ListenerHeartbeat>();
 builder.Services.AddHostedService<AlertService>();
 builder.Services.AddSingleton<Dls.Core.Usage.UsageRetention>();
 builder.Services.AddHostedService<RetentionService>();

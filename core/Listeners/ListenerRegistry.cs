@@ -1,18 +1,42 @@
+using Dls.Core.Server;
 using Dls.Core.Storage;
 
 namespace Dls.Core.Listeners;
 
-/// <summary>A listener process as it recorded itself in the store when it started.</summary>
-public sealed record ListenerRecord(string Url, int ProcessId, DateTime? ProcessStartedAt, DateTime StartedAt, string Version);
-
 /// <summary>
-/// Listeners record themselves here when they start and remove themselves when they stop, so any
-/// PowerShell session finds the listeners of a store (one per URL, SPEC §7).
+/// Listeners record themselves here when they start, write a heartbeat while they run (<see cref="ListenerLiveness"/>)
+/// and remove themselves when they stop, so any PowerShell session finds the listeners of a store (one per URL, SPEC §7)
+/// and a standby knows whether a main is alive.
 /// </summary>
 public sealed class ListenerRegistry(DlsStore store, TimeProvider time)
 {
-    public void Register(string url, int processId, DateTimeOffset? processStartedAt, string version) =>
-        store.Write(work => work.Stores.Server.RegisterListener(work, url, processId, processStartedAt, time.GetUtcNow(), version));
+    /// <summary>Records (or replaces) the listener at <paramref name="url"/> as this machine's process <paramref name="processId"/>, with a first heartbeat.</summary>
+    public void Register(string url, int processId, DateTimeOffset? processStartedAt, string version, ServerRole role = ServerRole.Main, bool serving = false) =>
+        store.Write(work => work.Stores.Server.RegisterListener(
+            work, url, processId, processStartedAt, time.GetUtcNow(), version, role.ToString(), Environment.MachineName, serving));
+
+    /// <summary>
+    /// Writes the heartbeat of this machine's process <paramref name="processId"/> at each of <paramref name="urls"/>,
+    /// and reads every listener of the store, in one transaction. A record that is gone (removed by Stop-DlsListener,
+    /// or by a restore) is written again unless another listener has taken its URL meanwhile.
+    /// </summary>
+    /// <returns>Every listener of the store, this one included, as of the heartbeat.</returns>
+    public IReadOnlyList<ListenerRecord> Heartbeat(
+        IReadOnlyList<string> urls, int processId, DateTimeOffset? processStartedAt, string version, ServerRole role, bool serving) =>
+        store.Write(work =>
+        {
+            var now = time.GetUtcNow();
+            foreach (var url in urls)
+            {
+                if (!work.Stores.Server.Heartbeat(work, url, processId, Environment.MachineName, now, serving))
+                {
+                    work.Stores.Server.RegisterListenerIfFree(
+                        work, url, processId, processStartedAt, now, version, role.ToString(), Environment.MachineName, serving);
+                }
+            }
+
+            return work.Stores.Server.Listeners(work);
+        });
 
     /// <summary>Removes the record of <paramref name="url"/> if it still names <paramref name="processId"/>.</summary>
     public void Unregister(string url, int processId) =>

@@ -34,14 +34,29 @@ internal interface IServerStore
     /// <summary>Sets server settings.</summary>
     void SetSettings(UnitOfWork work, IEnumerable<KeyValuePair<string, string>> settings);
 
-    /// <summary>Records (or replaces) the listener serving <paramref name="url"/>.</summary>
-    void RegisterListener(UnitOfWork work, string url, int processId, DateTimeOffset? processStartedAt, DateTimeOffset now, string version);
+    /// <summary>Records (or replaces) the listener serving <paramref name="url"/>, its heartbeat at <paramref name="now"/>.</summary>
+    void RegisterListener(
+        UnitOfWork work, string url, int processId, DateTimeOffset? processStartedAt, DateTimeOffset now, string version, string role, string host, bool serving);
+
+    /// <summary>Records the listener serving <paramref name="url"/> unless a record of that URL exists.</summary>
+    void RegisterListenerIfFree(
+        UnitOfWork work, string url, int processId, DateTimeOffset? processStartedAt, DateTimeOffset now, string version, string role, string host, bool serving);
+
+    /// <summary>Writes the heartbeat of the listener at <paramref name="url"/> if its record still names that process and host.</summary>
+    /// <returns>Whether the record was there.</returns>
+    bool Heartbeat(UnitOfWork work, string url, int processId, string host, DateTimeOffset now, bool serving);
 
     /// <summary>Removes the record of <paramref name="url"/> if it still names <paramref name="processId"/>.</summary>
     void UnregisterListener(UnitOfWork work, string url, int processId);
 
     /// <summary>The listeners started on the store, by URL.</summary>
     IReadOnlyList<ListenerRecord> Listeners(UnitOfWork work);
+
+    /// <summary>
+    /// Claims the task <paramref name="name"/> for <paramref name="holder"/> at <paramref name="now"/> if it has never
+    /// run or last ran at or before <paramref name="ranBefore"/>; true when claimed.
+    /// </summary>
+    bool ClaimTask(UnitOfWork work, string name, string holder, DateTimeOffset now, DateTimeOffset ranBefore);
 
     /// <summary>Appends an audit entry.</summary>
     void AppendAudit(UnitOfWork work, DateTimeOffset time, string user, string action, string target, string details);

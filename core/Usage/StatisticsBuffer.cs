@@ -15,6 +15,10 @@ namespace Dls.Core.Usage;
 /// "first seen" rows known to be stored cost no statement again (<see cref="SeenRows"/>).</item>
 /// <item>After a crash, the facts above the mark are rolled up from the raw rows when the listener starts
 /// (<see cref="CatchUp"/>); a clean stop rolls up what is waiting.</item>
+/// <item>The mark assumes one writer: facts wait only while the listener may defer (it is a main and no other listener
+/// of the store is alive, SPEC §7). Otherwise they are rolled up in the commit of their request, and what waited is
+/// rolled up at the next commit. Another listener's start-up <see cref="CatchUp"/> may have rolled up facts that
+/// waited here meanwhile: those whose raw row is at or below the store's mark are dropped, not counted twice.</item>
 /// </list>
 /// Used by the writer's thread only.
 /// </summary>
@@ -37,8 +41,18 @@ public sealed class StatisticsBuffer : IDeferredWork
     private readonly Pending _committed = new();
     private readonly Pending _current = new();
     private readonly SeenRows _seen = new();
+    private readonly Func<bool> _mayDefer;
     private long _oldest;
     private bool _flushedInBatch;
+
+    /// <param name="mayDefer">
+    /// Whether facts may wait for a later commit now (asked before every commit, from the writer's thread): true while
+    /// this listener is the store's only writer. Without it they always may (a listener alone on its store).
+    /// </param>
+    public StatisticsBuffer(Func<bool>? mayDefer = null)
+    {
+        _mayDefer = mayDefer ?? (static () => true);
+    }
 
     /// <summary>How many facts wait to be rolled up.</summary>
     public int Waiting => _committed.Count + _current.Count;
@@ -47,8 +61,12 @@ public sealed class StatisticsBuffer : IDeferredWork
     public void Add(long batchId, IEnumerable<UsageFact> facts)
     {
         Started();
+        var before = _current.Usage.Count;
         _current.Usage.AddRange(facts);
-        _current.UsageMark = Math.Max(_current.UsageMark, batchId);
+        for (var i = before; i < _current.Usage.Count; i++)
+        {
+            _current.UsageIds.Add(batchId);
+        }
     }
 
     /// <summary>An authorization's fact, kept raw as row <paramref name="eventId"/>.</summary>
@@ -56,11 +74,11 @@ public sealed class StatisticsBuffer : IDeferredWork
     {
         Started();
         _current.Authorizations.Add(fact);
-        _current.AuthMark = Math.Max(_current.AuthMark, eventId);
+        _current.AuthIds.Add(eventId);
     }
 
     public TimeSpan? DueIn() =>
-        Waiting == 0 ? null : MaxDelay - Stopwatch.GetElapsedTime(_oldest);
+        Waiting == 0 ? null : _mayDefer() ? MaxDelay - Stopwatch.GetElapsedTime(_oldest) : TimeSpan.Zero;
 
     public void BeforeCommit(UnitOfWork work, bool idle, bool final)
     {
@@ -70,7 +88,7 @@ public sealed class StatisticsBuffer : IDeferredWork
             return;
         }
 
-        if (final || waiting >= MaxFacts || (idle && waiting <= SmallFlush) || Stopwatch.GetElapsedTime(_oldest) >= MaxDelay)
+        if (final || waiting >= MaxFacts || (idle && waiting <= SmallFlush) || Stopwatch.GetElapsedTime(_oldest) >= MaxDelay || !_mayDefer())
         {
             Flush(work);
         }
@@ -154,24 +172,58 @@ public sealed class StatisticsBuffer : IDeferredWork
         }
     }
 
-    /// <summary>Rolls up every waiting fact in the batch's transaction and moves the marks past their raw rows.</summary>
+    /// <summary>
+    /// Rolls up every waiting fact in the batch's transaction and moves the marks past their raw rows; facts whose raw
+    /// row is at or below the store's mark were rolled up by another listener's catch-up, and are dropped.
+    /// </summary>
     private void Flush(UnitOfWork work)
     {
-        var usage = _committed.Usage.Count == 0 ? _current.Usage : [.. _committed.Usage, .. _current.Usage];
-        var authorizations = _committed.Authorizations.Count == 0 ? _current.Authorizations : [.. _committed.Authorizations, .. _current.Authorizations];
+        var usageMark = work.Stores.Usage.RolledUpThrough(work, RollupSource.UsageBatch);
+        var (usage, usageLast) = Above(usageMark, _committed.Usage, _committed.UsageIds, _current.Usage, _current.UsageIds);
         if (usage.Count > 0)
         {
             UsageStatistics.RollUpUsage(work, usage, _seen);
-            work.Stores.Usage.SetRolledUpThrough(work, RollupSource.UsageBatch, Math.Max(_committed.UsageMark, _current.UsageMark));
+            work.Stores.Usage.SetRolledUpThrough(work, RollupSource.UsageBatch, usageLast);
         }
 
+        var authMark = work.Stores.Usage.RolledUpThrough(work, RollupSource.AuthEvent);
+        var (authorizations, authLast) = Above(authMark, _committed.Authorizations, _committed.AuthIds, _current.Authorizations, _current.AuthIds);
         if (authorizations.Count > 0)
         {
             UsageStatistics.RollUpAuthorizations(work, authorizations);
-            work.Stores.Usage.SetRolledUpThrough(work, RollupSource.AuthEvent, Math.Max(_committed.AuthMark, _current.AuthMark));
+            work.Stores.Usage.SetRolledUpThrough(work, RollupSource.AuthEvent, authLast);
         }
 
         _flushedInBatch = true;
+    }
+
+    /// <summary>The facts of both lists whose raw row is above <paramref name="mark"/>, and the last such row.</summary>
+    private static (List<T> Facts, long Last) Above<T>(long mark, List<T> committed, List<long> committedIds, List<T> current, List<long> currentIds)
+    {
+        var last = 0L;
+        if ((committedIds.Count == 0 || committedIds[0] > mark) && (currentIds.Count == 0 || currentIds[0] > mark))
+        {
+            // The usual case: nothing waiting was rolled up elsewhere (ids grow along each list).
+            last = Math.Max(committedIds.Count == 0 ? 0 : committedIds[^1], currentIds.Count == 0 ? 0 : currentIds[^1]);
+            return (committed.Count == 0 ? current : [.. committed, .. current], last);
+        }
+
+        var kept = new List<T>();
+        Keep(committed, committedIds);
+        Keep(current, currentIds);
+        return (kept, last);
+
+        void Keep(List<T> facts, List<long> ids)
+        {
+            for (var i = 0; i < facts.Count; i++)
+            {
+                if (ids[i] > mark)
+                {
+                    kept.Add(facts[i]);
+                    last = Math.Max(last, ids[i]);
+                }
+            }
+        }
     }
 
     private sealed class Pending
@@ -180,9 +232,11 @@ public sealed class StatisticsBuffer : IDeferredWork
 
         public List<AuthorizationFact> Authorizations { get; } = [];
 
-        public long UsageMark { get; set; }
+        /// <summary>The raw row of each fact of <see cref="Usage"/> (its report's batch), in the same order.</summary>
+        public List<long> UsageIds { get; } = [];
 
-        public long AuthMark { get; set; }
+        /// <summary>The raw row of each fact of <see cref="Authorizations"/> (its event), in the same order.</summary>
+        public List<long> AuthIds { get; } = [];
 
         public int Count => Usage.Count + Authorizations.Count;
 
@@ -190,16 +244,16 @@ public sealed class StatisticsBuffer : IDeferredWork
         {
             Usage.AddRange(other.Usage);
             Authorizations.AddRange(other.Authorizations);
-            UsageMark = Math.Max(UsageMark, other.UsageMark);
-            AuthMark = Math.Max(AuthMark, other.AuthMark);
+            UsageIds.AddRange(other.UsageIds);
+            AuthIds.AddRange(other.AuthIds);
         }
 
         public void Clear()
         {
             Usage.Clear();
             Authorizations.Clear();
-            UsageMark = 0;
-            AuthMark = 0;
+            UsageIds.Clear();
+            AuthIds.Clear();
         }
     }
 }

@@ -72,8 +72,8 @@ public sealed class DlsExceptionHandler(ILogger<DlsExceptionHandler> logger) : I
                 return StoreUnusable(http, error);
 
             // Core translates engine failures; one that still escapes (a commit of the writer, say) is the store's all the same.
-            case Microsoft.Data.Sqlite.SqliteException engine when http.RequestServices.GetService<DlsStore>() is { } store:
-                return StoreUnusable(http, StoreFailures.Translate(engine, store.Path));
+            case Exception engine when DlsStore.IsEngineFailure(engine) && http.RequestServices.GetService<DlsStore>() is { } store:
+                return StoreUnusable(http, (DlsException)store.Translate(engine));
 
             default:
                 logger.LogError(exception, "{Method} {Path} failed and was answered 500", http.Request.Method, http.Request.Path.Value);

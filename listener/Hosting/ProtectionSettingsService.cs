@@ -39,7 +39,7 @@ public sealed class ProtectionSettingsService(DlsStore store, AbuseGuard guard, 
                 {
                     Apply(ProtectionSettings.Read(store));
                 }
-                catch (Exception error) when (error is Dls.Core.Errors.DlsException or Microsoft.Data.Sqlite.SqliteException)
+                catch (Exception error) when (error is Dls.Core.Errors.DlsException || DlsStore.IsEngineFailure(error))
                 {
                     logger.LogWarning("Reading the protection settings failed ({Message}); the previous ones stay in force", error.Message);
                 }

@@ -4,6 +4,7 @@ using Dls.Core.Protocol;
 using Dls.Core.Server;
 using Dls.Core.Storage;
 using Dls.Core.Usage;
+using Dls.Listener.Hosting;
 using Dls.Listener.Protection;
 
 namespace Dls.Listener.Protocol;
@@ -11,32 +12,31 @@ namespace Dls.Listener.Protocol;
 /// <summary>
 /// Connects the HTTP endpoints to core: the rate limits, the session password's slow check (done here, in parallel,
 /// never on the writer), the single group-commit writer every auth and report goes through, the decisions of
-/// <see cref="LicenseAuthority"/>, and token signing after the commit.
+/// <see cref="LicenseAuthority"/>, and token signing after the commit. A standby that does not serve (SPEC §7,
+/// <see cref="ServingState"/>) answers 100 before any of that, and writes nothing.
 /// </summary>
 public sealed class ProtocolService : IAsyncDisposable
 {
     private readonly DlsStore _store;
     private readonly TimeProvider _time;
     private readonly AbuseGuard _guard;
-    private readonly StatisticsBuffer _statistics = new();
+    private readonly ServingState _serving;
+    private readonly StatisticsBuffer _statistics;
     private readonly LicenseAuthority _authority;
     private readonly GroupCommitWriter _writer;
 
-    public ProtocolService(DlsStore store, ServerService server, AbuseGuard guard, TimeProvider time)
+    public ProtocolService(DlsStore store, ServerService server, AbuseGuard guard, ServingState serving, TimeProvider time)
     {
         _store = store;
         _time = time;
         _guard = guard;
+        _serving = serving;
         Signer = new AuthorizationSigner(server);
-        _authority = new LicenseAuthority(new SessionPasswordCache(), _statistics);
 
-        // What a listener that stopped without rolling up left above the marks (a crash: at most StatisticsBuffer.MaxDelay of it).
-        StatisticsBuffer.CatchUp(store);
-        store.Query(work =>
-        {
-            _authority.Grants.Load(work, time.GetUtcNow() - LicenseAuthority.MaxReportAge);
-            return 0;
-        });
+        // Roll-ups wait for a later commit only while this listener is the store's one writer (StatisticsBuffer).
+        _statistics = new StatisticsBuffer(() => serving.MayDefer);
+        _authority = new LicenseAuthority(new SessionPasswordCache(), _statistics);
+        PrepareToServe();
         _writer = new GroupCommitWriter(
             store,
             work =>
@@ -53,8 +53,28 @@ public sealed class ProtocolService : IAsyncDisposable
 
     public AuthorizationSigner Signer { get; }
 
+    /// <summary>
+    /// Rolls up what a listener that stopped without rolling up left above the marks (a crash: at most
+    /// <see cref="StatisticsBuffer.MaxDelay"/> of it), and loads the grants recorded in the store. Run when the service
+    /// is made and when a standby takes over from a main, while this listener writes nothing.
+    /// </summary>
+    public void PrepareToServe()
+    {
+        StatisticsBuffer.CatchUp(_store);
+        _store.Query(work =>
+        {
+            _authority.Grants.Load(work, _time.GetUtcNow() - LicenseAuthority.MaxReportAge);
+            return 0;
+        });
+    }
+
     public async Task<AuthOutcome> AuthorizeAsync(AuthRequest request, IPAddress? address, CancellationToken cancellationToken)
     {
+        if (!_serving.Serving)
+        {
+            return AuthOutcome.Refused(ErrorCodes.Standby, StandbyMessage);
+        }
+
         var codeKey = CodeKey(request);
 
         // A device that holds a grant is never held back by the failure limits, unless its request would cost a
@@ -95,6 +115,11 @@ public sealed class ProtocolService : IAsyncDisposable
 
     public async Task<ReportOutcome> ReportAsync(ReportRequest request, IPAddress? address, CancellationToken cancellationToken)
     {
+        if (!_serving.Serving)
+        {
+            return new ReportOutcome(null, new ProtocolError(ErrorCodes.Standby, StandbyMessage));
+        }
+
         if (!_authority.Grants.IsKnownClient(request.ClientUuid) && _guard.FailuresExhausted(address, request.HandshakeCode, out var retryAfter))
         {
             return new ReportOutcome(null, Limited(retryAfter)) { RetryAfter = retryAfter };
@@ -121,6 +146,8 @@ public sealed class ProtocolService : IAsyncDisposable
         await _writer.DisposeAsync();
         Signer.Dispose();
     }
+
+    private const string StandbyMessage = "This is a standby server and a main server of its store is up: ask the main server.";
 
     private static AuthOutcome RateLimited(TimeSpan retryAfter) => new(null, Limited(retryAfter)) { RetryAfter = retryAfter };
 

@@ -43,7 +43,11 @@ public sealed class RestoreDlsStoreCommand : DlsCmdlet
         List<ListenerRecord> running;
         try
         {
-            running = new ListenerRegistry(Store, Time).List().Where(r => ListenerProcess.FindAlive(r) is not null).ToList();
+            // Listeners on other machines (a PostgreSQL store) count by their heartbeat.
+            var now = Time.GetUtcNow();
+            running = new ListenerRegistry(Store, Time).List()
+                .Where(r => r.IsOnThisMachine ? ListenerProcess.FindAlive(r) is not null : r.IsAlive(now))
+                .ToList();
         }
         catch (DlsException error) when (error.ErrorId is ErrorIds.StoreCorrupt or ErrorIds.StoreNotDls or ErrorIds.StoreTooNew)
         {

@@ -32,6 +32,13 @@ public sealed class StartDlsListenerCommand : DlsCmdlet
     [Parameter]
     public SecureString? CertificatePassword { get; set; }
 
+    /// <summary>
+    /// Main or Standby (SPEC §7); without it, the store's role (<c>Set-DlsServer -Role</c>). A standby answers error 100
+    /// while a main listener of the store is alive, and serves once none is.
+    /// </summary>
+    [Parameter]
+    public ServerRole? Role { get; set; }
+
     /// <summary>How long to wait for /healthz to answer.</summary>
     [Parameter]
     [ValidateRange(1, 600)]
@@ -67,6 +74,7 @@ public sealed class StartDlsListenerCommand : DlsCmdlet
         using var expected = certificate is null ? null : ListenerCertificate.ReadPublic(certificate, password);
 
         var server = new ServerService(Store, Time).Get();
+        var role = Role ?? server.Role;
         var registry = new ListenerRegistry(Store, Time);
         var running = registry.List().FirstOrDefault(r => r.Url == url && ListenerProcess.FindAlive(r) is not null);
         if (running is not null)
@@ -79,7 +87,7 @@ public sealed class StartDlsListenerCommand : DlsCmdlet
         }
 
         ListenerProcess.EnsurePortFree(uri);
-        if (!ShouldProcess(url, $"Start a DLS listener for store '{Store.Path}'"))
+        if (!ShouldProcess(url, $"Start a DLS {role} listener for store '{Store.Path}'"))
         {
             return;
         }
@@ -88,7 +96,7 @@ public sealed class StartDlsListenerCommand : DlsCmdlet
         Directory.CreateDirectory(logDirectory);
         var logPath = Path.Combine(logDirectory, $"listener-{uri.Port}.log");
         var logStart = File.Exists(logPath) ? new FileInfo(logPath).Length : 0;
-        using var process = ListenerProcess.Launch(Store.Path, url, certificate, certificateKey, password, logPath);
+        using var process = ListenerProcess.Launch(Store.Path, url, role, certificate, certificateKey, password, logPath);
         WriteVerbose($"Started listener process {process.Id}; logs go to '{logPath}'.");
 
         var clock = Stopwatch.StartNew();
@@ -126,9 +134,10 @@ public sealed class StartDlsListenerCommand : DlsCmdlet
                     ListenerCertificate.Record(Store.Path, url, expected);
                 }
 
-                var record = registry.List().FirstOrDefault(r => r.Url == url);
+                var record = registry.List().FirstOrDefault(r => r.Url == url)
+                    ?? new ListenerRecord(url, process.Id, null, DateTime.UtcNow, string.Empty, role, Environment.MachineName);
                 WriteProgress(new ProgressRecord(1, "Start-DlsListener", "Started") { RecordType = ProgressRecordType.Completed });
-                WriteObject(new ListenerInfo(url, record?.ProcessId ?? process.Id, ListenerStatus.Running, uuid, record?.StartedAt ?? DateTime.UtcNow, Store.Path));
+                WriteObject(ListenerInfo.Of(record, ListenerStatus.Running, uuid, Store.Path, Time.GetUtcNow()));
                 return;
             }
 

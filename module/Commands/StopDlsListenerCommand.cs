@@ -35,7 +35,19 @@ public sealed class StopDlsListenerCommand : DlsCmdlet
                 continue;
             }
 
-            using (var process = ListenerProcess.FindAlive(record))
+            if (!record.IsOnThisMachine && record.IsAlive(Time.GetUtcNow()))
+            {
+                // Its process id means nothing here: never signal a process of this machine for it.
+                WriteDlsError(new DlsException(
+                    ErrorIds.ListenerStopFailed,
+                    DlsErrorKind.InvalidOperation,
+                    $"The listener at {record.Url} runs on {record.Host}, not on this machine: stop it there.",
+                    record.Url));
+                continue;
+            }
+
+            // One on another machine that no longer beats is gone: only its record is left to remove.
+            using (var process = record.IsOnThisMachine ? ListenerProcess.FindAlive(record) : null)
             {
                 if (process is not null && !ListenerProcess.Stop(process, TimeSpan.FromSeconds(TimeoutSeconds)))
                 {
@@ -50,7 +62,7 @@ public sealed class StopDlsListenerCommand : DlsCmdlet
 
             // A graceful stop removes the record itself; a killed or crashed listener leaves it behind.
             registry.Unregister(record.Url, record.ProcessId);
-            WriteObject(new ListenerInfo(record.Url, record.ProcessId, ListenerStatus.Stopped, null, record.StartedAt, Store.Path));
+            WriteObject(ListenerInfo.Of(record, ListenerStatus.Stopped, null, Store.Path, Time.GetUtcNow()));
         }
     }
 }

@@ -88,11 +88,12 @@ internal static class ListenerProcess
         }
     }
 
-    public static Process Launch(string storePath, string url, string? certificatePath, string? certificateKeyPath, string? certificatePassword, string logPath)
+    public static Process Launch(
+        string storePath, string url, Dls.Core.Server.ServerRole role, string? certificatePath, string? certificateKeyPath, string? certificatePassword, string logPath)
     {
         var dotnet = DotnetHost();
         var listener = ListenerAssemblyPath();
-        var arguments = new List<string> { listener, "--store", storePath, "--urls", url.TrimEnd('/') };
+        var arguments = new List<string> { listener, "--store", storePath, "--urls", url.TrimEnd('/'), "--role", role.ToString() };
         if (certificatePath is not null)
         {
             arguments.AddRange(["--certificate", certificatePath]);

@@ -24,12 +24,20 @@ public sealed class ListenerHost : IAsyncDisposable
     private static readonly Regex Announcement = new(@"DLS listener \S+ serving (?<url>\S+) \(process (?<pid>\d+)\)", RegexOptions.CultureInvariant);
 
     private readonly StringBuilder _output = new();
+    private readonly bool _ownsFolder = true;
+    private readonly string[] _arguments = [];
+    private readonly IReadOnlyDictionary<string, string> _environment = new Dictionary<string, string>();
     private Process _process;
     private HttpMessageHandler _handler;
     private HttpClient? _http;
 
-    private ListenerHost(string folder, string storePath, Process process, ServerInfo server, HttpMessageHandler? handler = null)
+    private ListenerHost(
+        string folder, string storePath, Process process, ServerInfo server, HttpMessageHandler? handler = null, bool ownsFolder = true,
+        string[]? arguments = null, IReadOnlyDictionary<string, string>? environment = null)
     {
+        _ownsFolder = ownsFolder;
+        _arguments = arguments ?? [];
+        _environment = environment ?? _environment;
         Folder = folder;
         StorePath = storePath;
         _process = process;
@@ -86,6 +94,24 @@ public sealed class ListenerHost : IAsyncDisposable
         var (folder, storePath, server) = NewStore(organizationId, rateLimits);
         var process = Launch(storePath, $"{scheme}://127.0.0.1:0", arguments, environment);
         var host = new ListenerHost(folder, storePath, process, server, handler);
+        process.OutputDataReceived += (_, e) => host.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => host.Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        await host.WaitHealthyAsync();
+        return host;
+    }
+
+    /// <summary>
+    /// A listener at http://127.0.0.1 (any free port) on a store someone else made and removes (several listeners on one
+    /// store: main and standby), started with more arguments and environment; <see cref="RestartAsync"/> keeps them.
+    /// </summary>
+    public static async Task<ListenerHost> StartOnAsync(
+        string storePath, ServerInfo server, IEnumerable<string> arguments, IReadOnlyDictionary<string, string> environment)
+    {
+        string[] given = [.. arguments];
+        var process = Launch(storePath, "http://127.0.0.1:0", given, environment);
+        var host = new ListenerHost(Path.GetDirectoryName(storePath)!, storePath, process, server, null, ownsFolder: false, given, environment);
         process.OutputDataReceived += (_, e) => host.Append(e.Data);
         process.ErrorDataReceived += (_, e) => host.Append(e.Data);
         process.BeginOutputReadLine();
@@ -169,7 +195,10 @@ public sealed class ListenerHost : IAsyncDisposable
     /// <summary>The store the listener serves, opened by this test process.</summary>
     public DlsStore OpenStore() => DlsStore.Open(StorePath);
 
-    /// <summary>Starts a new listener process (plain HTTP, any free port) on the same store, once this one has exited.</summary>
+    /// <summary>
+    /// Starts a new listener process (plain HTTP, any free port, the arguments and environment it was started with) on
+    /// the same store, once this one has exited.
+    /// </summary>
     public async Task RestartAsync()
     {
         if (!_process.HasExited)
@@ -182,7 +211,7 @@ public sealed class ListenerHost : IAsyncDisposable
         _http = null;
         _handler = new HttpClientHandler();
         Url = string.Empty;
-        _process = Launch(StorePath, "http://127.0.0.1:0");
+        _process = Launch(StorePath, "http://127.0.0.1:0", _arguments, _environment);
         _process.OutputDataReceived += (_, e) => Append(e.Data);
         _process.ErrorDataReceived += (_, e) => Append(e.Data);
         _process.BeginOutputReadLine();
@@ -197,6 +226,12 @@ public sealed class ListenerHost : IAsyncDisposable
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         await _process.WaitForExitAsync(timeout.Token);
     }
+
+    /// <summary>Stops the process where it is (SIGSTOP): alive, but doing nothing, as a hung listener.</summary>
+    public void Suspend() => _ = kill(_process.Id, 19);
+
+    /// <summary>Lets a suspended process go on (SIGCONT).</summary>
+    public void Resume() => _ = kill(_process.Id, 18);
 
     /// <summary>Sends SIGTERM (a graceful stop) and waits for the exit code.</summary>
     public async Task<int> TerminateAsync()
@@ -239,6 +274,11 @@ public sealed class ListenerHost : IAsyncDisposable
         }
 
         _process.Dispose();
+        if (!_ownsFolder)
+        {
+            return;
+        }
+
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         try
         {

@@ -94,20 +94,28 @@ internal sealed class SqlServerStore : IServerStore
         }
     }
 
-    public void RegisterListener(UnitOfWork work, string url, int processId, DateTimeOffset? processStartedAt, DateTimeOffset now, string version)
-    {
-        var command = SqlUnitOfWork.Of(work).Command("""
-            INSERT INTO listener (url, process_id, process_started_at, started_at, version)
-            VALUES ($url, $pid, $processStartedAt, $now, $version)
+    public void RegisterListener(
+        UnitOfWork work, string url, int processId, DateTimeOffset? processStartedAt, DateTimeOffset now, string version, string role, string host, bool serving) =>
+        InsertListener(work, """
             ON CONFLICT (url) DO UPDATE SET process_id = excluded.process_id, process_started_at = excluded.process_started_at,
-                started_at = excluded.started_at, version = excluded.version;
-            """);
+                started_at = excluded.started_at, version = excluded.version, role = excluded.role, host = excluded.host,
+                heartbeat_at = excluded.heartbeat_at, serving = excluded.serving
+            """, url, processId, processStartedAt, now, version, role, host, serving);
+
+    public void RegisterListenerIfFree(
+        UnitOfWork work, string url, int processId, DateTimeOffset? processStartedAt, DateTimeOffset now, string version, string role, string host, bool serving) =>
+        InsertListener(work, "ON CONFLICT (url) DO NOTHING", url, processId, processStartedAt, now, version, role, host, serving);
+
+    public bool Heartbeat(UnitOfWork work, string url, int processId, string host, DateTimeOffset now, bool serving)
+    {
+        var command = SqlUnitOfWork.Of(work).Command(
+            "UPDATE listener SET heartbeat_at = $now, serving = $serving WHERE url = $url AND process_id = $pid AND host = $host;");
+        command.Parameters.AddWithValue("$now", Timestamps.Format(now));
+        command.Parameters.AddWithValue("$serving", serving ? 1 : 0);
         command.Parameters.AddWithValue("$url", url);
         command.Parameters.AddWithValue("$pid", processId);
-        command.Parameters.AddWithValue("$processStartedAt", processStartedAt is null ? DBNull.Value : Timestamps.Format(processStartedAt.Value));
-        command.Parameters.AddWithValue("$now", Timestamps.Format(now));
-        command.Parameters.AddWithValue("$version", version);
-        command.ExecuteNonQuery();
+        command.Parameters.AddWithValue("$host", host);
+        return command.ExecuteNonQuery() > 0;
     }
 
     public void UnregisterListener(UnitOfWork work, string url, int processId)
@@ -120,7 +128,8 @@ internal sealed class SqlServerStore : IServerStore
 
     public IReadOnlyList<ListenerRecord> Listeners(UnitOfWork work)
     {
-        using var reader = SqlUnitOfWork.Of(work).Command("SELECT url, process_id, process_started_at, started_at, version FROM listener ORDER BY url;").ExecuteReader();
+        using var reader = SqlUnitOfWork.Of(work).Command(
+            "SELECT url, process_id, process_started_at, started_at, version, role, host, heartbeat_at, serving FROM listener ORDER BY url;").ExecuteReader();
         var records = new List<ListenerRecord>();
         while (reader.Read())
         {
@@ -129,10 +138,28 @@ internal sealed class SqlServerStore : IServerStore
                 reader.GetInt32(1),
                 reader.IsDBNull(2) ? null : Timestamps.Parse(reader.GetString(2)).UtcDateTime,
                 Timestamps.Parse(reader.GetString(3)).UtcDateTime,
-                reader.GetString(4)));
+                reader.GetString(4),
+                Enum.TryParse<Server.ServerRole>(reader.GetString(5), out var role) ? role : Server.ServerRole.Main,
+                reader.GetString(6),
+                reader.IsDBNull(7) ? null : Timestamps.Parse(reader.GetString(7)).UtcDateTime,
+                reader.GetInt64(8) != 0));
         }
 
         return records;
+    }
+
+    public bool ClaimTask(UnitOfWork work, string name, string holder, DateTimeOffset now, DateTimeOffset ranBefore)
+    {
+        // One statement: a claim that finds the task run too recently changes no row, whoever else claims at the same time.
+        var command = SqlUnitOfWork.Of(work).Command("""
+            INSERT INTO task_lease (name, holder, ran_at) VALUES ($name, $holder, $now)
+            ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, ran_at = excluded.ran_at WHERE task_lease.ran_at <= $before;
+            """);
+        command.Parameters.AddWithValue("$name", name);
+        command.Parameters.AddWithValue("$holder", holder);
+        command.Parameters.AddWithValue("$now", Timestamps.Format(now));
+        command.Parameters.AddWithValue("$before", Timestamps.Format(ranBefore));
+        return command.ExecuteNonQuery() > 0;
     }
 
     public void AppendAudit(UnitOfWork work, DateTimeOffset time, string user, string action, string target, string details)
@@ -158,5 +185,24 @@ internal sealed class SqlServerStore : IServerStore
         }
 
         return entries;
+    }
+
+    private static void InsertListener(
+        UnitOfWork work, string conflict, string url, int processId, DateTimeOffset? processStartedAt, DateTimeOffset now, string version,
+        string role, string host, bool serving)
+    {
+        var command = SqlUnitOfWork.Of(work).Command($"""
+            INSERT INTO listener (url, process_id, process_started_at, started_at, version, role, host, heartbeat_at, serving)
+            VALUES ($url, $pid, $processStartedAt, $now, $version, $role, $host, $now, $serving) {conflict};
+            """);
+        command.Parameters.AddWithValue("$url", url);
+        command.Parameters.AddWithValue("$pid", processId);
+        command.Parameters.AddWithValue("$processStartedAt", processStartedAt is null ? DBNull.Value : Timestamps.Format(processStartedAt.Value));
+        command.Parameters.AddWithValue("$now", Timestamps.Format(now));
+        command.Parameters.AddWithValue("$version", version);
+        command.Parameters.AddWithValue("$role", role);
+        command.Parameters.AddWithValue("$host", host);
+        command.Parameters.AddWithValue("$serving", serving ? 1 : 0);
+        command.ExecuteNonQuery();
     }
 }

@@ -1,0 +1,91 @@
+using Dls.Core.Server;
+using Dls.Core.Storage;
+using Dls.Tests;
+using Microsoft.Data.Sqlite;
+
+namespace Dls.Listener.Tests;
+
+/// <summary>
+/// One store that several real listener processes share (main and standby, SPEC §7). Where the store lives is decided
+/// here and nowhere else, so the same tests can run on another engine by changing <see cref="Create"/>. The listeners
+/// it starts keep their alert check and retention purge out of the way (an hour off) unless a test gives its own.
+/// </summary>
+public sealed class SharedStore : IAsyncDisposable
+{
+    private static readonly IReadOnlyDictionary<string, string> Quiet = new Dictionary<string, string>
+    {
+        ["Dls__Alerts__FirstCheckDelay"] = "01:00:00",
+        ["Dls__Retention__FirstRunDelay"] = "01:00:00",
+    };
+
+    private SharedStore(string folder, string storePath, ServerInfo server)
+    {
+        Folder = folder;
+        StorePath = storePath;
+        Server = server;
+    }
+
+    public string Folder { get; }
+
+    /// <summary>What the listeners are given as <c>--store</c>.</summary>
+    public string StorePath { get; }
+
+    public ServerInfo Server { get; }
+
+    /// <summary>A new store with a server identity, the rate limits off.</summary>
+    public static SharedStore Create(string organizationId = "216998")
+    {
+        var (folder, storePath, server) = ListenerHost.NewStore(organizationId, rateLimits: false);
+        return new SharedStore(folder, storePath, server);
+    }
+
+    public DlsStore Open() => DlsStore.Open(StorePath);
+
+    /// <summary>A listener process on this store with <c>--role <paramref name="role"/></c> (null: no --role), once /healthz answers.</summary>
+    public Task<ListenerHost> StartListenerAsync(string? role, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var settings = new Dictionary<string, string>(Quiet);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            settings[name] = value;
+        }
+
+        return ListenerHost.StartOnAsync(StorePath, Server, role is null ? [] : ["--role", role], settings);
+    }
+
+    /// <summary>
+    /// A hash of every row of the store but the listeners' own records (their heartbeats change every second): equal
+    /// digests mean no request changed anything.
+    /// </summary>
+    public string ContentDigest()
+    {
+        using var connection = new SqliteConnection($"Data Source={StorePath};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        var tables = new List<string>();
+        using (var list = connection.CreateCommand())
+        {
+            list.CommandText = "SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'listener' ORDER BY name;";
+            using var reader = list.ExecuteReader();
+            while (reader.Read())
+            {
+                tables.Add(reader.GetString(0));
+            }
+        }
+
+        return string.Join("\n", tables.Select(table => $"## {table}\n{StoreDigest.Rows(connection, table)}"));
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        SqliteConnection.ClearAllPools();
+        try
+        {
+            Directory.Delete(Folder, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+
+        return ValueTask.CompletedTask;
+    }
+}
