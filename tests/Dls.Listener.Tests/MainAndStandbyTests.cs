@@ -22,9 +22,16 @@ public sealed class MainAndStandbyTests
     private static readonly TimeSpan TakeOverWithin = TimeSpan.FromSeconds(15);
 
     [UnixFact("kill -9 (SIGKILL) is a Unix signal")]
-    public async Task A_standby_answers_100_while_the_main_runs_serves_after_a_kill_9_and_stands_by_when_a_main_returns()
+    public Task A_standby_answers_100_while_the_main_runs_serves_after_a_kill_9_and_stands_by_when_a_main_returns() =>
+        StandbyTakesOverAndStandsBy(StoreEngine.Sqlite);
+
+    [PostgresFact]
+    public Task On_PostgreSQL_a_standby_answers_100_while_the_main_runs_serves_after_a_kill_9_and_stands_by_when_a_main_returns() =>
+        StandbyTakesOverAndStandsBy(StoreEngine.PostgreSql);
+
+    private static async Task StandbyTakesOverAndStandsBy(StoreEngine engine)
     {
-        await using var shared = SharedStore.Create();
+        await using var shared = SharedStore.Create(engine: engine);
         ScanItem(shared.Open());
         await using var main = await shared.StartListenerAsync("Main");
         await using var standby = await shared.StartListenerAsync("Standby");
@@ -118,9 +125,16 @@ public sealed class MainAndStandbyTests
     }
 
     [UnixFact("kill -9 (SIGKILL) is a Unix signal")]
-    public async Task Reports_under_load_through_a_standby_start_and_a_kill_9_of_the_main_are_all_kept_and_rolled_up_once()
+    public Task Reports_under_load_through_a_standby_start_and_a_kill_9_of_the_main_are_all_kept_and_rolled_up_once() =>
+        ReportsUnderLoadThroughAFailover(StoreEngine.Sqlite);
+
+    [PostgresFact]
+    public Task On_PostgreSQL_reports_under_load_through_a_standby_start_and_a_kill_9_of_the_main_are_all_kept_and_rolled_up_once() =>
+        ReportsUnderLoadThroughAFailover(StoreEngine.PostgreSql);
+
+    private static async Task ReportsUnderLoadThroughAFailover(StoreEngine engine)
     {
-        await using var shared = SharedStore.Create();
+        await using var shared = SharedStore.Create(engine: engine);
         ScanItem(shared.Open());
         await using var main = await shared.StartListenerAsync("Main");
         for (var i = 0; i < 12; i++)

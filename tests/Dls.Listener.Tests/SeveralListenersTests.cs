@@ -24,8 +24,8 @@ public sealed class SeveralListenersTests
         TestCatalog.AddCode(store, "216998-app", ["R"], isDefault: true);
         TestCatalog.AddItem(store, "W", LicenseMode.PerDeviceYearly, 100, today.AddYears(-1), today.AddYears(1));
         TestCatalog.AddCode(store, "216998-warm", ["W"]);
-        await using var a = await StoreListener.StartAsync(store.Path);
-        await using var b = await StoreListener.StartAsync(store.Path);
+        await using var a = await StoreListener.StartAsync(store.Path, "--role", "Main");
+        await using var b = await StoreListener.StartAsync(store.Path, "--role", "Main");
 
         // Both listeners warmed up on another item, so that neither is still starting when the race begins.
         for (var i = 0; i < 5; i++)
@@ -57,8 +57,8 @@ public sealed class SeveralListenersTests
         var today = DateOnly.FromDateTime(DateTime.UtcNow);
         TestCatalog.AddItem(store, "S", LicenseMode.PerScan, 1_000_000, today.AddYears(-1), today.AddYears(1));
         TestCatalog.AddCode(store, "216998-app", ["S"], isDefault: true);
-        await using var a = await StoreListener.StartAsync(store.Path);
-        await using var b = await StoreListener.StartAsync(store.Path);
+        await using var a = await StoreListener.StartAsync(store.Path, "--role", "Main");
+        await using var b = await StoreListener.StartAsync(store.Path, "--role", "Main");
         for (var i = 0; i < 10; i++)
         {
             await AuthorizeAsync((i % 2 == 0 ? a : b).Http, $"device-{i}");
@@ -153,7 +153,27 @@ public sealed class SeveralListenersTests
 
             listener.Url = ListenerHost.AnnouncedUrl(listener.Output, listener.Process.Id)!;
             listener.Http = new HttpClient { BaseAddress = new Uri(listener.Url), Timeout = TimeSpan.FromSeconds(60) };
+
+            // A main that starts beside another live main serves once it has seen the other one (a few seconds).
+            while (!await ServingAsync(listener.Http))
+            {
+                if (listener.Process.HasExited || deadline.Elapsed > ListenerHost.StartTimeout)
+                {
+                    await listener.DisposeAsync();
+                    throw new InvalidOperationException($"The listener on {storePath} did not begin to serve:\n{listener.Output}");
+                }
+
+                await Task.Delay(100);
+            }
+
             return listener;
+        }
+
+        private static async Task<bool> ServingAsync(HttpClient http)
+        {
+            using var response = await http.GetAsync("healthz");
+            using var json = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            return json.RootElement.TryGetProperty("serving", out var serving) && serving.GetBoolean();
         }
 
         /// <summary>Kills the process without warning (SIGKILL) and waits for it to be gone.</summary>

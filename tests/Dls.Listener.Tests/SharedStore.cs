@@ -32,11 +32,21 @@ public sealed class SharedStore : IAsyncDisposable
 
     public ServerInfo Server { get; }
 
-    /// <summary>A new store with a server identity, the rate limits off.</summary>
-    public static SharedStore Create(string organizationId = "216998")
+    /// <summary>A new store of <paramref name="engine"/> with a server identity, the rate limits off.</summary>
+    /// <remarks>A PostgreSQL store is a new database of the tests' own cluster (<see cref="TestPostgres"/>).</remarks>
+    public static SharedStore Create(string organizationId = "216998", StoreEngine engine = StoreEngine.Sqlite)
     {
-        var (folder, storePath, server) = ListenerHost.NewStore(organizationId, rateLimits: false);
-        return new SharedStore(folder, storePath, server);
+        if (engine == StoreEngine.PostgreSql)
+        {
+            var uri = TestPostgres.NewDatabase();
+            var server = new ServerService(DlsStore.OpenOrCreate(uri), TimeProvider.System).Initialize(organizationId, force: false);
+            ProtectionSettings.Set(DlsStore.Open(uri), DateTimeOffset.UtcNow, newSeatsPerMinute: 0, newSeatsPerMinutePerCode: 0,
+                failedAuthorizationsPerMinute: 0, failedAuthorizationsPerMinutePerCode: 0);
+            return new SharedStore(Directory.CreateTempSubdirectory("dls-listener-test-").FullName, uri, server);
+        }
+
+        var (folder, storePath, sqliteServer) = ListenerHost.NewStore(organizationId, rateLimits: false);
+        return new SharedStore(folder, storePath, sqliteServer);
     }
 
     public DlsStore Open() => DlsStore.Open(StorePath);
@@ -59,12 +69,15 @@ public sealed class SharedStore : IAsyncDisposable
     /// </summary>
     public string ContentDigest()
     {
-        using var connection = new SqliteConnection($"Data Source={StorePath};Mode=ReadOnly;Pooling=False");
-        connection.Open();
+        var store = Open();
+        using var connection = store.OpenConnection();
         var tables = new List<string>();
         using (var list = connection.CreateCommand())
         {
-            list.CommandText = "SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'listener' ORDER BY name;";
+            // PostgreSQL's store_lock counts write transactions (the heartbeats' among them): a lock, not content.
+            list.CommandText = store.Engine == StoreEngine.Sqlite
+                ? "SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'listener' ORDER BY name;"
+                : "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() AND table_name NOT IN ('listener', 'store_lock') ORDER BY 1;";
             using var reader = list.ExecuteReader();
             while (reader.Read())
             {
@@ -78,6 +91,7 @@ public sealed class SharedStore : IAsyncDisposable
     public ValueTask DisposeAsync()
     {
         SqliteConnection.ClearAllPools();
+        Npgsql.NpgsqlConnection.ClearAllPools();
         try
         {
             Directory.Delete(Folder, recursive: true);

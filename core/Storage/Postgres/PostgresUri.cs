@@ -52,8 +52,10 @@ public static class PostgresUri
             // No automatic server-side preparation: with it on, Npgsql 8 skipped an insert of a reused command in the
             // licensing tests (a third license item never written, no error). Measured without it (docs/benchmarks.md).
             MaxAutoPrepare = 0,
-            // A writer waits for the store's write lock as long as SQLite's busy timeout, then gives up (StoreBusy).
-            Options = $"-c lock_timeout={(int)lockTimeout.TotalMilliseconds}",
+            // A writer waits for the store's write lock as long as SQLite's busy timeout, then gives up (StoreBusy). A session
+            // that sits in a transaction doing nothing for 10 s (its process hung or stopped while it held the write lock)
+            // is ended by the server, so that the lock it held cannot keep a standby or the other listeners waiting.
+            Options = $"-c lock_timeout={(int)lockTimeout.TotalMilliseconds} -c idle_in_transaction_session_timeout=10000",
             ApplicationName = "DLS",
         };
         if (user.Length > 0)
