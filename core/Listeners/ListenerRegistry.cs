@@ -5,7 +5,7 @@ namespace Dls.Core.Listeners;
 
 /// <summary>
 /// Listeners record themselves here when they start, write a heartbeat while they run (<see cref="ListenerLiveness"/>)
-/// and remove themselves when they stop, so any PowerShell session finds the listeners of a store (one per URL, SPEC §7)
+/// and remove themselves when they stop, so any PowerShell session finds the listeners of a store (one per machine and URL, SPEC §7)
 /// and a standby knows whether a main is alive.
 /// </summary>
 public sealed class ListenerRegistry(DlsStore store, TimeProvider time)
@@ -38,9 +38,9 @@ public sealed class ListenerRegistry(DlsStore store, TimeProvider time)
             return work.Stores.Server.Listeners(work);
         });
 
-    /// <summary>Removes the record of <paramref name="url"/> if it still names <paramref name="processId"/>.</summary>
+    /// <summary>Removes this machine's record of <paramref name="url"/> if it still names <paramref name="processId"/>.</summary>
     public void Unregister(string url, int processId) =>
-        store.Write(work => work.Stores.Server.UnregisterListener(work, url, processId));
+        store.Write(work => work.Stores.Server.UnregisterListener(work, url, processId, Environment.MachineName));
 
     public IReadOnlyList<ListenerRecord> List() =>
         store.Query(work => work.Stores.Server.Listeners(work));

@@ -47,7 +47,7 @@ internal interface IServerStore
     bool Heartbeat(UnitOfWork work, string url, int processId, string host, DateTimeOffset now, bool serving);
 
     /// <summary>Removes the record of <paramref name="url"/> if it still names <paramref name="processId"/>.</summary>
-    void UnregisterListener(UnitOfWork work, string url, int processId);
+    void UnregisterListener(UnitOfWork work, string url, int processId, string host);
 
     /// <summary>The listeners started on the store, by URL.</summary>
     IReadOnlyList<ListenerRecord> Listeners(UnitOfWork work);

@@ -97,14 +97,14 @@ internal sealed class SqlServerStore : IServerStore
     public void RegisterListener(
         UnitOfWork work, string url, int processId, DateTimeOffset? processStartedAt, DateTimeOffset now, string version, string role, string host, bool serving) =>
         InsertListener(work, """
-            ON CONFLICT (url) DO UPDATE SET process_id = excluded.process_id, process_started_at = excluded.process_started_at,
-                started_at = excluded.started_at, version = excluded.version, role = excluded.role, host = excluded.host,
+            ON CONFLICT (host, url) DO UPDATE SET process_id = excluded.process_id, process_started_at = excluded.process_started_at,
+                started_at = excluded.started_at, version = excluded.version, role = excluded.role,
                 heartbeat_at = excluded.heartbeat_at, serving = excluded.serving
             """, url, processId, processStartedAt, now, version, role, host, serving);
 
     public void RegisterListenerIfFree(
         UnitOfWork work, string url, int processId, DateTimeOffset? processStartedAt, DateTimeOffset now, string version, string role, string host, bool serving) =>
-        InsertListener(work, "ON CONFLICT (url) DO NOTHING", url, processId, processStartedAt, now, version, role, host, serving);
+        InsertListener(work, "ON CONFLICT (host, url) DO NOTHING", url, processId, processStartedAt, now, version, role, host, serving);
 
     public bool Heartbeat(UnitOfWork work, string url, int processId, string host, DateTimeOffset now, bool serving)
     {
@@ -118,9 +118,10 @@ internal sealed class SqlServerStore : IServerStore
         return command.ExecuteNonQuery() > 0;
     }
 
-    public void UnregisterListener(UnitOfWork work, string url, int processId)
+    public void UnregisterListener(UnitOfWork work, string url, int processId, string host)
     {
-        var command = SqlUnitOfWork.Of(work).Command("DELETE FROM listener WHERE url = $url AND process_id = $pid;");
+        var command = SqlUnitOfWork.Of(work).Command("DELETE FROM listener WHERE host = $host AND url = $url AND process_id = $pid;");
+        command.Parameters.AddWithValue("$host", host);
         command.Parameters.AddWithValue("$url", url);
         command.Parameters.AddWithValue("$pid", processId);
         command.ExecuteNonQuery();
@@ -129,7 +130,7 @@ internal sealed class SqlServerStore : IServerStore
     public IReadOnlyList<ListenerRecord> Listeners(UnitOfWork work)
     {
         using var reader = SqlUnitOfWork.Of(work).Command(
-            "SELECT url, process_id, process_started_at, started_at, version, role, host, heartbeat_at, serving FROM listener ORDER BY url;").ExecuteReader();
+            "SELECT url, process_id, process_started_at, started_at, version, role, host, heartbeat_at, serving FROM listener ORDER BY url, host;").ExecuteReader();
         var records = new List<ListenerRecord>();
         while (reader.Read())
         {
