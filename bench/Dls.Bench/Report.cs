@@ -9,7 +9,7 @@ public static class Report
 
     public static void Round(Workload workload, string target, int round, Run run, double serverCpuSeconds) =>
         Console.WriteLine(string.Create(Invariant,
-            $"  {workload.Title,-22} round {round} {target,-12} {run.RequestsPerSecond,9:N0} req/s  non-200 {run.Tally.NonOk + run.Tally.Failed,5}  " +
+            $"  {workload.Title,-22} round {round} {target,-15} {run.RequestsPerSecond,9:N0} req/s  non-200 {run.Tally.NonOk + run.Tally.Failed,5}  " +
             $"cpu: client {Cpu(run.ClientCpuSeconds, run.Seconds)}, server {Cpu(serverCpuSeconds, run.Seconds)}"));
 
     public static void Phases(IReadOnlyList<PhaseResult> phases)
