@@ -101,6 +101,47 @@ public sealed class BenchPostgres : IDisposable
         }
     }
 
+    /// <summary>
+    /// User + system CPU seconds the cluster has used so far: the postmaster and every process it started (backends,
+    /// WAL writer, checkpointer …), and what its children that have exited used (from /proc/PID/stat).
+    /// </summary>
+    public double CpuSeconds()
+    {
+        var pidFile = Path.Combine(Data, "postmaster.pid");
+        if (!File.Exists(pidFile) || !int.TryParse(File.ReadLines(pidFile).First(), out var postmaster))
+        {
+            return double.NaN;
+        }
+
+        var ticks = 0L;
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(directory), out var pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(directory, "stat"));
+                // After the command name: state is field 3, ppid 4, utime 14, stime 15, cutime 16, cstime 17.
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                var parent = int.Parse(fields[1], CultureInfo.InvariantCulture);
+                if (pid == postmaster || parent == postmaster)
+                {
+                    ticks += long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+                    ticks += pid == postmaster ? long.Parse(fields[13], CultureInfo.InvariantCulture) + long.Parse(fields[14], CultureInfo.InvariantCulture) : 0;
+                }
+            }
+            catch (IOException)
+            {
+                // The process ended while it was read.
+            }
+        }
+
+        return ticks / 100.0;
+    }
+
     /// <summary>The server's version and the settings that decide what a commit costs, as one line.</summary>
     public static string Settings(string storeUri)
     {

@@ -95,11 +95,12 @@ try
         {
             foreach (var (target, results) in new[] { (bare, result.Bare), (listener, result.Listener) })
             {
-                var cpu = target.CpuSeconds();
+                var (cpu, databaseCpu) = (target.CpuSeconds(), cluster?.CpuSeconds());
                 var run = await generator.RunAsync(target.EndPoints, workload, TimeSpan.FromSeconds(options.Seconds), measure: true);
                 var serverCpu = target.CpuSeconds() - cpu;
-                results.Add(run, serverCpu);
-                Report.Round(workload, target.Name, round, run, serverCpu);
+                var databaseCpuUsed = cluster?.CpuSeconds() - databaseCpu;
+                results.Add(run, serverCpu, databaseCpuUsed ?? 0);
+                Report.Round(workload, target.Name, round, run, serverCpu, databaseCpuUsed);
                 if (target == listener)
                 {
                     listenerAnswers.Add(run.Tally);
