@@ -4,7 +4,7 @@ namespace Dls.Bench;
 
 /// <summary>The command line: <c>[--listener PATH.dll] [--bare PATH.dll] [--seconds 10] [--rounds 3] [--connections 64]
 /// [--warmup 2] [--devices 2000] [--phases reports,known,new] [--keep-store] [--wrk] [--engine sqlite|postgresql]
-/// [--store postgresql://...] [--pg-no-sync] [--listeners 1]</c>.</summary>
+/// [--store postgresql://...] [--pg-no-sync] [--pg-statements] [--listeners 1]</c>.</summary>
 public sealed record BenchOptions
 {
     public const string Usage = """
@@ -26,6 +26,8 @@ public sealed record BenchOptions
           --store URI        a postgresql://user@host:port/database of an existing server instead of the throwaway
                              cluster: the database must exist and hold no DLS tables; the bench leaves it as it is
           --pg-no-sync       the throwaway cluster with fsync and synchronous_commit off (default: both on)
+          --pg-statements    the throwaway cluster with pg_stat_statements: prints the statements that took the
+                             server's time, and statements and transactions a request (a profile; costs a little)
           --listeners N      listener processes on the one store, the connections split evenly between them,
                              measured against as many bare Kestrels split the same way (1)
         """;
@@ -62,6 +64,9 @@ public sealed record BenchOptions
     /// <summary>Whether the throwaway cluster commits durably (fsync and synchronous_commit on).</summary>
     public bool PgSync { get; init; } = true;
 
+    /// <summary>Whether the throwaway cluster loads pg_stat_statements and the bench prints what it saw.</summary>
+    public bool PgStatements { get; init; }
+
     public int Listeners { get; init; } = 1;
 
     /// <returns>The options, or null after printing what was wrong and the usage.</returns>
@@ -95,6 +100,7 @@ public sealed record BenchOptions
                     "--engine" => options with { Engine = ParseEngine(Value()) },
                     "--store" => options with { Store = ParseStore(Value()) },
                     "--pg-no-sync" => options with { PgSync = false },
+                    "--pg-statements" => options with { PgStatements = true },
                     "--listeners" => options with { Listeners = Number(1) },
                     "--help" or "-h" => throw new FormatException(string.Empty),
                     _ => throw new FormatException($"Unknown option {args[i]}."),
@@ -104,6 +110,11 @@ public sealed record BenchOptions
             if (options.Store is not null && !options.Postgres)
             {
                 throw new FormatException("--store takes a PostgreSQL database; it cannot go with --engine sqlite.");
+            }
+
+            if ((options.PgStatements || !options.PgSync) && (!options.Postgres || options.Store is not null))
+            {
+                throw new FormatException("--pg-statements and --pg-no-sync set up the bench's own PostgreSQL cluster: they need --engine postgresql and no --store.");
             }
 
             if (options.Listeners > 1 && !options.Postgres)

@@ -43,8 +43,12 @@ public sealed class BenchPostgres : IDisposable
 
     private string Data => Path.Combine(_folder, "data");
 
-    /// <summary>Makes, starts and creates <see cref="Database"/> in a new cluster; with <paramref name="durable"/> false, fsync and synchronous_commit are off.</summary>
-    public static BenchPostgres Start(bool durable)
+    /// <summary>
+    /// Makes, starts and creates <see cref="Database"/> in a new cluster; with <paramref name="durable"/> false, fsync
+    /// and synchronous_commit are off; with <paramref name="statements"/>, pg_stat_statements is loaded and created in
+    /// the database (for <see cref="PrintStatements"/>).
+    /// </summary>
+    public static BenchPostgres Start(bool durable, bool statements)
     {
         var binaries = FindBinaries();
         var asRoot = geteuid() == 0;
@@ -74,6 +78,7 @@ public sealed class BenchPostgres : IDisposable
                 $"fsync = {sync}",
                 $"synchronous_commit = {sync}",
                 "max_connections = 300",
+                statements ? "shared_preload_libraries = 'pg_stat_statements'" : string.Empty,
                 ""));
             for (var attempt = 1; ; attempt++)
             {
@@ -89,7 +94,12 @@ public sealed class BenchPostgres : IDisposable
                 }
             }
 
-            cluster.Execute($"CREATE DATABASE {Database} ENCODING 'UTF8' TEMPLATE template0");
+            cluster.Execute("postgres", $"CREATE DATABASE {Database} ENCODING 'UTF8' TEMPLATE template0");
+            if (statements)
+            {
+                cluster.Execute(Database, "CREATE EXTENSION pg_stat_statements");
+            }
+
             return cluster;
         }
         catch (Exception failure)
@@ -193,17 +203,56 @@ public sealed class BenchPostgres : IDisposable
         }
     }
 
-    private void Execute(string sql)
+    /// <summary>
+    /// Where the server's time went (pg_stat_statements, the whole run, setup included): the statements that took the
+    /// most execution time, and the totals of statements and transactions next to <paramref name="requests"/>.
+    /// </summary>
+    public void PrintStatements(long requests, int top = 15)
     {
-        using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder
+        using var connection = Connect(Database);
+        using var totals = connection.CreateCommand();
+        totals.CommandText = """
+            SELECT (SELECT coalesce(sum(calls), 0) FROM pg_stat_statements),
+                   (SELECT coalesce(sum(total_exec_time), 0) FROM pg_stat_statements),
+                   (SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database())
+            """;
+        using (var reader = totals.ExecuteReader())
+        {
+            reader.Read();
+            var (calls, milliseconds, transactions) = (reader.GetDecimal(0), reader.GetDouble(1), reader.GetInt64(2));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"postgres statements (pg_stat_statements, whole run): {calls:N0} executed in {milliseconds / 1000:N1} s of execution, {transactions:N0} transactions; {requests:N0} listener requests answered = {(double)calls / Math.Max(1, requests):F1} statements and {(double)transactions / Math.Max(1, requests):F2} transactions a request"));
+        }
+
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT calls, total_exec_time, mean_exec_time, rows, regexp_replace(query, '\\s+', ' ', 'g') FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT {top}";
+        using var rows = command.ExecuteReader();
+        Console.WriteLine($"  {"calls",10} {"total s",8} {"mean ms",8} {"rows",10}  statement");
+        while (rows.Read())
+        {
+            var query = rows.GetString(4);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  {rows.GetInt64(0),10:N0} {rows.GetDouble(1) / 1000,8:F2} {rows.GetDouble(2),8:F3} {rows.GetInt64(3),10:N0}  {(query.Length > 110 ? query[..110] + " …" : query)}"));
+        }
+    }
+
+    private NpgsqlConnection Connect(string database)
+    {
+        var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder
         {
             Host = "127.0.0.1",
             Port = Port,
             Username = RunAsUser,
-            Database = "postgres",
+            Database = database,
             Pooling = false,
         }.ConnectionString);
         connection.Open();
+        return connection;
+    }
+
+    private void Execute(string database, string sql)
+    {
+        using var connection = Connect(database);
         using var command = connection.CreateCommand();
         command.CommandText = sql;
         command.ExecuteNonQuery();

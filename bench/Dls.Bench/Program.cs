@@ -45,7 +45,7 @@ Console.WriteLine($"  listener: {listenerDll}");
 Console.WriteLine($"  bare:     {bareDll}");
 
 // The bench's own cluster, when PostgreSQL is asked for without a server: removed last, after everything that uses it.
-using var cluster = options.Postgres && options.Store is null ? BenchPostgres.Start(options.PgSync) : null;
+using var cluster = options.Postgres && options.Store is null ? BenchPostgres.Start(options.PgSync, options.PgStatements) : null;
 var store = BenchStore.Create(options.Store ?? cluster?.StoreUri);
 var failed = false;
 try
@@ -165,6 +165,12 @@ try
             Report.Loudly(string.Create(CultureInfo.InvariantCulture,
                 $"COUNTS DO NOT ADD UP: {BenchStore.ScanItem} counted {counted:N0}, expected {expected:N0} ({answers.OkBatches:N0} batches answered 200); accepted {answers.Accepted:N0}, refused {answers.Refused:N0}, unreadable answers {answers.Unreadable:N0}"));
         }
+    }
+
+    if (options.PgStatements && cluster is not null)
+    {
+        Console.WriteLine();
+        cluster.PrintStatements(answers.Responses);
     }
 
     // wrk's runs come after the measurements and checks, against a listener started again on the same store: its
