@@ -119,7 +119,7 @@ public sealed record BenchOptions
 
             if (options.Listeners > 1 && !options.Postgres)
             {
-                throw new FormatException("--listeners above 1 needs --engine postgresql: a SQLite store takes one listener.");
+                throw new FormatException("--listeners above 1 is for PostgreSQL, where several main listeners of one store all serve (SPEC §7): add --engine postgresql.");
             }
 
             return options;

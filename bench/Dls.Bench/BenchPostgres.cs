@@ -203,17 +203,24 @@ public sealed class BenchPostgres : IDisposable
         }
     }
 
+    /// <summary>Forgets what pg_stat_statements and the database's transaction counters saw so far (before a phase).</summary>
+    public void ResetStatements()
+    {
+        Execute(Database, "SELECT pg_stat_statements_reset(); SELECT pg_stat_reset();");
+    }
+
     /// <summary>
-    /// Where the server's time went (pg_stat_statements, the whole run, setup included): the statements that took the
-    /// most execution time, and the totals of statements and transactions next to <paramref name="requests"/>.
+    /// Where the server's time went since <see cref="ResetStatements"/> (pg_stat_statements): the totals of statements
+    /// and transactions next to <paramref name="requests"/>, the statements that took the most execution time, and
+    /// what one round trip (<c>SELECT 1</c> from this process) takes now, on this machine as loaded as it is.
     /// </summary>
-    public void PrintStatements(long requests, int top = 15)
+    public void PrintStatements(string title, long requests, int top = 12)
     {
         using var connection = Connect(Database);
         using var totals = connection.CreateCommand();
         totals.CommandText = """
-            SELECT (SELECT coalesce(sum(calls), 0) FROM pg_stat_statements),
-                   (SELECT coalesce(sum(total_exec_time), 0) FROM pg_stat_statements),
+            SELECT (SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat%'),
+                   (SELECT coalesce(sum(total_exec_time), 0) FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat%'),
                    (SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database())
             """;
         using (var reader = totals.ExecuteReader())
@@ -221,19 +228,32 @@ public sealed class BenchPostgres : IDisposable
             reader.Read();
             var (calls, milliseconds, transactions) = (reader.GetDecimal(0), reader.GetDouble(1), reader.GetInt64(2));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"postgres statements (pg_stat_statements, whole run): {calls:N0} executed in {milliseconds / 1000:N1} s of execution, {transactions:N0} transactions; {requests:N0} listener requests answered = {(double)calls / Math.Max(1, requests):F1} statements and {(double)transactions / Math.Max(1, requests):F2} transactions a request"));
+                $"postgres statements, {title} (warm-up and timed rounds): {calls:N0} executed in {milliseconds / 1000:N1} s of execution, {transactions:N0} transactions; {requests:N0} listener requests answered = {(double)calls / Math.Max(1, requests):F1} statements, {milliseconds / Math.Max(1, requests):F2} ms of execution and {(double)transactions / Math.Max(1, requests):F2} transactions a request"));
         }
 
-        using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT calls, total_exec_time, mean_exec_time, rows, regexp_replace(query, '\\s+', ' ', 'g') FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT {top}";
-        using var rows = command.ExecuteReader();
-        Console.WriteLine($"  {"calls",10} {"total s",8} {"mean ms",8} {"rows",10}  statement");
-        while (rows.Read())
+        using (var command = connection.CreateCommand())
         {
-            var query = rows.GetString(4);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"  {rows.GetInt64(0),10:N0} {rows.GetDouble(1) / 1000,8:F2} {rows.GetDouble(2),8:F3} {rows.GetInt64(3),10:N0}  {(query.Length > 110 ? query[..110] + " …" : query)}"));
+            command.CommandText = $"SELECT calls, total_exec_time, mean_exec_time, rows, regexp_replace(query, '\\s+', ' ', 'g') FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat%' ORDER BY total_exec_time DESC LIMIT {top}";
+            using var rows = command.ExecuteReader();
+            Console.WriteLine($"  {"calls",10} {"total s",8} {"mean ms",8} {"rows",10}  statement");
+            while (rows.Read())
+            {
+                var query = rows.GetString(4);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  {rows.GetInt64(0),10:N0} {rows.GetDouble(1) / 1000,8:F2} {rows.GetDouble(2),8:F3} {rows.GetInt64(3),10:N0}  {(query.Length > 110 ? query[..110] + " …" : query)}"));
+            }
         }
+
+        using var ping = connection.CreateCommand();
+        ping.CommandText = "SELECT 1";
+        var clock = Stopwatch.StartNew();
+        const int trips = 200;
+        for (var i = 0; i < trips; i++)
+        {
+            ping.ExecuteScalar();
+        }
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  one round trip (SELECT 1 from the bench, {trips} in a row, now): {clock.Elapsed.TotalMilliseconds / trips:F3} ms"));
     }
 
     private NpgsqlConnection Connect(string database)

@@ -81,12 +81,20 @@ try
             Console.WriteLine($"  setup: {options.Devices} devices authorized for {product} (untimed)");
         }
 
+        // The profile of a phase leaves its untimed setup out.
+        var phaseAnswers = new Tally();
+        if (options.PgStatements)
+        {
+            cluster?.ResetStatements();
+        }
+
         foreach (var target in new[] { bare, listener })
         {
             var warm = await generator.RunAsync(target.EndPoints, workload, TimeSpan.FromSeconds(options.Warmup), measure: false);
             if (target == listener)
             {
                 listenerAnswers.Add(warm.Tally);
+                phaseAnswers.Add(warm.Tally);
             }
         }
 
@@ -104,11 +112,16 @@ try
                 if (target == listener)
                 {
                     listenerAnswers.Add(run.Tally);
+                    phaseAnswers.Add(run.Tally);
                 }
             }
         }
 
         phases.Add(result);
+        if (options.PgStatements)
+        {
+            cluster?.PrintStatements(workload.Title, phaseAnswers.Responses);
+        }
     }
 
     Report.Phases(phases);
@@ -165,12 +178,6 @@ try
             Report.Loudly(string.Create(CultureInfo.InvariantCulture,
                 $"COUNTS DO NOT ADD UP: {BenchStore.ScanItem} counted {counted:N0}, expected {expected:N0} ({answers.OkBatches:N0} batches answered 200); accepted {answers.Accepted:N0}, refused {answers.Refused:N0}, unreadable answers {answers.Unreadable:N0}"));
         }
-    }
-
-    if (options.PgStatements && cluster is not null)
-    {
-        Console.WriteLine();
-        cluster.PrintStatements(answers.Responses);
     }
 
     // wrk's runs come after the measurements and checks, against a listener started again on the same store: its
