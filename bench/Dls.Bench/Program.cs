@@ -72,6 +72,7 @@ try
     var listenerAnswers = new Tally();
     var authorized = new HashSet<string>();
     var phases = new List<PhaseResult>();
+    long? sizeBefore = null;
     foreach (var key in options.Phases)
     {
         var workload = workloads[key];
@@ -80,6 +81,9 @@ try
             await BenchStore.AuthorizeAsync(listener.Url, options.Devices, product);
             Console.WriteLine($"  setup: {options.Devices} devices authorized for {product} (untimed)");
         }
+
+        // What the store held before the first measured requests (its setup included): what they added is the difference.
+        sizeBefore ??= store.Size().Bytes;
 
         // The profile of a phase leaves its untimed setup out.
         var phaseAnswers = new Tally();
@@ -157,6 +161,11 @@ try
     {
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"       / {answers.Accepted:N0} usage records accepted (\"accepted\" of its 200 answers) = {(double)size / answers.Accepted:F1} bytes a record{(options.Phases.Any(p => p != "reports") ? " (everything in the store: the seats and statistics of the authorization phases too)" : string.Empty)}"));
+        if (sizeBefore is { } before && options.Phases[0] == "reports")
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"       the store held {before:N0} bytes before the first report (the new store and its {options.Devices:N0} authorized devices): ({size:N0} - {before:N0}) / {answers.Accepted:N0} = {(double)(size - before) / answers.Accepted:F1} bytes a record added{(options.Phases.Count > 1 ? " (with the later phases' devices too)" : string.Empty)}"));
+        }
     }
 
     if (answers.OkBatches > 0)
