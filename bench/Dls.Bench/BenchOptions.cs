@@ -3,7 +3,8 @@ using System.Globalization;
 namespace Dls.Bench;
 
 /// <summary>The command line: <c>[--listener PATH.dll] [--bare PATH.dll] [--seconds 10] [--rounds 3] [--connections 64]
-/// [--warmup 2] [--devices 2000] [--phases reports,known,new] [--keep-store] [--wrk]</c>.</summary>
+/// [--warmup 2] [--devices 2000] [--phases reports,known,new] [--keep-store] [--wrk] [--engine sqlite|postgresql]
+/// [--store postgresql://...] [--pg-no-sync] [--pg-statements] [--listeners 1]</c>.</summary>
 public sealed record BenchOptions
 {
     public const string Usage = """
@@ -19,6 +20,16 @@ public sealed record BenchOptions
           --phases LIST      any of reports,known,new, in that order of running (all three)
           --keep-store       leave the store folder behind and print its path
           --wrk              also run each phase once per target with wrk -t2 -cN, if wrk is on PATH
+                             (against the first listener and bare Kestrel only)
+          --engine E         sqlite (a new file in a temporary folder) or postgresql (a throwaway cluster of the
+                             installed PostgreSQL, started and removed by the bench) (sqlite)
+          --store URI        a postgresql://user@host:port/database of an existing server instead of the throwaway
+                             cluster: the database must exist and hold no DLS tables; the bench leaves it as it is
+          --pg-no-sync       the throwaway cluster with fsync and synchronous_commit off (default: both on)
+          --pg-statements    the throwaway cluster with pg_stat_statements: prints the statements that took the
+                             server's time, and statements and transactions a request (a profile; costs a little)
+          --listeners N      listener processes on the one store, the connections split evenly between them,
+                             measured against as many bare Kestrels split the same way (1)
         """;
 
     public string? Listener { get; init; }
@@ -40,6 +51,23 @@ public sealed record BenchOptions
     public bool KeepStore { get; init; }
 
     public bool Wrk { get; init; }
+
+    /// <summary>The engine asked for: true for postgresql, false for sqlite, null when not said.</summary>
+    public bool? Engine { get; init; }
+
+    /// <summary>True for PostgreSQL (--engine postgresql or a --store URI).</summary>
+    public bool Postgres => Engine ?? Store is not null;
+
+    /// <summary>An existing PostgreSQL database to create the store in; null for the bench's own cluster.</summary>
+    public string? Store { get; init; }
+
+    /// <summary>Whether the throwaway cluster commits durably (fsync and synchronous_commit on).</summary>
+    public bool PgSync { get; init; } = true;
+
+    /// <summary>Whether the throwaway cluster loads pg_stat_statements and the bench prints what it saw.</summary>
+    public bool PgStatements { get; init; }
+
+    public int Listeners { get; init; } = 1;
 
     /// <returns>The options, or null after printing what was wrong and the usage.</returns>
     public static BenchOptions? Parse(string[] args)
@@ -69,9 +97,29 @@ public sealed record BenchOptions
                     "--phases" => options with { Phases = ParsePhases(Value()) },
                     "--keep-store" => options with { KeepStore = true },
                     "--wrk" => options with { Wrk = true },
+                    "--engine" => options with { Engine = ParseEngine(Value()) },
+                    "--store" => options with { Store = ParseStore(Value()) },
+                    "--pg-no-sync" => options with { PgSync = false },
+                    "--pg-statements" => options with { PgStatements = true },
+                    "--listeners" => options with { Listeners = Number(1) },
                     "--help" or "-h" => throw new FormatException(string.Empty),
                     _ => throw new FormatException($"Unknown option {args[i]}."),
                 };
+            }
+
+            if (options.Store is not null && !options.Postgres)
+            {
+                throw new FormatException("--store takes a PostgreSQL database; it cannot go with --engine sqlite.");
+            }
+
+            if ((options.PgStatements || !options.PgSync) && (!options.Postgres || options.Store is not null))
+            {
+                throw new FormatException("--pg-statements and --pg-no-sync set up the bench's own PostgreSQL cluster: they need --engine postgresql and no --store.");
+            }
+
+            if (options.Listeners > 1 && !options.Postgres)
+            {
+                throw new FormatException("--listeners above 1 is for PostgreSQL, where several main listeners of one store all serve (SPEC §7): add --engine postgresql.");
             }
 
             return options;
@@ -87,6 +135,16 @@ public sealed record BenchOptions
             return null;
         }
     }
+
+    private static bool ParseEngine(string engine) => engine.ToLowerInvariant() switch
+    {
+        "sqlite" => false,
+        "postgresql" or "postgres" => true,
+        _ => throw new FormatException($"--engine takes sqlite or postgresql; not {engine}."),
+    };
+
+    private static string ParseStore(string uri) =>
+        Dls.Core.Storage.Postgres.PostgresUri.IsUri(uri) ? uri : throw new FormatException($"--store takes a postgresql://user@host:port/database URI; not {uri}.");
 
     private static string[] ParsePhases(string list)
     {

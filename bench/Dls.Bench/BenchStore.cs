@@ -3,14 +3,16 @@ using System.Text;
 using Dls.Core.Licensing;
 using Dls.Core.Server;
 using Dls.Core.Storage;
+using Dls.Core.Storage.Postgres;
 using Dls.Tests;
 
 namespace Dls.Bench;
 
 /// <summary>
-/// The store the listener serves in the benchmark: a new one in a temporary folder with a per-device item (for the
-/// authorization phases) and a per-scan item (for the reports), one default code holding both, and the rate limits
-/// at their maximum (their code runs on every request, but they never refuse what the benchmark sends).
+/// The store the listener serves in the benchmark: a new SQLite one in a temporary folder, or the DLS tables in a
+/// PostgreSQL database (which must hold none yet), with a per-device item (for the authorization phases) and a
+/// per-scan item (for the reports), one default code holding both, and the rate limits at their maximum (their code
+/// runs on every request, but they never refuse what the benchmark sends).
 /// </summary>
 public sealed class BenchStore
 {
@@ -19,22 +21,34 @@ public sealed class BenchStore
     public const string ScanItem = "SCAN";
     public const string ScanProduct = "DLR";
 
-    private BenchStore(string folder)
+    private BenchStore(string path, string? folder)
     {
+        Path = path;
         Folder = folder;
-        Path = System.IO.Path.Combine(folder, "dls.db");
     }
 
-    public string Folder { get; }
+    /// <summary>The temporary folder of a SQLite store; null on PostgreSQL.</summary>
+    public string? Folder { get; }
 
+    /// <summary>The store path the listener is given: the SQLite file, or the <c>postgresql://</c> URI.</summary>
     public string Path { get; }
 
-    /// <summary>The store file and its write-ahead log as they lie on disk now, in bytes.</summary>
-    public long SizeOnDisk => FileSize(Path) + FileSize(Path + "-wal");
+    public bool IsPostgres => PostgresUri.IsUri(Path);
 
-    public static BenchStore Create()
+    /// <summary>A new store: in a new temporary folder, or in the PostgreSQL database <paramref name="postgresUri"/> names.</summary>
+    public static BenchStore Create(string? postgresUri)
     {
-        var bench = new BenchStore(Directory.CreateTempSubdirectory("dls-bench-").FullName);
+        BenchStore bench;
+        if (postgresUri is null)
+        {
+            var folder = Directory.CreateTempSubdirectory("dls-bench-").FullName;
+            bench = new BenchStore(System.IO.Path.Combine(folder, "dls.db"), folder);
+        }
+        else
+        {
+            bench = new BenchStore(postgresUri, null);
+        }
+
         var store = DlsStore.OpenOrCreate(bench.Path);
         new ServerService(store, TimeProvider.System).Initialize("216998", force: false);
         var today = DateOnly.FromDateTime(DateTime.UtcNow);
@@ -44,8 +58,8 @@ public sealed class BenchStore
         TestCatalog.AddCode(store, Workload.Code, [DeviceItem, ScanItem], isDefault: true);
         ProtectionSettings.Set(store, DateTimeOffset.UtcNow, newSeatsPerMinute: ProtectionSettings.MaxPerMinute, newSeatsPerMinutePerCode: ProtectionSettings.MaxPerMinute,
             failedAuthorizationsPerMinute: ProtectionSettings.MaxPerMinute, failedAuthorizationsPerMinutePerCode: ProtectionSettings.MaxPerMinute);
-        // The listener is the only one to use the store from here on; the bench's pooled connections would hold it open.
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        // The listeners are the only ones to use the store from here on; the bench's pooled connections would hold it open.
+        ClearPools();
         return bench;
     }
 
@@ -73,10 +87,47 @@ public sealed class BenchStore
         }));
     }
 
+    /// <summary>
+    /// The store's size now, in bytes, and what was measured: on SQLite the file and its write-ahead log as they lie
+    /// on disk; on PostgreSQL the DLS tables with their indexes and TOAST (pg_total_relation_size of every table of
+    /// the store's schema; the server's write-ahead log is not the store's and is left out).
+    /// </summary>
+    public (long Bytes, string What) Size()
+    {
+        if (!IsPostgres)
+        {
+            return (FileSize(Path) + FileSize(Path + "-wal"), "dls.db + dls.db-wal");
+        }
+
+        using var connection = DlsStore.Open(Path).OpenConnection();
+        using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0), count(*)
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind IN ('r', 'p') AND n.nspname = current_schema()
+            """;
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        var bytes = reader.GetInt64(0);
+        var tables = reader.GetInt64(1);
+        ClearPools();
+        return (bytes, $"pg_total_relation_size of the {tables} tables of the store, indexes and TOAST included, server WAL not");
+    }
+
+    /// <summary>Removes a SQLite store's folder; a PostgreSQL store goes with its cluster (or stays in the server it was given).</summary>
     public void Delete()
     {
+        ClearPools();
+        if (Folder is not null)
+        {
+            Directory.Delete(Folder, recursive: true);
+        }
+    }
+
+    private static void ClearPools()
+    {
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        Directory.Delete(Folder, recursive: true);
+        Npgsql.NpgsqlConnection.ClearAllPools();
     }
 
     private static long FileSize(string path) => File.Exists(path) ? new FileInfo(path).Length : 0;

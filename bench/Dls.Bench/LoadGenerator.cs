@@ -14,7 +14,8 @@ public sealed record Run(double Seconds, Tally Tally, LongHistogram? Latency, do
 /// <summary>
 /// A lean HTTP/1.1 client: N keep-alive connections over raw sockets, each an async loop with one request in flight,
 /// sending a pre-serialized request whose varying fields are patched in place. Latency is recorded in microseconds
-/// into a histogram per connection (no sharing, no locks), merged when the run ends.
+/// into a histogram per connection (no sharing, no locks), merged when the run ends. With several addresses (one
+/// target made of several processes), connection i goes to address i mod their number: an even split.
 /// </summary>
 public sealed class LoadGenerator(int connections)
 {
@@ -22,11 +23,12 @@ public sealed class LoadGenerator(int connections)
     private const long MaxMicroseconds = 60_000_000;
 
     /// <param name="measure">False for a warm-up: answers are still tallied (the store counts them), latencies are not.</param>
-    public async Task<Run> RunAsync(IPEndPoint endpoint, Workload workload, TimeSpan duration, bool measure)
+    public async Task<Run> RunAsync(IReadOnlyList<IPEndPoint> endpoints, Workload workload, TimeSpan duration, bool measure)
     {
-        var template = workload.TemplateFor(endpoint.ToString());
+        var templates = endpoints.Select(e => workload.TemplateFor(e.ToString())).ToList();
         // Connect every connection before the clock starts: the run measures requests, not handshakes.
-        var workers = await Task.WhenAll(Enumerable.Range(0, connections).Select(_ => Connection.OpenAsync(endpoint, template, workload, measure)));
+        var workers = await Task.WhenAll(Enumerable.Range(0, connections)
+            .Select(i => Connection.OpenAsync(endpoints[i % endpoints.Count], templates[i % endpoints.Count], workload, measure)));
         var cpu = Environment.CpuUsage.TotalTime;
         var start = Stopwatch.GetTimestamp();
         var deadline = start + (long)(duration.TotalSeconds * Stopwatch.Frequency);

@@ -19,10 +19,14 @@ public sealed class TargetResult(string target)
 
     public double ServerCpuSeconds { get; private set; }
 
+    /// <summary>CPU seconds of the bench's own PostgreSQL cluster during these rounds (0 when there is none).</summary>
+    public double DatabaseCpuSeconds { get; private set; }
+
     public double MeanRate => RoundRates.Average();
 
-    public void Add(Run run, double serverCpuSeconds)
+    public void Add(Run run, double serverCpuSeconds, double databaseCpuSeconds = 0)
     {
+        DatabaseCpuSeconds += double.IsNaN(databaseCpuSeconds) ? 0 : databaseCpuSeconds;
         RoundRates.Add(run.RequestsPerSecond);
         Latency.Add(run.Latency!);
         Tally.Add(run.Tally);

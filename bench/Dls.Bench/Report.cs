@@ -7,10 +7,12 @@ public static class Report
 {
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
-    public static void Round(Workload workload, string target, int round, Run run, double serverCpuSeconds) =>
+    /// <param name="databaseCpuSeconds">The bench's PostgreSQL cluster's CPU during the round; null when there is none.</param>
+    public static void Round(Workload workload, string target, int round, Run run, double serverCpuSeconds, double? databaseCpuSeconds = null) =>
         Console.WriteLine(string.Create(Invariant,
-            $"  {workload.Title,-22} round {round} {target,-12} {run.RequestsPerSecond,9:N0} req/s  non-200 {run.Tally.NonOk + run.Tally.Failed,5}  " +
-            $"cpu: client {Cpu(run.ClientCpuSeconds, run.Seconds)}, server {Cpu(serverCpuSeconds, run.Seconds)}"));
+            $"  {workload.Title,-22} round {round} {target,-15} {run.RequestsPerSecond,9:N0} req/s  non-200 {run.Tally.NonOk + run.Tally.Failed,5}  " +
+            $"cpu: client {Cpu(run.ClientCpuSeconds, run.Seconds)}, server {Cpu(serverCpuSeconds, run.Seconds)}" +
+            $"{(databaseCpuSeconds is { } database ? $", postgres {Cpu(database, run.Seconds)}" : string.Empty)}"));
 
     public static void Phases(IReadOnlyList<PhaseResult> phases)
     {
@@ -28,13 +30,18 @@ public static class Report
             }
 
             Console.WriteLine(string.Create(Invariant, $"  {"listener / bare",-24} {phase.Listener.MeanRate / phase.Bare.MeanRate,10:P1}"));
+            if (phase.Listener.DatabaseCpuSeconds > 0)
+            {
+                Console.WriteLine(string.Create(Invariant, $"  {"postgres cpu (listener)",-24} {Cpu(phase.Listener.DatabaseCpuSeconds, phase.Listener.Seconds),10}"));
+            }
+
             if (phase.Workload.IsReport)
             {
                 Console.WriteLine(string.Create(Invariant, $"  {"records/s (listener)",-24} {phase.Listener.MeanRate * 10,10:N0}"));
             }
         }
 
-        Console.WriteLine("  cpu: seconds of CPU used during the timed rounds / their length (200 % = both cores); client = this program.");
+        Console.WriteLine("  cpu: seconds of CPU used during the timed rounds / their length (200 % = both cores); client = this program; postgres = the bench's cluster, all its processes.");
     }
 
     /// <summary>Says, so that it cannot be missed, that the listener answered something other than 200.</summary>
