@@ -55,8 +55,9 @@ public sealed class StoreBackup(DlsStore store, TimeProvider time)
             File.Delete(temporary);
         }
 
-        // The key that decrypts the store's secrets (the signing key, the alert secrets) lives beside the store, never
-        // in it: it travels beside the backup, or the restored store could not sign.
+        // The key that decrypts the store's secrets (the signing key, the alert secrets) is a file of its own (beside a
+        // SQLite store, on each machine of a PostgreSQL one), never in the store: it travels beside the backup, or the
+        // restored store could not sign.
         CopyOwnerOnly(SecretsKeyPath(store.Path), SecretsKeyPath(full));
         store.Write((connection, transaction) => AuditLog.Write(connection, transaction, time.GetUtcNow(), "Store.Backup", full));
         return new FileInfo(full);

@@ -21,7 +21,8 @@ public static class StoreRestore
 
     /// <summary>
     /// Restores the backup at <paramref name="backupPath"/> (and the <c>.secrets.key</c> file beside it) as the store
-    /// at <paramref name="storePath"/>, brings it to this build's schema and records the restore in its audit log.
+    /// at <paramref name="storePath"/> (a SQLite file, or a <c>postgresql://</c> URI whose database exists), brings it
+    /// to this build's schema and records the restore in its audit log.
     /// </summary>
     /// <returns>The restored store, opened.</returns>
     public static DlsStore Restore(string backupPath, string storePath, TimeProvider time) => Restore(backupPath, storePath, time, postgresToolFolder: null);
