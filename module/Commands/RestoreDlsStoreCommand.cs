@@ -25,9 +25,9 @@ public sealed class RestoreDlsStoreCommand : DlsCmdlet
 
         // A new machine has no store yet: the restore creates it. Over an existing one, refuse while a listener
         // serves it. A store too damaged to list its listeners is what a restore is for: the restore itself still
-        // refuses a store that another process holds open. On PostgreSQL the listeners seen are those of this
-        // machine (docs/operations.md: stop the other machines' first); pg_restore gives up on tables another
-        // session holds.
+        // refuses a store that another process holds open. A PostgreSQL store is checked whenever its database
+        // answers (a database without a store yet is the new machine's case); pg_restore also gives up on tables
+        // another session holds.
         if (Dls.Core.Storage.Postgres.PostgresUri.IsUri(target) || File.Exists(target))
         {
             RefuseRunningListeners(target);

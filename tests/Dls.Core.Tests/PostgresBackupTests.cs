@@ -177,7 +177,8 @@ public sealed class PostgresBackupTests : IDisposable
         var backup = Path.Combine(_folder, "dls-backup.dump");
         new StoreBackup(source, _clock).Backup(backup, overwrite: false);
         var (_, target) = InitializedStore("777");
-        File.Copy(StoreBackup.SecretsKeyPath(target), backup + ".secrets.key", overwrite: true);
+        // A key file that opens nothing of this backup (the tests' PostgreSQL stores share one key file: DLS_SECRETS_KEY).
+        File.WriteAllBytes(backup + ".secrets.key", RandomNumberGenerator.GetBytes(32));
         var before = (Digest: StoreDigest.Of(target), Key: File.ReadAllBytes(StoreBackup.SecretsKeyPath(target)));
 
         AssertRefused(backup, target, ErrorIds.BackupSecretsKeyInvalid, backup + ".secrets.key");

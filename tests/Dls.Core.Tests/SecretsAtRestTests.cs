@@ -126,6 +126,7 @@ public sealed class SecretsAtRestTests : IDisposable
         AssertFilesDoNotContain(SecretParts(restored), backup);
     }
 
+    [Trait("Engine", "sqlite")]
     [Fact]
     public void A_backup_without_its_key_file_is_refused_by_a_restore_elsewhere_and_the_store_is_unchanged()
     {
