@@ -18,6 +18,7 @@ public static class ErrorIds
     public const string AllowedValueInvalid = nameof(AllowedValueInvalid);
 
     // Backup
+    public const string BackupEngineMismatch = nameof(BackupEngineMismatch);
     public const string BackupExists = nameof(BackupExists);
     public const string BackupInvalid = nameof(BackupInvalid);
     public const string BackupIsStore = nameof(BackupIsStore);
@@ -99,6 +100,10 @@ public static class ErrorIds
     // Organization
     public const string OrganizationIdInvalid = nameof(OrganizationIdInvalid);
     public const string OrganizationNotSet = nameof(OrganizationNotSet);
+
+    // PostgreSQL's own tools (pg_dump, pg_restore)
+    public const string PostgresToolFailed = nameof(PostgresToolFailed);
+    public const string PostgresToolMissing = nameof(PostgresToolMissing);
 
     // Protection
     public const string ProtectionSettingInvalid = nameof(ProtectionSettingInvalid);

@@ -1,12 +1,14 @@
 using Dls.Core.Audit;
 using Dls.Core.Errors;
+using Dls.Core.Storage.Postgres;
 using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Storage;
 
 /// <summary>
-/// Consistent copies of a live store with SQLite's online backup: the listener may keep writing while a
-/// backup is taken, and a restore replaces the content page by page inside SQLite's own locking.
+/// Consistent copies of a live store, the listeners writing on: SQLite's online backup of a SQLite store, a
+/// <c>pg_dump --format=custom</c> archive of a PostgreSQL one (<see cref="PostgresTools"/>). Either way the store's
+/// secrets key is copied beside the backup, and <see cref="StoreRestore"/> puts a backup back.
 /// </summary>
 public sealed class StoreBackup(DlsStore store, TimeProvider time)
 {
@@ -28,21 +30,21 @@ public sealed class StoreBackup(DlsStore store, TimeProvider time)
         var temporary = full + ".partial";
         File.Delete(temporary);
 
-        // The copy holds everything the store does: it is owner-only from its first byte. SQLite writes into the
-        // empty file created here (it would create a missing one with the umask's mode, readable by others until a
-        // later chmod), and gives its journal beside it the same mode.
+        // The copy holds everything the store does: it is owner-only from its first byte. SQLite and pg_dump write into
+        // the empty file created here (they would create a missing one with the umask's mode, readable by others until
+        // a later chmod), and SQLite gives its journal beside it the same mode.
         OwnerOnlyFile.CreateNew(temporary).Dispose();
         try
         {
             PartialFileCreated?.Invoke(temporary);
-            using (var source = (SqliteConnection)store.OpenConnection())
-            using (var destination = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = temporary, Pooling = false }.ToString()))
+            if (store.Engine == StoreEngine.PostgreSql)
             {
-                destination.Open();
-                source.BackupDatabase(destination);
-                using var journal = destination.CreateCommand();
-                journal.CommandText = "PRAGMA journal_mode = DELETE;";
-                journal.ExecuteNonQuery();
+                // PostgreSQL's own consistent copy: pg_dump reads one snapshot while the listeners keep writing.
+                new PostgresTools(PostgresToolFolder).Dump(store.Path, temporary);
+            }
+            else
+            {
+                CopySqlite(temporary);
             }
 
             File.Move(temporary, full, overwrite: true);
@@ -53,11 +55,24 @@ public sealed class StoreBackup(DlsStore store, TimeProvider time)
             File.Delete(temporary);
         }
 
-        // The key that decrypts the store's secrets (the signing key, the alert secrets) lives beside the store, never
-        // in it: it travels beside the backup, or the restored store could not sign.
+        // The key that decrypts the store's secrets (the signing key, the alert secrets) is a file of its own (beside a
+        // SQLite store, on each machine of a PostgreSQL one), never in the store: it travels beside the backup, or the
+        // restored store could not sign.
         CopyOwnerOnly(SecretsKeyPath(store.Path), SecretsKeyPath(full));
         store.Write((connection, transaction) => AuditLog.Write(connection, transaction, time.GetUtcNow(), "Store.Backup", full));
         return new FileInfo(full);
+    }
+
+    /// <summary>SQLite's online backup of the store into the empty file at <paramref name="destinationPath"/>.</summary>
+    private void CopySqlite(string destinationPath)
+    {
+        using var source = (SqliteConnection)store.OpenConnection();
+        using var destination = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = destinationPath, Pooling = false }.ToString());
+        destination.Open();
+        source.BackupDatabase(destination);
+        using var journal = destination.CreateCommand();
+        journal.CommandText = "PRAGMA journal_mode = DELETE;";
+        journal.ExecuteNonQuery();
     }
 
     /// <summary>Where the key of a store's secrets (the signing key, the alert secrets) is kept (see Alerts.SecretProtector).</summary>
@@ -71,6 +86,9 @@ public sealed class StoreBackup(DlsStore store, TimeProvider time)
 
     /// <summary>Called with the path of the backup's partial file as soon as it exists, before any content is written (tests watch its mode).</summary>
     internal Action<string>? PartialFileCreated { get; init; }
+
+    /// <summary>The folder to take pg_dump and pg_restore from on a PostgreSQL store, instead of searching for them (tests).</summary>
+    internal string? PostgresToolFolder { get; init; }
 
     /// <summary>Copies a key file through an owner-only partial file, so no reader ever sees it readable by others or half written.</summary>
     private static void CopyOwnerOnly(string from, string to)
@@ -103,7 +121,7 @@ public sealed class StoreBackup(DlsStore store, TimeProvider time)
     /// Replaces this store with the backup at <paramref name="path"/> (see <see cref="StoreRestore"/>). The caller
     /// makes sure no listener is running.
     /// </summary>
-    public void Restore(string path) => StoreRestore.Restore(path, store.Path, time);
+    public void Restore(string path) => StoreRestore.Restore(path, store.Path, time, PostgresToolFolder);
 }
 
 /// <summary>Files that hold secrets, created readable and writable by their owner only from the start.</summary>

@@ -1,6 +1,7 @@
 using Dls.Core.Alerts;
 using Dls.Core.Audit;
 using Dls.Core.Errors;
+using Dls.Core.Storage.Postgres;
 using Microsoft.Data.Sqlite;
 
 namespace Dls.Core.Storage;
@@ -11,6 +12,8 @@ namespace Dls.Core.Storage;
 /// file, a DLS store with a server identity, a schema this build reads, secrets the key opens — and only then renamed
 /// over the store: a refused backup leaves the target as it was, byte for byte, and no restore leaves half a store.
 /// The caller makes sure no listener serves the target; another process holding it open is refused as busy.
+/// A PostgreSQL store takes a pg_dump archive instead (<see cref="PostgresRestore"/>); a backup of one engine is
+/// refused by a store of the other.
 /// </summary>
 public static class StoreRestore
 {
@@ -18,10 +21,15 @@ public static class StoreRestore
 
     /// <summary>
     /// Restores the backup at <paramref name="backupPath"/> (and the <c>.secrets.key</c> file beside it) as the store
-    /// at <paramref name="storePath"/>, brings it to this build's schema and records the restore in its audit log.
+    /// at <paramref name="storePath"/> (a SQLite file, or a <c>postgresql://</c> URI whose database exists), brings it
+    /// to this build's schema and records the restore in its audit log.
     /// </summary>
     /// <returns>The restored store, opened.</returns>
-    public static DlsStore Restore(string backupPath, string storePath, TimeProvider time)
+    public static DlsStore Restore(string backupPath, string storePath, TimeProvider time) => Restore(backupPath, storePath, time, postgresToolFolder: null);
+
+    /// <inheritdoc cref="Restore(string, string, TimeProvider)"/>
+    /// <param name="postgresToolFolder">The folder to take pg_restore from, instead of searching for it (tests).</param>
+    internal static DlsStore Restore(string backupPath, string storePath, TimeProvider time, string? postgresToolFolder)
     {
         var backup = Path.GetFullPath(backupPath);
         var target = StorePaths.Resolve(storePath);
@@ -33,6 +41,16 @@ public static class StoreRestore
         if (string.Equals(backup, target, StringComparison.Ordinal))
         {
             throw new DlsException(ErrorIds.BackupIsStore, DlsErrorKind.InvalidArgument, "A store cannot be restored from itself.", backup);
+        }
+
+        if (Postgres.PostgresUri.IsUri(target))
+        {
+            return PostgresRestore.Restore(backup, target, time, new PostgresTools(postgresToolFolder));
+        }
+
+        if (PostgresArchive.LooksLikeOne(backup))
+        {
+            throw EngineMismatch(backup, "a pg_dump archive of a PostgreSQL store", target, "a SQLite store");
         }
 
         var folder = Path.GetDirectoryName(target)!;
@@ -149,22 +167,15 @@ public static class StoreRestore
             command.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'server';";
             if (version < 1 || Convert.ToInt64(command.ExecuteScalar()) != 1)
             {
-                throw NotDls(backup, "it has no DLS schema");
+                throw NotDls(backup, "an SQLite database", "it has no DLS schema");
             }
 
-            if (version > DlsStore.SchemaVersion)
-            {
-                throw new DlsException(
-                    ErrorIds.BackupTooNew,
-                    DlsErrorKind.InvalidData,
-                    $"'{backup}' was written by a newer DLS (schema {version}, this one reads up to {DlsStore.SchemaVersion}). Restore it with that version or a later one.",
-                    backup);
-            }
+            RefuseNewer(backup, version);
 
             command.CommandText = "SELECT count(*) FROM server WHERE id = 1 AND uuid IS NOT NULL AND private_key IS NOT NULL;";
             if (Convert.ToInt64(command.ExecuteScalar()) != 1)
             {
-                throw NotDls(backup, "it holds no server identity (a store that was never initialized)");
+                throw NotDls(backup, "an SQLite database", "it holds no server identity (a store that was never initialized)");
             }
 
             command.CommandText = "SELECT private_key FROM server WHERE id = 1;";
@@ -191,11 +202,24 @@ public static class StoreRestore
         CheckSecretsOpen(staged, backup, ownKey, signingKey, alertSecrets);
     }
 
+    /// <summary>Refuses a backup of a schema newer than this build reads.</summary>
+    internal static void RefuseNewer(string backup, int version)
+    {
+        if (version > DlsStore.SchemaVersion)
+        {
+            throw new DlsException(
+                ErrorIds.BackupTooNew,
+                DlsErrorKind.InvalidData,
+                $"'{backup}' was written by a newer DLS (schema {version}, this one reads up to {DlsStore.SchemaVersion}). Restore it with that version or a later one.",
+                backup);
+        }
+    }
+
     /// <summary>
     /// The key file that will sit beside the restored store (staged beside the copy) must open the sealed signing key
     /// and alert secrets: a store restored without it could not sign authorizations nor send its alerts.
     /// </summary>
-    private static void CheckSecretsOpen(string staged, string backup, bool ownKey, byte[]? signingKey, List<(string Name, string Value)> alertSecrets)
+    internal static void CheckSecretsOpen(string staged, string backup, bool ownKey, byte[]? signingKey, List<(string Name, string Value)> alertSecrets)
     {
         var backupKey = StoreBackup.SecretsKeyPath(backup);
         var protector = new SecretProtector(staged);
@@ -288,20 +312,29 @@ public static class StoreRestore
         target,
         inner);
 
-    private static DlsException Invalid(string backup, string why, Exception? inner) => new(
+    internal static DlsException Invalid(string backup, string why, Exception? inner) => new(
         ErrorIds.BackupInvalid,
         DlsErrorKind.InvalidData,
         $"'{backup}' is not a usable DLS store backup: {why}. Nothing was changed.",
         backup,
         inner);
 
-    private static DlsException NotDls(string backup, string why) => new(
+    /// <param name="kind">What the file is (<c>an SQLite database</c>, <c>a pg_dump archive</c>).</param>
+    internal static DlsException NotDls(string backup, string kind, string why) => new(
         ErrorIds.BackupNotDls,
         DlsErrorKind.InvalidData,
-        $"'{backup}' is an SQLite database but not a DLS store backup: {why}. Nothing was changed.",
+        $"'{backup}' is {kind} but not a DLS store backup: {why}. Nothing was changed.",
         backup);
 
-    private static void CreateOwnerOnlyFolder(string folder)
+    /// <summary>A backup of one engine offered to a store of the other: a copy between engines is not what a restore does.</summary>
+    internal static DlsException EngineMismatch(string backup, string backupKind, string target, string targetKind) => new(
+        ErrorIds.BackupEngineMismatch,
+        DlsErrorKind.InvalidArgument,
+        $"'{backup}' is {backupKind}, and '{(Postgres.PostgresUri.IsUri(target) ? Postgres.PostgresUri.Redacted(target) : target)}' is {targetKind}: "
+        + "a backup is restored onto a store of its own engine only (copying a store from one engine to the other is not supported). Nothing was changed.",
+        backup);
+
+    internal static void CreateOwnerOnlyFolder(string folder)
     {
         if (OperatingSystem.IsWindows())
         {

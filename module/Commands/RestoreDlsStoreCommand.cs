@@ -25,8 +25,10 @@ public sealed class RestoreDlsStoreCommand : DlsCmdlet
 
         // A new machine has no store yet: the restore creates it. Over an existing one, refuse while a listener
         // serves it. A store too damaged to list its listeners is what a restore is for: the restore itself still
-        // refuses a store that another process holds open.
-        if (File.Exists(target))
+        // refuses a store that another process holds open. A PostgreSQL store is checked whenever its database
+        // answers (a database without a store yet is the new machine's case); pg_restore also gives up on tables
+        // another session holds.
+        if (Dls.Core.Storage.Postgres.PostgresUri.IsUri(target) || File.Exists(target))
         {
             RefuseRunningListeners(target);
         }
@@ -49,8 +51,9 @@ public sealed class RestoreDlsStoreCommand : DlsCmdlet
                 .Where(r => r.IsOnThisMachine ? ListenerProcess.FindAlive(r) is not null : r.IsAlive(now))
                 .ToList();
         }
-        catch (DlsException error) when (error.ErrorId is ErrorIds.StoreCorrupt or ErrorIds.StoreNotDls or ErrorIds.StoreTooNew)
+        catch (DlsException error) when (error.ErrorId is ErrorIds.StoreCorrupt or ErrorIds.StoreNotDls or ErrorIds.StoreTooNew or ErrorIds.StoreNotFound)
         {
+            // StoreNotFound: a PostgreSQL database that holds no store yet, as a new machine has no file.
             return;
         }
 

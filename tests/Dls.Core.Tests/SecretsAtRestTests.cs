@@ -138,13 +138,13 @@ public sealed class SecretsAtRestTests : IDisposable
         using var elsewhere = new TempStore();
         var target = elsewhere.Initialized("777");
         var before = new ServerService(target, elsewhere.Clock).Get();
-        var keyBefore = File.ReadAllBytes(elsewhere.Path + ".secrets.key");
+        var keyBefore = File.ReadAllBytes(StoreBackup.SecretsKeyPath(elsewhere.Path));
 
         var error = Assert.Throws<DlsException>(() => new StoreBackup(target, elsewhere.Clock).Restore(backup));
         Assert.Equal("BackupSecretsKeyMissing", error.ErrorId);
         Assert.Contains(backup + ".secrets.key", error.Message, StringComparison.Ordinal);
         Assert.Equal(before, new ServerService(target, elsewhere.Clock).Get());
-        Assert.Equal(keyBefore, File.ReadAllBytes(elsewhere.Path + ".secrets.key"));
+        Assert.Equal(keyBefore, File.ReadAllBytes(StoreBackup.SecretsKeyPath(elsewhere.Path)));
 
         // The same backup restored into its own store needs no copy: the store's key file opens it.
         new StoreBackup(source, _temp.Clock).Restore(backup);
@@ -224,7 +224,6 @@ public sealed class SecretsAtRestTests : IDisposable
         Assert.False(File.Exists(backupPath + ".secrets.key.partial"));
     }
 
-    [Trait("Engine", "sqlite")]
     [UnixFact]
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public void Overwriting_a_readable_backup_leaves_an_owner_only_one()
@@ -240,10 +239,9 @@ public sealed class SecretsAtRestTests : IDisposable
 
         Assert.Equal(OwnerOnly, File.GetUnixFileMode(backupPath));
         Assert.Equal(OwnerOnly, File.GetUnixFileMode(backupPath + ".secrets.key"));
-        Assert.Equal(File.ReadAllBytes(_temp.Path + ".secrets.key"), File.ReadAllBytes(backupPath + ".secrets.key"));
+        Assert.Equal(File.ReadAllBytes(StoreBackup.SecretsKeyPath(_temp.Path)), File.ReadAllBytes(backupPath + ".secrets.key"));
     }
 
-    [Trait("Engine", "sqlite")]
     [UnixFact]
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public void A_restore_writes_the_key_file_owner_only()
@@ -255,8 +253,8 @@ public sealed class SecretsAtRestTests : IDisposable
         using var elsewhere = new TempStore();
         new StoreBackup(elsewhere.Open(), elsewhere.Clock).Restore(backupPath);
 
-        Assert.Equal(OwnerOnly, File.GetUnixFileMode(elsewhere.Path + ".secrets.key"));
-        Assert.Equal(File.ReadAllBytes(backupPath + ".secrets.key"), File.ReadAllBytes(elsewhere.Path + ".secrets.key"));
+        Assert.Equal(OwnerOnly, File.GetUnixFileMode(StoreBackup.SecretsKeyPath(elsewhere.Path)));
+        Assert.Equal(File.ReadAllBytes(backupPath + ".secrets.key"), File.ReadAllBytes(StoreBackup.SecretsKeyPath(elsewhere.Path)));
     }
 
     private static byte[] StoredPrivateKey(DlsStore store) => store.Read(connection =>
