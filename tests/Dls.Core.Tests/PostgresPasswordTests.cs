@@ -81,6 +81,16 @@ public sealed class PostgresPasswordTests
         Assert.Equal(ErrorIds.InvalidStoreUri, Assert.Throws<DlsException>(() => DlsStore.Open("postgresql://dls@127.0.0.1:5432/")).ErrorId);
     }
 
+    [Fact]
+    public void Several_hosts_and_the_session_wanted_are_passed_to_the_driver()
+    {
+        var connection = new Npgsql.NpgsqlConnectionStringBuilder(Dls.Core.Storage.Postgres.PostgresUri.ConnectionString(
+            "postgresql://dls@db1.example.com:5432,db2.example.com:5433/dls?target_session_attrs=read-write&sslmode=require", TimeSpan.FromSeconds(30)));
+        Assert.Equal(("db1.example.com:5432,db2.example.com:5433", "dls", "dls", "read-write", Npgsql.SslMode.Require),
+            (connection.Host, connection.Database, connection.Username, connection.TargetSessionAttributes, connection.SslMode));
+        Assert.Equal(ErrorIds.InvalidStoreUri, Assert.Throws<DlsException>(() => DlsStore.Open("postgresql://dls@db1/dls?target_session_attrs=writable")).ErrorId);
+    }
+
     private static T WithEnvironment<T>((string Name, string? Value) first, (string Name, string? Value) second, Func<T> work)
     {
         var saved = new[] { (first.Name, Environment.GetEnvironmentVariable(first.Name)), (second.Name, Environment.GetEnvironmentVariable(second.Name)) };

@@ -12,6 +12,9 @@ namespace Dls.Core.Storage.Postgres;
 /// </summary>
 public static class PostgresUri
 {
+    // libpq's values of target_session_attrs, as Npgsql takes them.
+    private static readonly string[] SessionAttributes = ["any", "read-write", "read-only", "primary", "standby", "prefer-primary", "prefer-standby"];
+
     /// <summary>Whether <paramref name="path"/> names a PostgreSQL store rather than a SQLite file.</summary>
     public static bool IsUri(string? path) =>
         path is not null &&
@@ -73,8 +76,8 @@ public static class PostgresUri
                 case "sslmode" when Enum.TryParse<SslMode>(value.Replace("-", string.Empty, StringComparison.Ordinal), ignoreCase: true, out var mode):
                     builder.SslMode = mode;
                     break;
-                case "target_session_attrs" when Enum.TryParse<TargetSessionAttributes>(value.Replace("-", string.Empty, StringComparison.Ordinal), ignoreCase: true, out var attributes):
-                    builder.TargetSessionAttributes = attributes.ToString();
+                case "target_session_attrs" when SessionAttributes.Contains(value.ToLowerInvariant()):
+                    builder.TargetSessionAttributes = value.ToLowerInvariant();
                     break;
                 case "application_name":
                     builder.ApplicationName = value;
