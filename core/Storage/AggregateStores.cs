@@ -2,7 +2,7 @@ namespace Dls.Core.Storage;
 
 /// <summary>
 /// The data access of one engine, one store per aggregate. Each holds all the SQL of its aggregate; their methods
-/// take the <see cref="UnitOfWork"/> they run in. The SQLite set is made in <c>Storage/Sqlite</c>.
+/// take the <see cref="UnitOfWork"/> they run in. One set serves both engines (<c>Storage/Sql</c>).
 /// </summary>
 /// <param name="Devices">Seats, counters, concurrent slots, grants, client fingerprints and report batches.</param>
 /// <param name="Server">The server identity, settings, listeners and audit trail.</param>

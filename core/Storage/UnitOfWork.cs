@@ -4,11 +4,11 @@ namespace Dls.Core.Storage;
 /// One connection to the store and the transaction on it, opened by <see cref="DlsStore.BeginWrite"/> or
 /// <see cref="DlsStore.BeginRead"/> and passed explicitly to the aggregate stores (<see cref="AggregateStores"/>).
 /// It owns the prepared statements of its connection and turns the engine's failures into DlsExceptions
-/// (<see cref="StoreFailures"/>). Services hold rules and never see the engine: the SQLite implementation lives in
-/// <c>Storage/Sqlite</c>, and a second engine brings its own.
+/// (<see cref="StoreFailures"/>). Services hold rules and never see the engine: the units of both engines derive from
+/// <c>Storage/Sql/SqlUnitOfWork</c> (SQLite in <c>Storage/Sqlite</c>, PostgreSQL in <c>Storage/Postgres</c>).
 /// </summary>
 /// <remarks>
-/// A write unit begins its transaction (BEGIN IMMEDIATE on SQLite) when opened or, after <see cref="Commit"/>, on
+/// A write unit begins its transaction (BEGIN IMMEDIATE on SQLite, the store_lock row on PostgreSQL) when opened or, after <see cref="Commit"/>, on
 /// its next use: the listener's writer keeps one unit, and so one connection and its prepared statements, over
 /// many batches. A read unit runs each statement on its own snapshot, without a transaction.
 /// </remarks>
@@ -42,7 +42,7 @@ public abstract class UnitOfWork : IDisposable
 
     /// <summary>
     /// A number that moves whenever another connection has committed a change to the store since this one last
-    /// looked (SQLite: <c>PRAGMA data_version</c>); caches kept beside the store compare it to know they are stale.
+    /// looked (SQLite: <c>PRAGMA data_version</c>; PostgreSQL: the count of others' write transactions); caches kept beside the store compare it to know they are stale.
     /// </summary>
     public abstract long ChangeStamp();
 

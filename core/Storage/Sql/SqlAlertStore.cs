@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace Dls.Core.Storage.Sql;
 
-/// <summary>The alerts aggregate on SQLite (tables alert_setting, alert_level_state, alert_notification, alert_delivery).</summary>
+/// <summary>The alerts aggregate on both engines (tables alert_setting, alert_level_state, alert_notification, alert_delivery).</summary>
 internal sealed class SqlAlertStore : IAlertStore
 {
     public IReadOnlyDictionary<string, string> Settings(UnitOfWork work)

@@ -4,7 +4,7 @@ using System.Data.Common;
 
 namespace Dls.Core.Storage.Sql;
 
-/// <summary>How license items and handshake codes are spelled in SQLite rows, shared by the code and license stores.</summary>
+/// <summary>How license items and handshake codes are spelled in the store's rows, shared by the code and license stores.</summary>
 internal static class SqlCatalogRows
 {
     public const string ItemColumns =

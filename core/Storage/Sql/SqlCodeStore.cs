@@ -4,7 +4,7 @@ using static Dls.Core.Storage.Sql.SqlCatalogRows;
 
 namespace Dls.Core.Storage.Sql;
 
-/// <summary>The handshake codes aggregate on SQLite (tables handshake_code, handshake_code_item).</summary>
+/// <summary>The handshake codes aggregate on both engines (tables handshake_code, handshake_code_item).</summary>
 internal sealed class SqlCodeStore : ICodeStore
 {
     public HandshakeCode? FindCode(UnitOfWork work, string code) =>

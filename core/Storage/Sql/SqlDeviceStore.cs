@@ -1,6 +1,6 @@
 namespace Dls.Core.Storage.Sql;
 
-/// <summary>The devices aggregate on SQLite (tables seat, item_counter, concurrent_slot, concurrent_slice, client_grant, client_fingerprint).</summary>
+/// <summary>The devices aggregate on both engines (tables seat, item_counter, concurrent_slot, concurrent_slice, client_grant, client_fingerprint).</summary>
 internal sealed class SqlDeviceStore : IDeviceStore
 {
     public bool HoldsActiveSeat(UnitOfWork work, string itemId, string seatKey, DateTimeOffset now)

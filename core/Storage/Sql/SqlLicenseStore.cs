@@ -3,7 +3,7 @@ using static Dls.Core.Storage.Sql.SqlCatalogRows;
 
 namespace Dls.Core.Storage.Sql;
 
-/// <summary>The licenses aggregate on SQLite (tables license, license_item, trusted_issuer).</summary>
+/// <summary>The licenses aggregate on both engines (tables license, license_item, trusted_issuer).</summary>
 internal sealed class SqlLicenseStore : ILicenseStore
 {
     public Licensing.LicenseItem? FindItem(UnitOfWork work, string itemId) =>

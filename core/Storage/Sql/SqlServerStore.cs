@@ -4,7 +4,7 @@ using System.Data.Common;
 
 namespace Dls.Core.Storage.Sql;
 
-/// <summary>The server aggregate on SQLite (tables server, server_setting, listener, audit_log).</summary>
+/// <summary>The server aggregate on both engines (tables server, server_setting, listener, audit_log).</summary>
 internal sealed class SqlServerStore : IServerStore
 {
     public StoredServer? Identity(UnitOfWork work)

@@ -1,6 +1,6 @@
 namespace Dls.Core.Storage.Sql;
 
-/// <summary>The SQLite engine's aggregate stores: stateless, shared by every SQLite store file.</summary>
+/// <summary>The aggregate stores of both engines: stateless, shared by every store (the unit of work brings the engine).</summary>
 internal static class SqlStores
 {
     public static AggregateStores All { get; } = new(new SqlDeviceStore(), new SqlServerStore(), new SqlUsageStore(), new SqlAlertStore(), new SqlCodeStore(), new SqlLicenseStore());

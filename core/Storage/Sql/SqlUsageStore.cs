@@ -4,7 +4,7 @@ using System.Data.Common;
 
 namespace Dls.Core.Storage.Sql;
 
-/// <summary>The usage aggregate on SQLite (tables usage_batch, usage_record (older raw records), auth_event, usage_rollup, usage_device, usage_seen, usage_instance_seen, usage_setting …).</summary>
+/// <summary>The usage aggregate on both engines (tables usage_batch, usage_record (older raw records), auth_event, usage_rollup, usage_device, usage_seen, usage_instance_seen, usage_setting …).</summary>
 internal sealed class SqlUsageStore : IUsageStore
 {
     public IEnumerable<StoredUsageRow> UsageRows(UnitOfWork work, UsageGrouping by, int level, UsageFilter filter, UsageGrain grain, long lo, long hi)
