@@ -264,7 +264,7 @@ public sealed class PostgresBackupTests : IDisposable
         Assert.Equal("licenses", environment["PGDATABASE"]);
         Assert.Equal("verify-full", environment["PGSSLMODE"]);
         Assert.Equal("dls-backup", environment["PGAPPNAME"]);
-        Assert.Matches(@"^-c lock_timeout=\d+$", environment["PGOPTIONS"]);
+        Assert.Matches(@"^-c lock_timeout=\d+ -c idle_in_transaction_session_timeout=\d+$", environment["PGOPTIONS"]);
         Assert.False(environment.ContainsKey("PGSERVICE"));
         Assert.Equal("kept", environment["PGPASSWORD"]);
     }
