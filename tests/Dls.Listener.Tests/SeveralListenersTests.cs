@@ -1,8 +1,5 @@
-using System.Diagnostics;
 using System.Net;
-using System.Text;
 using Dls.Core.Licensing;
-using Dls.Core.Server;
 using Dls.Core.Storage;
 using Dls.Tests;
 using static Dls.Listener.Tests.ProtocolFixture;
@@ -18,14 +15,15 @@ public sealed class SeveralListenersTests
     [PostgresFact]
     public async Task Two_main_listeners_raced_for_the_last_seats_grant_exactly_quantity_plus_tolerance()
     {
-        var store = NewPostgresStore();
+        await using var shared = SharedStore.Create(engine: StoreEngine.PostgreSql);
+        var store = shared.Open();
         var today = DateOnly.FromDateTime(DateTime.UtcNow);
         TestCatalog.AddItem(store, "R", LicenseMode.PerDeviceYearly, 20, today.AddYears(-1), today.AddYears(1)); // tolerance 2
         TestCatalog.AddCode(store, "216998-app", ["R"], isDefault: true);
         TestCatalog.AddItem(store, "W", LicenseMode.PerDeviceYearly, 100, today.AddYears(-1), today.AddYears(1));
         TestCatalog.AddCode(store, "216998-warm", ["W"]);
-        await using var a = await StoreListener.StartAsync(store.Path, "--role", "Main");
-        await using var b = await StoreListener.StartAsync(store.Path, "--role", "Main");
+        await using var a = await StartServingMainAsync(shared);
+        await using var b = await StartServingMainAsync(shared);
 
         // Both listeners warmed up on another item, so that neither is still starting when the race begins.
         for (var i = 0; i < 5; i++)
@@ -53,12 +51,13 @@ public sealed class SeveralListenersTests
     [PostgresFact]
     public async Task A_batch_sent_to_both_listeners_counts_once_and_every_other_batch_counts()
     {
-        var store = NewPostgresStore();
+        await using var shared = SharedStore.Create(engine: StoreEngine.PostgreSql);
+        var store = shared.Open();
         var today = DateOnly.FromDateTime(DateTime.UtcNow);
         TestCatalog.AddItem(store, "S", LicenseMode.PerScan, 1_000_000, today.AddYears(-1), today.AddYears(1));
         TestCatalog.AddCode(store, "216998-app", ["S"], isDefault: true);
-        await using var a = await StoreListener.StartAsync(store.Path, "--role", "Main");
-        await using var b = await StoreListener.StartAsync(store.Path, "--role", "Main");
+        await using var a = await StartServingMainAsync(shared);
+        await using var b = await StartServingMainAsync(shared);
         for (var i = 0; i < 10; i++)
         {
             await AuthorizeAsync((i % 2 == 0 ? a : b).Http, $"device-{i}");
@@ -87,125 +86,25 @@ public sealed class SeveralListenersTests
         Assert.Equal(190L, batches.Sum(x => x.Records.Sum(r => r.Count)));
     }
 
-    /// <summary>A new PostgreSQL store with a server identity and the rate limits off (every device comes from 127.0.0.1).</summary>
-    internal static DlsStore NewPostgresStore()
+    /// <summary>A main listener on the store, once it serves (a main that starts beside a live one waits a few seconds first).</summary>
+    private static async Task<ListenerHost> StartServingMainAsync(SharedStore shared)
     {
-        var uri = TestPostgres.NewDatabase();
-        new ServerService(DlsStore.OpenOrCreate(uri), TimeProvider.System).Initialize("216998", force: false);
-        var store = DlsStore.Open(uri);
-        ProtectionSettings.Set(store, DateTimeOffset.UtcNow, newSeatsPerMinute: 0, newSeatsPerMinutePerCode: 0,
-            failedAuthorizationsPerMinute: 0, failedAuthorizationsPerMinutePerCode: 0);
-        return store;
+        var listener = await shared.StartListenerAsync("Main");
+        Assert.True(await Eventually.Until(async () => await ServingAsync(listener), ListenerHost.StartTimeout), $"The main did not begin to serve:\n{listener.Output}");
+        return listener;
     }
 
-    internal static long Scalar(DlsStore store, string sql) => store.Read(connection =>
+    private static async Task<bool> ServingAsync(ListenerHost listener)
+    {
+        using var response = await listener.Http.GetAsync("healthz");
+        using var json = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return json.RootElement.GetProperty("serving").GetBoolean();
+    }
+
+    private static long Scalar(DlsStore store, string sql) => store.Read(connection =>
     {
         using var command = connection.CreateCommand();
         command.CommandText = sql;
         return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
     });
-
-    /// <summary>A listener process on an existing store (any free port), stopped and waited for when disposed.</summary>
-    internal sealed class StoreListener : IAsyncDisposable
-    {
-        private readonly StringBuilder _output = new();
-
-        private StoreListener(Process process)
-        {
-            Process = process;
-        }
-
-        public Process Process { get; }
-
-        public HttpClient Http { get; private set; } = null!;
-
-        public string Url { get; private set; } = string.Empty;
-
-        public string Output
-        {
-            get
-            {
-                lock (_output)
-                {
-                    return _output.ToString();
-                }
-            }
-        }
-
-        public static async Task<StoreListener> StartAsync(string storePath, params string[] arguments)
-        {
-            var listener = new StoreListener(ListenerHost.Launch(storePath, "http://127.0.0.1:0", arguments, new Dictionary<string, string>()));
-            listener.Process.OutputDataReceived += (_, e) => listener.Append(e.Data);
-            listener.Process.ErrorDataReceived += (_, e) => listener.Append(e.Data);
-            listener.Process.BeginOutputReadLine();
-            listener.Process.BeginErrorReadLine();
-            var deadline = Stopwatch.StartNew();
-            while (ListenerHost.AnnouncedUrl(listener.Output, listener.Process.Id) is not { } url)
-            {
-                if (listener.Process.HasExited || deadline.Elapsed > ListenerHost.StartTimeout)
-                {
-                    await listener.DisposeAsync();
-                    throw new InvalidOperationException($"The listener did not start on {storePath}:\n{listener.Output}");
-                }
-
-                await Task.Delay(50);
-            }
-
-            listener.Url = ListenerHost.AnnouncedUrl(listener.Output, listener.Process.Id)!;
-            listener.Http = new HttpClient { BaseAddress = new Uri(listener.Url), Timeout = TimeSpan.FromSeconds(60) };
-
-            // A main that starts beside another live main serves once it has seen the other one (a few seconds).
-            while (!await ServingAsync(listener.Http))
-            {
-                if (listener.Process.HasExited || deadline.Elapsed > ListenerHost.StartTimeout)
-                {
-                    await listener.DisposeAsync();
-                    throw new InvalidOperationException($"The listener on {storePath} did not begin to serve:\n{listener.Output}");
-                }
-
-                await Task.Delay(100);
-            }
-
-            return listener;
-        }
-
-        private static async Task<bool> ServingAsync(HttpClient http)
-        {
-            using var response = await http.GetAsync("healthz");
-            using var json = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-            return json.RootElement.TryGetProperty("serving", out var serving) && serving.GetBoolean();
-        }
-
-        /// <summary>Kills the process without warning (SIGKILL) and waits for it to be gone.</summary>
-        public async Task KillHardAsync()
-        {
-            Process.Kill();
-            await Process.WaitForExitAsync();
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            Http?.Dispose();
-            if (!Process.HasExited)
-            {
-                Process.Kill(entireProcessTree: true);
-                await Process.WaitForExitAsync();
-            }
-
-            Process.Dispose();
-        }
-
-        private void Append(string? line)
-        {
-            if (line is null)
-            {
-                return;
-            }
-
-            lock (_output)
-            {
-                _output.AppendLine(line);
-            }
-        }
-    }
 }
