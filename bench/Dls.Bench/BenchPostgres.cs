@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
+using Dls.Tests;
 using Npgsql;
 
 namespace Dls.Bench;
@@ -23,7 +24,6 @@ public sealed class BenchPostgres : IDisposable
     /// <summary>The database the bench store is created in.</summary>
     public const string Database = "dls_bench";
 
-    private const string RunAsUser = "postgres";
 
     private readonly string _binaries;
     private readonly string _folder;
@@ -39,7 +39,7 @@ public sealed class BenchPostgres : IDisposable
     public int Port { get; private set; }
 
     /// <summary>The store URI of <see cref="Database"/>: <c>postgresql://postgres@127.0.0.1:PORT/dls_bench</c>.</summary>
-    public string StoreUri => string.Create(CultureInfo.InvariantCulture, $"postgresql://{RunAsUser}@127.0.0.1:{Port}/{Database}");
+    public string StoreUri => string.Create(CultureInfo.InvariantCulture, $"postgresql://{PostgresServerTools.RunAsUser}@127.0.0.1:{Port}/{Database}");
 
     private string Data => Path.Combine(_folder, "data");
 
@@ -50,11 +50,11 @@ public sealed class BenchPostgres : IDisposable
     /// </summary>
     public static BenchPostgres Start(bool durable, bool statements)
     {
-        var binaries = FindBinaries();
-        var asRoot = geteuid() == 0;
-        if (asRoot && !File.ReadLines("/etc/passwd").Any(line => line.StartsWith(RunAsUser + ":", StringComparison.Ordinal)))
+        var binaries = PostgresServerTools.FindBinaries() ?? throw new InvalidOperationException("PostgreSQL is not installed: no initdb on PATH or in /usr/lib/postgresql/*/bin (apt-get install postgresql), and no --store postgresql://... given.");
+        var asRoot = PostgresServerTools.IsRoot();
+        if (asRoot && !File.ReadLines("/etc/passwd").Any(line => line.StartsWith(PostgresServerTools.RunAsUser + ":", StringComparison.Ordinal)))
         {
-            throw new InvalidOperationException($"The bench runs as root and there is no '{RunAsUser}' user to run PostgreSQL as (Debian's postgresql package creates it).");
+            throw new InvalidOperationException($"The bench runs as root and there is no '{PostgresServerTools.RunAsUser}' user to run PostgreSQL as (Debian's postgresql package creates it).");
         }
 
         // Under root, a folder the postgres user can reach: root's temporary folder may be private.
@@ -65,10 +65,10 @@ public sealed class BenchPostgres : IDisposable
         {
             if (asRoot)
             {
-                Run("chown", [$"{RunAsUser}:", folder], asUser: false);
+                PostgresServerTools.Run("chown", [$"{PostgresServerTools.RunAsUser}:", folder], asUser: false);
             }
 
-            cluster.Tool("initdb", ["-D", cluster.Data, "-U", RunAsUser, "--auth=trust", "--encoding=UTF8", "--locale=C"]);
+            cluster.Tool("initdb", ["-D", cluster.Data, "-U", PostgresServerTools.RunAsUser, "--auth=trust", "--encoding=UTF8", "--locale=C"]);
             var sync = durable ? "on" : "off";
             File.AppendAllText(Path.Combine(cluster.Data, "postgresql.conf"), string.Join('\n',
                 "",
@@ -82,7 +82,7 @@ public sealed class BenchPostgres : IDisposable
                 ""));
             for (var attempt = 1; ; attempt++)
             {
-                cluster.Port = FreePort();
+                cluster.Port = PostgresServerTools.FreePort();
                 try
                 {
                     cluster.Tool("pg_ctl", ["-D", cluster.Data, "-l", Path.Combine(folder, "server.log"), "-w", "-t", "60", "-o", $"-p {cluster.Port}", "start"]);
@@ -262,7 +262,7 @@ public sealed class BenchPostgres : IDisposable
         {
             Host = "127.0.0.1",
             Port = Port,
-            Username = RunAsUser,
+            Username = PostgresServerTools.RunAsUser,
             Database = database,
             Pooling = false,
         }.ConnectionString);
@@ -278,67 +278,7 @@ public sealed class BenchPostgres : IDisposable
         command.ExecuteNonQuery();
     }
 
-    /// <summary>initdb, pg_ctl and postgres: on PATH (a link leads to the server's bin folder), else Debian's newest /usr/lib/postgresql/VERSION/bin.</summary>
-    private static string FindBinaries()
-    {
-        foreach (var directory in (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
-        {
-            var candidate = Path.Combine(directory, "initdb");
-            if (File.Exists(candidate))
-            {
-                return Path.GetDirectoryName(File.ResolveLinkTarget(candidate, returnFinalTarget: true)?.FullName ?? Path.GetFullPath(candidate))!;
-            }
-        }
-
-        const string root = "/usr/lib/postgresql";
-        var newest = Directory.Exists(root)
-            ? Directory.GetDirectories(root)
-                .Select(version => (Version: decimal.TryParse(Path.GetFileName(version), CultureInfo.InvariantCulture, out var number) ? number : -1, Bin: Path.Combine(version, "bin")))
-                .Where(entry => entry.Version >= 0 && File.Exists(Path.Combine(entry.Bin, "initdb")))
-                .OrderByDescending(entry => entry.Version)
-                .Select(entry => entry.Bin)
-                .FirstOrDefault()
-            : null;
-        return newest ?? throw new InvalidOperationException("PostgreSQL is not installed: no initdb on PATH or in /usr/lib/postgresql/*/bin (apt-get install postgresql), and no --store postgresql://... given.");
-    }
-
-    private static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
-    }
-
-    private void Tool(string name, string[] arguments) => Run(Path.Combine(_binaries, name), arguments, _asRoot);
+    private void Tool(string name, string[] arguments) => PostgresServerTools.Run(Path.Combine(_binaries, name), arguments, _asRoot);
 
     /// <summary>Runs a program to its end (as the postgres user when asked), throwing with its output when it fails.</summary>
-    private static void Run(string program, string[] arguments, bool asUser)
-    {
-        var start = new ProcessStartInfo(asUser ? "runuser" : program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in (asUser ? new[] { "-u", RunAsUser, "--", program } : Array.Empty<string>()).Concat(arguments))
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"{program} did not start.");
-        var output = new StringBuilder();
-        process.OutputDataReceived += (_, line) => { lock (output) { output.AppendLine(line.Data); } };
-        process.ErrorDataReceived += (_, line) => { lock (output) { output.AppendLine(line.Data); } };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        if (!process.WaitForExit(TimeSpan.FromSeconds(120)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new InvalidOperationException($"{Path.GetFileName(program)} did not finish in 120 s:\n{output}");
-        }
-
-        process.WaitForExit();
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{Path.GetFileName(program)} {string.Join(' ', arguments)} exited with {process.ExitCode}:\n{output}");
-        }
-    }
-
-    [DllImport("libc", SetLastError = false)]
-    private static extern uint geteuid();
 }

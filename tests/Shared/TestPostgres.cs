@@ -25,7 +25,6 @@ public static class TestPostgres
 
     private const string FolderPrefix = "dls-pg-";
     private const string OwnerFile = "owner.pid";
-    private const string RunAsUser = "postgres";
 
     private static readonly (string? Folder, string? Problem) binaries = FindBinaries();
     private static readonly Lazy<Cluster> cluster = new(Cluster.Start, LazyThreadSafetyMode.ExecutionAndPublication);
@@ -60,7 +59,7 @@ public static class TestPostgres
             create.ExecuteNonQuery();
         }
 
-        return $"postgresql://{RunAsUser}@127.0.0.1:{server.Port}/{name}";
+        return $"postgresql://{PostgresServerTools.RunAsUser}@127.0.0.1:{server.Port}/{name}";
     }
 
     /// <summary>
@@ -83,7 +82,7 @@ public static class TestPostgres
             ALTER DATABASE {name} OWNER TO {PasswordRole};
             """;
         command.ExecuteNonQuery();
-        return uri.Replace($"//{RunAsUser}@", $"//{PasswordRole}@", StringComparison.Ordinal);
+        return uri.Replace($"//{PostgresServerTools.RunAsUser}@", $"//{PasswordRole}@", StringComparison.Ordinal);
     }
 
     /// <summary>An Npgsql connection string for a URI of <see cref="NewDatabase"/>, for tests that look into the database themselves.</summary>
@@ -119,7 +118,7 @@ public static class TestPostgres
         }
         else
         {
-            folder = FindOnPath("initdb" + exe) ?? NewestDebianFolder();
+            folder = PostgresServerTools.FindBinaries();
         }
 
         if (folder is null)
@@ -135,54 +134,16 @@ public static class TestPostgres
             }
         }
 
-        if (IsRoot() && !UserExists(RunAsUser))
+        if (PostgresServerTools.IsRoot() && !UserExists(PostgresServerTools.RunAsUser))
         {
-            return (null, $"the tests run as root and there is no '{RunAsUser}' user to run PostgreSQL as (Debian's postgresql package creates it)");
+            return (null, $"the tests run as root and there is no '{PostgresServerTools.RunAsUser}' user to run PostgreSQL as (Debian's postgresql package creates it)");
         }
 
         return (folder, null);
     }
 
-    /// <summary>The real folder of a tool found on PATH: a link such as /usr/local/bin/initdb leads to the server's own bin folder, where pg_ctl and postgres sit too.</summary>
-    private static string? FindOnPath(string tool)
-    {
-        foreach (var directory in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(System.IO.Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
-        {
-            var candidate = System.IO.Path.Combine(directory, tool);
-            if (File.Exists(candidate))
-            {
-                var target = File.ResolveLinkTarget(candidate, returnFinalTarget: true)?.FullName ?? candidate;
-                return System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(target));
-            }
-        }
-
-        return null;
-    }
-
-    /// <summary>Debian keeps each major version's binaries off PATH, in /usr/lib/postgresql/VERSION/bin: the highest version wins.</summary>
-    private static string? NewestDebianFolder()
-    {
-        const string root = "/usr/lib/postgresql";
-        if (!Directory.Exists(root))
-        {
-            return null;
-        }
-
-        return Directory.GetDirectories(root)
-            .Select(version => (Version: decimal.TryParse(System.IO.Path.GetFileName(version), System.Globalization.CultureInfo.InvariantCulture, out var number) ? number : -1, Bin: System.IO.Path.Combine(version, "bin")))
-            .Where(entry => entry.Version >= 0 && File.Exists(System.IO.Path.Combine(entry.Bin, "initdb")))
-            .OrderByDescending(entry => entry.Version)
-            .Select(entry => entry.Bin)
-            .FirstOrDefault();
-    }
-
-    private static bool IsRoot() => !OperatingSystem.IsWindows() && geteuid() == 0;
-
     private static bool UserExists(string user) =>
         File.Exists("/etc/passwd") && File.ReadLines("/etc/passwd").Any(line => line.StartsWith(user + ":", StringComparison.Ordinal));
-
-    [DllImport("libc", SetLastError = false)]
-    private static extern uint geteuid();
 
     /// <summary>One running cluster: its folder (data, socket, log) and port.</summary>
     private sealed class Cluster
@@ -205,7 +166,7 @@ public static class TestPostgres
         {
             Host = "127.0.0.1",
             Port = Port,
-            Username = RunAsUser,
+            Username = PostgresServerTools.RunAsUser,
             Database = database,
             Pooling = false,
         }.ConnectionString;
@@ -218,7 +179,7 @@ public static class TestPostgres
             }
 
             RemoveStale();
-            var asRoot = IsRoot();
+            var asRoot = PostgresServerTools.IsRoot();
             // Under root, a folder the postgres user can reach: the temporary folder of root may be private.
             var parent = asRoot ? "/tmp" : System.IO.Path.GetTempPath();
             var folder = System.IO.Path.Combine(parent, FolderPrefix + Guid.NewGuid().ToString("N")[..12]);
@@ -229,10 +190,10 @@ public static class TestPostgres
             {
                 if (asRoot)
                 {
-                    Run("chown", [$"{RunAsUser}:", folder], asUser: false);
+                    PostgresServerTools.Run("chown", [$"{PostgresServerTools.RunAsUser}:", folder], asUser: false);
                 }
 
-                started.Tool("initdb", ["-D", started.Data, "-U", RunAsUser, "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync"]);
+                started.Tool("initdb", ["-D", started.Data, "-U", PostgresServerTools.RunAsUser, "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync"]);
                 // One role logs in with a password (the tests of PGPASSWORD and pgpass); every other one is trusted.
                 var hba = System.IO.Path.Combine(started.Data, "pg_hba.conf");
                 File.WriteAllText(hba, $"host all {PasswordRole} 127.0.0.1/32 scram-sha-256\n" + File.ReadAllText(hba));
@@ -251,7 +212,7 @@ public static class TestPostgres
                 // A free port is only free until someone takes it: a start that loses the race tries another one.
                 for (var attempt = 1; ; attempt++)
                 {
-                    var port = FreePort();
+                    var port = PostgresServerTools.FreePort();
                     try
                     {
                         started.Tool("pg_ctl", ["-D", started.Data, "-l", System.IO.Path.Combine(folder, "server.log"), "-w", "-t", "60", "-o", $"-p {port}", "start"]);
@@ -298,10 +259,10 @@ public static class TestPostgres
             var stop = new List<string> { System.IO.Path.Combine(binaries.Folder!, "pg_ctl"), "-D", Data, "-m", "immediate", "-w", "stop" };
             if (asRoot)
             {
-                stop.InsertRange(0, ["runuser", "-u", RunAsUser, "--"]);
+                stop.InsertRange(0, ["runuser", "-u", PostgresServerTools.RunAsUser, "--"]);
             }
 
-            Run("/bin/sh", ["-c", watchdog, "sh", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), folder, .. stop], asUser: false);
+            PostgresServerTools.Run("/bin/sh", ["-c", watchdog, "sh", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), folder, .. stop], asUser: false);
         }
 
         /// <summary>Stops the server at once (its data is thrown away anyway) and deletes the folder.</summary>
@@ -334,7 +295,7 @@ public static class TestPostgres
         /// <summary>Clusters left by runs that were killed before they could clean up (their owner process is gone): stopped and removed.</summary>
         private static void RemoveStale()
         {
-            var asRoot = IsRoot();
+            var asRoot = PostgresServerTools.IsRoot();
             var parent = asRoot ? "/tmp" : System.IO.Path.GetTempPath();
             foreach (var stale in Directory.GetDirectories(parent, FolderPrefix + "*"))
             {
@@ -361,55 +322,8 @@ public static class TestPostgres
             }
         }
 
-        private static int FreePort()
-        {
-            using var probe = new TcpListener(IPAddress.Loopback, 0);
-            probe.Start();
-            return ((IPEndPoint)probe.LocalEndpoint).Port;
-        }
-
         private void Tool(string name, string[] arguments) =>
-            Run(System.IO.Path.Combine(binaries.Folder!, OperatingSystem.IsWindows() ? name + ".exe" : name), arguments, asRoot);
+            PostgresServerTools.Run(System.IO.Path.Combine(binaries.Folder!, OperatingSystem.IsWindows() ? name + ".exe" : name), arguments, asRoot);
 
-        /// <summary>Runs a program to its end (as the postgres user when asked), throwing with its output when it fails.</summary>
-        private static void Run(string program, string[] arguments, bool asUser)
-        {
-            var start = new ProcessStartInfo(asUser ? "runuser" : program)
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            if (asUser)
-            {
-                foreach (var part in new[] { "-u", RunAsUser, "--", program })
-                {
-                    start.ArgumentList.Add(part);
-                }
-            }
-
-            foreach (var argument in arguments)
-            {
-                start.ArgumentList.Add(argument);
-            }
-
-            using var process = Process.Start(start) ?? throw new InvalidOperationException($"{program} did not start.");
-            var output = new StringBuilder();
-            process.OutputDataReceived += (_, line) => { lock (output) { output.AppendLine(line.Data); } };
-            process.ErrorDataReceived += (_, line) => { lock (output) { output.AppendLine(line.Data); } };
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-            if (!process.WaitForExit(TimeSpan.FromSeconds(120)))
-            {
-                process.Kill(entireProcessTree: true);
-                throw new InvalidOperationException($"{System.IO.Path.GetFileName(program)} did not finish in 120 s:\n{output}");
-            }
-
-            process.WaitForExit();
-            if (process.ExitCode != 0)
-            {
-                throw new InvalidOperationException($"{System.IO.Path.GetFileName(program)} {string.Join(' ', arguments)} exited with {process.ExitCode}:\n{output}");
-            }
-        }
     }
 }
