@@ -76,5 +76,7 @@ Describe 'A PostgreSQL store' -Skip:$NoPostgres {
     It 'says StoreNotFound for a database without a DLS store, and changes nothing there' {
         $empty = $Uri -replace '/dls$', '/postgres'
         { Get-DlsServer -StorePath $empty -ErrorAction Stop } | Should -Throw -ErrorId 'StoreNotFound*'
+        # Had the first look made DLS tables there, this one would find a store (and no server in it) instead.
+        { Get-DlsLicense -StorePath $empty -ErrorAction Stop } | Should -Throw -ErrorId 'StoreNotFound*'
     }
 }
