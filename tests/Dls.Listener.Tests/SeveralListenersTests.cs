@@ -79,6 +79,10 @@ public sealed class SeveralListenersTests
         var answers = await Task.WhenAll(sends);
         Assert.All(answers, r => Assert.Equal(HttpStatusCode.OK, r.Status));
 
+        // Of each pair of "same", one listener stored it and the other answered it as a duplicate.
+        var same = answers.Where((_, i) => i % 6 < 2).ToList();
+        Assert.Equal((10, 10), (same.Sum(r => r.Json.GetProperty("accepted").GetInt32()), same.Sum(r => r.Json.GetProperty("duplicates").GetInt32())));
+
         // 10 devices × (7 once + 4 × 3).
         Assert.Equal(190L, Scalar(store, "SELECT counted FROM item_counter WHERE item_id = 'S';"));
         Assert.Equal(50L, Scalar(store, "SELECT count(*) FROM usage_batch;"));
