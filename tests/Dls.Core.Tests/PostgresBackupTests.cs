@@ -188,31 +188,6 @@ public sealed class PostgresBackupTests : IDisposable
     }
 
     [PostgresFact]
-    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
-    public void The_archive_is_owner_only_from_its_first_byte_and_so_is_the_key_file_beside_it()
-    {
-        var (source, uri) = InitializedStore("216998");
-        var backupPath = Path.Combine(_folder, "backups", "dls-backup.dump");
-        var seen = new List<(string Path, UnixFileMode Mode, long Length)>();
-        var backup = new StoreBackup(source, _clock)
-        {
-            PartialFileCreated = path => seen.Add((path, File.GetUnixFileMode(path), new FileInfo(path).Length)),
-        };
-
-        var written = backup.Backup(backupPath, overwrite: false);
-
-        var partial = Assert.Single(seen);
-        Assert.Equal(backupPath + ".partial", partial.Path);
-        Assert.Equal(OwnerOnly, partial.Mode);
-        Assert.Equal(0, partial.Length); // observed before pg_dump wrote anything into it
-        Assert.False(File.Exists(partial.Path));
-        Assert.True(written.Length > 0);
-        Assert.Equal(OwnerOnly, File.GetUnixFileMode(backupPath));
-        Assert.Equal(OwnerOnly, File.GetUnixFileMode(backupPath + ".secrets.key"));
-        Assert.Equal(File.ReadAllBytes(StoreBackup.SecretsKeyPath(uri)), File.ReadAllBytes(backupPath + ".secrets.key"));
-    }
-
-    [PostgresFact]
     public void Without_pg_dump_or_pg_restore_the_error_says_which_tool_is_missing_and_nothing_is_written()
     {
         var (source, uri) = InitializedStore("216998");

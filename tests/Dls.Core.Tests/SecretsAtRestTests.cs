@@ -197,7 +197,6 @@ public sealed class SecretsAtRestTests : IDisposable
         Assert.Equal("SigningKeyUnreadable", Assert.Throws<DlsException>(() => protector.UnprotectSigningKey(asSigningKey)).ErrorId);
     }
 
-    [Trait("Engine", "sqlite")]
     [UnixFact]
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public void A_backup_is_owner_only_from_its_first_byte_and_so_is_the_key_file_beside_it()
@@ -216,11 +215,11 @@ public sealed class SecretsAtRestTests : IDisposable
         var partial = Assert.Single(seen);
         Assert.Equal(backupPath + ".partial", partial.Path);
         Assert.Equal(OwnerOnly, partial.Mode);
-        Assert.Equal(0, partial.Length); // observed before SQLite wrote anything into it
+        Assert.Equal(0, partial.Length); // observed before SQLite (or pg_dump) wrote anything into it
         Assert.False(File.Exists(partial.Path));
         Assert.Equal(OwnerOnly, File.GetUnixFileMode(written.FullName));
         Assert.Equal(OwnerOnly, File.GetUnixFileMode(backupPath + ".secrets.key"));
-        Assert.Equal(File.ReadAllBytes(_temp.Path + ".secrets.key"), File.ReadAllBytes(backupPath + ".secrets.key"));
+        Assert.Equal(File.ReadAllBytes(StoreBackup.SecretsKeyPath(_temp.Path)), File.ReadAllBytes(backupPath + ".secrets.key"));
         Assert.False(File.Exists(backupPath + ".secrets.key.partial"));
     }
 
