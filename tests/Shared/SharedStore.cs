@@ -51,8 +51,11 @@ public sealed class SharedStore : IAsyncDisposable
 
     public DlsStore Open() => DlsStore.Open(StorePath);
 
-    /// <summary>A listener process on this store with <c>--role <paramref name="role"/></c> (null: no --role), once /healthz answers.</summary>
-    public Task<ListenerHost> StartListenerAsync(string? role, IReadOnlyDictionary<string, string>? environment = null)
+    /// <summary>
+    /// A listener process on this store with <c>--role <paramref name="role"/></c> (null: no --role), once /healthz answers;
+    /// at <paramref name="listenUrl"/> when given, else on any free port.
+    /// </summary>
+    public Task<ListenerHost> StartListenerAsync(string? role, IReadOnlyDictionary<string, string>? environment = null, string? listenUrl = null)
     {
         var settings = new Dictionary<string, string>(Quiet);
         foreach (var (name, value) in environment ?? new Dictionary<string, string>())
@@ -60,7 +63,7 @@ public sealed class SharedStore : IAsyncDisposable
             settings[name] = value;
         }
 
-        return ListenerHost.StartOnAsync(StorePath, Server, role is null ? [] : ["--role", role], settings);
+        return ListenerHost.StartOnAsync(StorePath, Server, role is null ? [] : ["--role", role], settings, listenUrl);
     }
 
     /// <summary>

@@ -27,14 +27,16 @@ public sealed class ListenerHost : IAsyncDisposable
     private readonly bool _ownsFolder = true;
     private readonly string[] _arguments = [];
     private readonly IReadOnlyDictionary<string, string> _environment = new Dictionary<string, string>();
+    private readonly string _listenUrl = "http://127.0.0.1:0";
     private Process _process;
     private HttpMessageHandler _handler;
     private HttpClient? _http;
 
     private ListenerHost(
         string folder, string storePath, Process process, ServerInfo server, HttpMessageHandler? handler = null, bool ownsFolder = true,
-        string[]? arguments = null, IReadOnlyDictionary<string, string>? environment = null)
+        string[]? arguments = null, IReadOnlyDictionary<string, string>? environment = null, string? listenUrl = null)
     {
+        _listenUrl = listenUrl ?? _listenUrl;
         _ownsFolder = ownsFolder;
         _arguments = arguments ?? [];
         _environment = environment ?? _environment;
@@ -105,13 +107,14 @@ public sealed class ListenerHost : IAsyncDisposable
     /// <summary>
     /// A listener at http://127.0.0.1 (any free port) on a store someone else made and removes (several listeners on one
     /// store: main and standby), started with more arguments and environment; <see cref="RestartAsync"/> keeps them.
+    /// <paramref name="listenUrl"/> names a fixed address instead (a license key's server URL, which a restart keeps).
     /// </summary>
     public static async Task<ListenerHost> StartOnAsync(
-        string storePath, ServerInfo server, IEnumerable<string> arguments, IReadOnlyDictionary<string, string> environment)
+        string storePath, ServerInfo server, IEnumerable<string> arguments, IReadOnlyDictionary<string, string> environment, string? listenUrl = null)
     {
         string[] given = [.. arguments];
-        var process = Launch(storePath, "http://127.0.0.1:0", given, environment);
-        var host = new ListenerHost(Path.GetDirectoryName(storePath)!, storePath, process, server, null, ownsFolder: false, given, environment);
+        var process = Launch(storePath, listenUrl ?? "http://127.0.0.1:0", given, environment);
+        var host = new ListenerHost(Path.GetDirectoryName(storePath)!, storePath, process, server, null, ownsFolder: false, given, environment, listenUrl);
         process.OutputDataReceived += (_, e) => host.Append(e.Data);
         process.ErrorDataReceived += (_, e) => host.Append(e.Data);
         process.BeginOutputReadLine();
@@ -196,8 +199,8 @@ public sealed class ListenerHost : IAsyncDisposable
     public DlsStore OpenStore() => DlsStore.Open(StorePath);
 
     /// <summary>
-    /// Starts a new listener process (plain HTTP, any free port, the arguments and environment it was started with) on
-    /// the same store, once this one has exited.
+    /// Starts a new listener process (plain HTTP, the same fixed address or any free port, the arguments and environment it
+    /// was started with) on the same store, once this one has exited.
     /// </summary>
     public async Task RestartAsync()
     {
@@ -211,7 +214,7 @@ public sealed class ListenerHost : IAsyncDisposable
         _http = null;
         _handler = new HttpClientHandler();
         Url = string.Empty;
-        _process = Launch(StorePath, "http://127.0.0.1:0", _arguments, _environment);
+        _process = Launch(StorePath, _listenUrl, _arguments, _environment);
         _process.OutputDataReceived += (_, e) => Append(e.Data);
         _process.ErrorDataReceived += (_, e) => Append(e.Data);
         _process.BeginOutputReadLine();

@@ -1,0 +1,1 @@
+namespace Dls.Client.Tests;
