@@ -29,6 +29,24 @@ public static class LicensedServer
     public static string LicenseKey(ServerInfo server, string mainUrl, string? standbyUrl = null, string code = Code) =>
         Dls.Core.Licensing.LicenseKey.Encode(new LicenseKeyContent(code, code[..code.IndexOf('-')], mainUrl, standbyUrl ?? string.Empty, null, Convert.ToBase64String(server.PublicKeyDer())));
 
+    /// <summary>
+    /// What the store holds of an item's usage two ways, right after the listener acknowledged it: the raw records kept
+    /// (one per counted record, so a batch counted twice shows) and the item's counter (its quota).
+    /// </summary>
+    public static (long Raw, long Counter) Counted(DlsStore store, string itemId)
+    {
+        var raw = Dls.Core.Usage.RawUsage.Batches(store).Sum(b => b.Records.Where(r => r.ItemId == itemId).Sum(r => r.Count));
+        using var connection = store.OpenConnection();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT counted FROM item_counter WHERE item_id = @item;";
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = "@item";
+        parameter.Value = itemId;
+        command.Parameters.Add(parameter);
+        var counter = command.ExecuteScalar();
+        return (raw, counter is null or DBNull ? 0 : Convert.ToInt64(counter, System.Globalization.CultureInfo.InvariantCulture));
+    }
+
     /// <summary>An address on 127.0.0.1 whose port was free a moment ago: for listeners that must come back at the same URL.</summary>
     public static string FreeLoopbackUrl()
     {
