@@ -31,7 +31,8 @@ public static class LicensedServer
 
     /// <summary>
     /// What the store holds of an item's usage two ways, right after the listener acknowledged it: the raw records kept
-    /// (one per counted record, so a batch counted twice shows) and the item's counter (its quota).
+    /// (one per counted record, so a batch counted twice shows) and the item's counter (its quota: units for count modes
+    /// such as PerScan; a device item counts devices, not units, and its counter stays 0).
     /// </summary>
     public static (long Raw, long Counter) Counted(DlsStore store, string itemId)
     {

@@ -1,0 +1,92 @@
+using Microsoft.Extensions.Time.Testing;
+using static Dls.Tests.LicensedServer;
+
+namespace Dls.Client.Tests;
+
+/// <summary>
+/// The listener stopped: clients authorize from the cache until its cacheUntil and keep recording; what they recorded
+/// waits on disk and arrives exactly once, through the same client after the listener restarts or through a new client
+/// on the same cache, even when a batch the server acknowledged is sent again.
+/// </summary>
+public sealed class OfflineTests
+{
+    [Fact]
+    public async Task With_the_listener_stopped_clients_work_from_the_cache_until_cacheUntil_and_the_buffered_usage_arrives_exactly_once()
+    {
+        await using var scene = await ClientScene.StartAsync();
+        var running = scene.NewClient(out var runningEvents);
+        var granted = await running.AuthorizeAsync("DBR", "10", DlsDeployment.Desktop);
+        running.Record("DBR", 4);
+        await running.FlushAsync();
+        Assert.Equal((4L, 4L), scene.Counted(ScanItem));
+
+        Assert.Equal(0, await scene.Main.TerminateAsync());
+
+        // The running client keeps recording; its flush keeps the batch on disk.
+        running.Record("DBR", 3);
+        var offline = await running.FlushAsync();
+        Assert.Equal((0, 1), (offline.BatchesSent, offline.BatchesPending));
+        Assert.Contains(runningEvents, e => e.Kind == DlsClientEventKind.Offline);
+
+        // A new client (another process of the application) authorizes from the cache and records too; at dispose what it
+        // could not send stays on disk.
+        var restarted = scene.NewClient(out var restartedEvents);
+        Assert.Equal(running.DeviceUuid, restarted.DeviceUuid);
+        var cached = await restarted.AuthorizeAsync("DBR", "10", DlsDeployment.Desktop);
+        Assert.True(cached.FromCache);
+        Assert.Equal((granted.ItemId, granted.CacheUntil, granted.Token), (cached.ItemId, cached.CacheUntil, cached.Token));
+        Assert.Contains(restartedEvents, e => e.Kind == DlsClientEventKind.AuthorizedFromCache);
+        restarted.Record("DBR", 6);
+        await restarted.DisposeAsync();
+        Assert.Equal(2, running.PendingBatchCount);
+
+        // The cache holds until cacheUntil and not a moment longer.
+        var justBefore = new FakeTimeProvider(granted.CacheUntil.AddMinutes(-1));
+        Assert.True((await scene.NewClient(out _, justBefore).AuthorizeAsync("DBR", "10", DlsDeployment.Desktop)).FromCache);
+        var justAfter = new FakeTimeProvider(granted.CacheUntil.AddSeconds(1));
+        var expired = await Assert.ThrowsAsync<DlsClientException>(() => scene.NewClient(out _, justAfter).AuthorizeAsync("DBR", "10", DlsDeployment.Desktop));
+        Assert.Equal(DlsClientException.Unreachable, expired.ErrorCode);
+
+        // Keep a copy of the waiting batches, as if the process had died between the server's answer and the file's removal.
+        var pending = Path.Combine(running.CacheFolder, "pending");
+        var copies = Directory.GetFiles(pending).ToDictionary(path => path, File.ReadAllBytes);
+        Assert.Equal(2, copies.Count);
+
+        // The listener comes back at the same address: the running client sends both batches (a record each), each once.
+        await scene.Main.RestartAsync();
+        var delivered = await running.FlushAsync();
+        Assert.Equal((2, 2, 0, 0), (delivered.BatchesSent, delivered.Accepted, delivered.Duplicates, delivered.BatchesPending));
+        Assert.Equal((13L, 13L), scene.Counted(ScanItem));
+
+        // The same batches once more (their ids unchanged): the server answers them as duplicates and counts nothing again.
+        foreach (var (path, content) in copies)
+        {
+            File.WriteAllBytes(path, content);
+        }
+
+        var fresh = scene.NewClient(out _);
+        var resent = await fresh.FlushAsync();
+        Assert.Equal((2, 0, 2), (resent.BatchesSent, resent.Accepted, resent.Duplicates));
+        Assert.Equal((13L, 13L), scene.Counted(ScanItem));
+        Assert.Empty(Directory.GetFiles(pending));
+    }
+
+    [Fact]
+    public async Task Usage_a_client_left_on_disk_is_sent_by_the_next_client_that_starts_on_the_cache()
+    {
+        await using var scene = await ClientScene.StartAsync();
+        var first = scene.NewClient(out _);
+        await first.AuthorizeAsync("DLR", "3", DlsDeployment.Desktop);
+        Assert.Equal(0, await scene.Main.TerminateAsync());
+        first.Record("DLR", 5);
+        first.Dispose();
+        Assert.Equal(1, first.PendingBatchCount);
+
+        await scene.Main.RestartAsync();
+
+        // A client reporting in the background sends what it finds on disk as it starts, before any authorization.
+        var next = scene.NewClient(out var events, configure: options => options.ReportInBackground = true);
+        Assert.True(await Eventually.Until(() => next.PendingBatchCount == 0, TimeSpan.FromSeconds(30)), string.Join("\n", events));
+        Assert.Equal(5L, scene.Counted(DeviceItem).Raw);
+    }
+}

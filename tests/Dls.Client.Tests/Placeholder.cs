@@ -1,1 +1,0 @@
-namespace Dls.Client.Tests;
