@@ -21,6 +21,10 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
 {
     private static readonly TimeSpan DefaultReportInterval = TimeSpan.FromSeconds(180);
 
+    // How long an authorization served from the cache is reused before the servers are asked again: offline, each
+    // attempt may wait a request timeout per server, which an application calling AuthorizeAsync often must not pay.
+    private static readonly TimeSpan OfflineRetryInterval = TimeSpan.FromSeconds(30);
+
     private readonly DlsLicenseKey _key;
     private readonly DlsClientOptions _options;
     private readonly ClientCache _cache;
@@ -96,7 +100,7 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
     /// <summary>
     /// Authorizes <paramref name="product"/> for this device: asks the server (main, else standby), and when none answers
     /// uses the cached authorization while it is valid (<see cref="DlsAuthorization.FromCache"/>). Within one report
-    /// interval a repeated call answers from memory.
+    /// interval a repeated call answers from memory (within 30 s when the last answer came from the cache).
     /// </summary>
     /// <param name="product">The product, e.g. <c>DBR</c>.</param>
     /// <param name="version">The product's version; its major part is matched against the items (<c>10.4.2000</c> → 10).</param>
@@ -119,8 +123,8 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
 
         var request = new AuthRequestKey(product, version, deployment, edition, Application.InstanceId);
         var now = Now();
-        if (_held.TryGetValue(request, out var held) && held.RefusedCode is null && !held.Stale && !held.Authorization.FromCache
-            && now - held.ReceivedAt < _reportInterval && held.Authorization.CacheUntil > now)
+        if (_held.TryGetValue(request, out var held) && held.RefusedCode is null && !held.Stale && held.Authorization.CacheUntil > now
+            && now - held.ReceivedAt < (held.Authorization.FromCache ? OfflineRetryInterval : _reportInterval))
         {
             return held.Authorization;
         }
