@@ -1,6 +1,8 @@
 using System;
 using System.Diagnostics;
+#if !NET462
 using System.Runtime.InteropServices;
+#endif
 
 namespace Dls.Client;
 
@@ -34,7 +36,11 @@ public sealed class DlsApplication
     public string? AppId { get; set; }
 
     /// <summary>The operating system, as the server records it (default: this one's description).</summary>
+#if NET462
+    public string? Os { get; set; } = Environment.OSVersion.VersionString;
+#else
     public string? Os { get; set; } = RuntimeInformation.OSDescription.Trim();
+#endif
 
     /// <summary>The SDK's version, as the server records it.</summary>
     public string? SdkVersion { get; set; }

@@ -61,7 +61,17 @@ internal sealed class TokenVerifier : IDisposable
         Buffer.BlockCopy(der, P256SpkiPrefix.Length + 32, y, 0, 32);
         try
         {
+#if NET462
+            // .NET Framework 4.6.2 imports a public point through CNG: BCRYPT_ECCPUBLIC_BLOB, magic "ECS1", 32-byte coordinates.
+            var blob = new byte[8 + 64];
+            Buffer.BlockCopy(BitConverter.GetBytes(0x31534345), 0, blob, 0, 4);
+            Buffer.BlockCopy(BitConverter.GetBytes(32), 0, blob, 4, 4);
+            Buffer.BlockCopy(x, 0, blob, 8, 32);
+            Buffer.BlockCopy(y, 0, blob, 40, 32);
+            return new ECDsaCng(CngKey.Import(blob, CngKeyBlobFormat.EccPublicBlob));
+#else
             return ECDsa.Create(new ECParameters { Curve = ECCurve.NamedCurves.nistP256, Q = new ECPoint { X = x, Y = y } });
+#endif
         }
         catch (CryptographicException error)
         {
