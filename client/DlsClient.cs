@@ -21,6 +21,10 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
 {
     private static readonly TimeSpan DefaultReportInterval = TimeSpan.FromSeconds(180);
 
+    // A report batch (SPEC §4): at most 1000 records in a body of at most 1 MiB; the client stays a margin below.
+    private const int MaxBatchRecords = 1000;
+    private const int MaxBatchBytes = 960 * 1024;
+
     // How long an authorization served from the cache is reused before the servers are asked again: offline, each
     // attempt may wait a request timeout per server, which an application calling AuthorizeAsync often must not pay.
     private static readonly TimeSpan OfflineRetryInterval = TimeSpan.FromSeconds(30);
@@ -251,6 +255,7 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
             return FromCacheOrThrow(request, unreachable.Message, DlsClientException.Unreachable, null, unreachable);
         }
 
+        LearnClock(answer);
         if (!answer.IsSuccess)
         {
             var (code, message) = Wire.ReadError(answer.Status, answer.Body);
@@ -379,17 +384,28 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
         return result;
     }
 
-    /// <summary>Turns the usage summed in memory into batches of at most 1000 records on disk, each with its own id.</summary>
+    /// <summary>
+    /// Turns the usage summed in memory into batches on disk, each with its own id: at most 1000 records and well under the
+    /// listener's 1 MiB body limit (long feature names make records large).
+    /// </summary>
     private void SealToDisk()
     {
         var records = _ledger.Drain();
-        for (var start = 0; start < records.Count; start += 1000)
+        var start = 0;
+        while (start < records.Count)
         {
-            var chunk = records.Skip(start).Take(1000).ToList();
             var batchId = Guid.NewGuid().ToString("N");
+            var take = Math.Min(MaxBatchRecords, records.Count - start);
+            var body = Wire.ReportBody(DeviceUuid, _key.HandshakeCode, batchId, records.Skip(start).Take(take));
+            while (body.Length > MaxBatchBytes && take > 1)
+            {
+                take /= 2;
+                body = Wire.ReportBody(DeviceUuid, _key.HandshakeCode, batchId, records.Skip(start).Take(take));
+            }
+
             try
             {
-                _pending.Store(batchId, Wire.ReportBody(DeviceUuid, _key.HandshakeCode, batchId, chunk), Now());
+                _pending.Store(batchId, body, Now());
             }
             catch (Exception error) when (error is IOException or UnauthorizedAccessException)
             {
@@ -398,7 +414,8 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
                 return;
             }
 
-            Raise(new DlsClientEventArgs(DlsClientEventKind.BatchStored, $"Stored batch {batchId} ({chunk.Count} record(s), {chunk.Sum(r => r.Count)} unit(s)).") { BatchId = batchId });
+            Raise(new DlsClientEventArgs(DlsClientEventKind.BatchStored, $"Stored batch {batchId} ({take} record(s), {records.Skip(start).Take(take).Sum(r => r.Count)} unit(s)).") { BatchId = batchId });
+            start += take;
         }
     }
 
@@ -452,11 +469,21 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
                 }
             }
 
-            var body = expired.Count == 0 ? content : Wire.ReportBody(DeviceUuid, _key.HandshakeCode, batchId, records);
+            var changed = expired.Count > 0 | NotAfterServerSlice(records);
             ServerAnswer answer;
             try
             {
-                answer = await _route.PostAsync("api/v1/reports", body, cancellationToken).ConfigureAwait(false);
+                answer = await _route.PostAsync("api/v1/reports", changed ? Wire.ReportBody(DeviceUuid, _key.HandshakeCode, batchId, records) : content, cancellationToken).ConfigureAwait(false);
+                LearnClock(answer);
+
+                // A slice after the server's current one makes the whole batch malformed (400). When the server's clock,
+                // learned from this answer, shows this device's clock ahead, the records move to the server's slice and
+                // the batch goes once more under its id: the usage happened, only the device's clock was wrong.
+                if (answer.Status == 400 && NotAfterServerSlice(records))
+                {
+                    answer = await _route.PostAsync("api/v1/reports", Wire.ReportBody(DeviceUuid, _key.HandshakeCode, batchId, records), cancellationToken).ConfigureAwait(false);
+                    LearnClock(answer);
+                }
             }
             catch (ServerUnreachableException unreachable)
             {
@@ -539,6 +566,40 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
             catch (DlsClientException)
             {
                 // Raised as an event already (refused), or no server answered: the next report tries again.
+            }
+        }
+    }
+
+    /// <summary>
+    /// Moves records of slices after the server's current slice (a device clock ahead of the server's) into that slice;
+    /// true when any moved.
+    /// </summary>
+    private bool NotAfterServerSlice(List<UsageRecord> records)
+    {
+        var serverSlice = TimeSlice.Start(Now() + _clockOffset);
+        var moved = false;
+        for (var i = 0; i < records.Count; i++)
+        {
+            if (records[i].Slice > serverSlice)
+            {
+                var r = records[i];
+                records[i] = new UsageRecord(serverSlice, r.ItemId, r.Product, r.Count, r.InstanceId, r.Features);
+                moved = true;
+            }
+        }
+
+        return moved;
+    }
+
+    /// <summary>Keeps the server's clock from an answer's Date header (to the second) when it differs from what the client knew.</summary>
+    private void LearnClock(ServerAnswer answer)
+    {
+        if (answer.ServerDate is DateTimeOffset date)
+        {
+            var offset = date - Now();
+            if (Math.Abs((offset - _clockOffset).TotalSeconds) > 5)
+            {
+                _clockOffset = offset;
             }
         }
     }

@@ -10,12 +10,13 @@ namespace Dls.Client.Internal;
 /// <summary>An answer with a status a client acts on: 2xx, or a 4xx refusal (never 100, 5xx or a lost connection).</summary>
 internal sealed class ServerAnswer
 {
-    public ServerAnswer(int status, byte[] body, Uri server, int? retryAfterSeconds)
+    public ServerAnswer(int status, byte[] body, Uri server, int? retryAfterSeconds, DateTimeOffset? serverDate)
     {
         Status = status;
         Body = body;
         Server = server;
         RetryAfterSeconds = retryAfterSeconds;
+        ServerDate = serverDate;
     }
 
     public int Status { get; }
@@ -25,6 +26,9 @@ internal sealed class ServerAnswer
     public Uri Server { get; }
 
     public int? RetryAfterSeconds { get; }
+
+    /// <summary>The server's clock (its Date header, to the second), by which the client keeps its slices in step with the server's.</summary>
+    public DateTimeOffset? ServerDate { get; }
 
     public bool IsSuccess => Status >= 200 && Status < 300;
 }
@@ -148,14 +152,15 @@ internal sealed class ServerRoute : IDisposable
                 return (null, code == 100 ? Deferred : $"HTTP {status}: {message}", null);
             }
 
-            if (status >= 200 && status < 300 && !IsJson(bytes))
+            if ((status >= 200 && status < 300 && !IsJson(bytes)) || (status >= 300 && !Wire.IsError(bytes)))
             {
-                // Something answered that is not a DLS listener (a captive portal, a proxy's page): not a server.
-                return (null, $"HTTP {status} without a JSON answer", null);
+                // Something answered that is not a DLS listener (a captive portal, a proxy's page): not a server, and
+                // not a refusal that could cost the client its cached authorization or a batch.
+                return (null, $"HTTP {status} without a DLS answer", null);
             }
 
             int? retryAfter = response.Headers.RetryAfter?.Delta is TimeSpan delta ? (int)Math.Ceiling(delta.TotalSeconds) : null;
-            return (new ServerAnswer(status, bytes, server, retryAfter), string.Empty, null);
+            return (new ServerAnswer(status, bytes, server, retryAfter, response.Headers.Date), string.Empty, null);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {

@@ -114,6 +114,21 @@ internal static class Wire
         }
     }
 
+    /// <summary>Whether <paramref name="body"/> is a DLS error answer, <c>{"errorCode": N, ...}</c>.</summary>
+    public static bool IsError(byte[] body)
+    {
+        try
+        {
+            using var json = JsonDocument.Parse(body);
+            return json.RootElement.ValueKind == JsonValueKind.Object
+                && json.RootElement.TryGetProperty("errorCode", out var code) && code.ValueKind == JsonValueKind.Number;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>An error answer's errorCode and message (the HTTP status when the body is not one).</summary>
     public static (int Code, string Message) ReadError(int status, byte[] body)
     {

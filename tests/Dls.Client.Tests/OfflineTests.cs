@@ -89,4 +89,31 @@ public sealed class OfflineTests
         Assert.True(await Eventually.Until(() => next.PendingBatchCount == 0, TimeSpan.FromSeconds(30)), string.Join("\n", events));
         Assert.Equal(5L, scene.Counted(DeviceItem).Raw);
     }
+
+    [Fact]
+    public async Task Usage_recorded_offline_on_a_device_whose_clock_runs_ahead_of_the_servers_arrives_in_the_servers_slice()
+    {
+        await using var scene = await ClientScene.StartAsync();
+        await scene.NewClient(out _).AuthorizeAsync("DBR", "10", DlsDeployment.Desktop);
+        Assert.Equal(0, await scene.Main.TerminateAsync());
+
+        // Ten minutes ahead, offline: the usage falls in a slice the server has not reached.
+        var ahead = new FakeTimeProvider(DateTimeOffset.UtcNow.AddMinutes(10));
+        var offline = scene.NewClient(out _, ahead);
+        Assert.True((await offline.AuthorizeAsync("DBR", "10", DlsDeployment.Desktop)).FromCache);
+        offline.Record("DBR", 4);
+        await offline.DisposeAsync();
+
+        // Back online, a client as far ahead sends it: the server refuses a slice in its future (400), the client learns
+        // the server's clock from that answer and sends the batch once more in the server's slice, under the same id.
+        await scene.Main.RestartAsync();
+        var online = scene.NewClient(out var events, new FakeTimeProvider(DateTimeOffset.UtcNow.AddMinutes(10)));
+        var flushed = await online.FlushAsync();
+
+        Assert.Equal((1, 1, 0), (flushed.BatchesSent, flushed.Accepted, flushed.Refused));
+        Assert.DoesNotContain(events, e => e.Kind == DlsClientEventKind.BatchRefused);
+        Assert.Equal((4L, 4L), scene.Counted(ScanItem));
+        var slice = Assert.Single(Dls.Core.Usage.RawUsage.Batches(scene.Shared.Open()).SelectMany(b => b.Records)).Slice;
+        Assert.InRange(slice, DateTimeOffset.UtcNow.AddMinutes(-4), DateTimeOffset.UtcNow);
+    }
 }
