@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using static Dls.Tests.LicensedServer;
 
 namespace Dls.Client.Tests;
@@ -91,5 +92,31 @@ public sealed class AuthorizeRecordFlushTests
         Assert.True(after.HandshakeUpdateTime > before.HandshakeUpdateTime, $"{after.HandshakeUpdateTime:O} is not after {before.HandshakeUpdateTime:O}");
         Assert.False(after.FromCache);
         Assert.Equal((2L, 2L), scene.Counted(ScanItem));
+    }
+
+    [Fact]
+    public async Task In_the_background_usage_is_reported_every_report_interval_without_a_flush()
+    {
+        await using var scene = await ClientScene.StartAsync();
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var client = scene.NewClient(out var events, clock, options => options.ReportInBackground = true);
+        await client.AuthorizeAsync("DBR", "10", DlsDeployment.Desktop);
+        client.Record("DBR", 3);
+
+        // The client's clock moves in 10-second steps until the client seals the usage into a batch: once the interval
+        // (180 s, with up to 10 % jitter either way) has passed on it, not before. Then the batch arrives.
+        // (The background loop starts its timer on a thread-pool thread: give it a moment, so the steps count from it.)
+        await Task.Delay(TimeSpan.FromMilliseconds(300));
+        var advanced = TimeSpan.Zero;
+        while (!events.Any(e => e.Kind == DlsClientEventKind.BatchStored) && advanced < TimeSpan.FromMinutes(10))
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(50));
+            clock.Advance(TimeSpan.FromSeconds(10));
+            advanced += TimeSpan.FromSeconds(10);
+        }
+
+        Assert.InRange(advanced, TimeSpan.FromSeconds(160), TimeSpan.FromSeconds(240));
+        Assert.True(await Eventually.Until(() => scene.Counted(ScanItem) == (3L, 3L), TimeSpan.FromSeconds(30)), string.Join("\n", events));
+        Assert.Single(events, e => e.Kind == DlsClientEventKind.BatchSent);
     }
 }
