@@ -42,7 +42,7 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
     private readonly object _gate = new();
     private readonly Random _jitter = new();
     private Task? _background;
-    private TimeSpan _clockOffset;
+    private long _clockOffsetTicks;
     private TimeSpan _reportInterval = DefaultReportInterval;
     private DateTimeOffset _nextSendAt = DateTimeOffset.MinValue;
     private int _disposed;
@@ -175,15 +175,14 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
             }
         }
 
-        var held = _held.Values.FirstOrDefault(h => string.Equals(h.Authorization.ItemId, itemIdOrProduct, StringComparison.Ordinal))
-            ?? _held.Values.FirstOrDefault(h => string.Equals(h.Authorization.Product, itemIdOrProduct, StringComparison.OrdinalIgnoreCase))
+        var held = Find(itemIdOrProduct)
             ?? throw new InvalidOperationException($"'{itemIdOrProduct}' is not authorized on this client: call AuthorizeAsync for its product first.");
         if (held.RefusedCode is int refused)
         {
             throw new DlsClientException(refused, $"The server refused '{held.Authorization.Product}' (errorCode {refused}): {held.RefusedMessage}");
         }
 
-        _ledger.Add(TimeSlice.Start(Now() + _clockOffset), held.Authorization.ItemId, held.Authorization.Product, held.Request.InstanceId.Length == 0 ? null : held.Request.InstanceId, count, features);
+        _ledger.Add(TimeSlice.Start(Now() + ClockOffset), held.Authorization.ItemId, held.Authorization.Product, held.Request.InstanceId.Length == 0 ? null : held.Request.InstanceId, count, features);
     }
 
     /// <summary>
@@ -242,6 +241,26 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
         Release();
     }
 
+    /// <summary>The held authorization of an item id, else of a product (Record runs per scan: no snapshot of the dictionary).</summary>
+    private Held? Find(string itemIdOrProduct)
+    {
+        Held? byProduct = null;
+        foreach (var pair in _held)
+        {
+            if (string.Equals(pair.Value.Authorization.ItemId, itemIdOrProduct, StringComparison.Ordinal))
+            {
+                return pair.Value;
+            }
+
+            if (byProduct is null && string.Equals(pair.Value.Authorization.Product, itemIdOrProduct, StringComparison.OrdinalIgnoreCase))
+            {
+                byProduct = pair.Value;
+            }
+        }
+
+        return byProduct;
+    }
+
     private async Task<DlsAuthorization> AuthorizeOnlineAsync(AuthRequestKey request, CancellationToken cancellationToken)
     {
         var body = Wire.AuthBody(_key, Application, DeviceUuid, request, Guid.NewGuid().ToString("N"));
@@ -285,7 +304,7 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
         }
 
         var authorization = Authorization(request, claims, token!, fromCache: false, answer.Server);
-        _clockOffset = claims.ServerTime - receivedAt;
+        ClockOffset = claims.ServerTime - receivedAt;
         try
         {
             AtomicFile.Write(_cache.AuthPath(request), ClientCache.AuthFileContent(request, token!));
@@ -456,7 +475,7 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
                 continue;
             }
 
-            var oldest = TimeSlice.Start(Now() + _clockOffset) - TimeSlice.MaxAge;
+            var oldest = TimeSlice.Start(Now() + ClockOffset) - TimeSlice.MaxAge;
             var expired = records.Where(r => r.Slice < oldest).ToList();
             if (expired.Count > 0)
             {
@@ -576,7 +595,7 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
     /// </summary>
     private bool NotAfterServerSlice(List<UsageRecord> records)
     {
-        var serverSlice = TimeSlice.Start(Now() + _clockOffset);
+        var serverSlice = TimeSlice.Start(Now() + ClockOffset);
         var moved = false;
         for (var i = 0; i < records.Count; i++)
         {
@@ -597,9 +616,9 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
         if (answer.ServerDate is DateTimeOffset date)
         {
             var offset = date - Now();
-            if (Math.Abs((offset - _clockOffset).TotalSeconds) > 5)
+            if (Math.Abs((offset - ClockOffset).TotalSeconds) > 5)
             {
-                _clockOffset = offset;
+                ClockOffset = offset;
             }
         }
     }
@@ -685,6 +704,13 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
     }
 
     private DateTimeOffset Now() => _options.TimeProvider.GetUtcNow();
+
+    /// <summary>The server's clock minus this device's, as last learned: slices are the server's.</summary>
+    private TimeSpan ClockOffset
+    {
+        get => TimeSpan.FromTicks(Interlocked.Read(ref _clockOffsetTicks));
+        set => Interlocked.Exchange(ref _clockOffsetTicks, value.Ticks);
+    }
 
     private void ThrowIfDisposed()
     {
