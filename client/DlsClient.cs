@@ -57,6 +57,10 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
         _verifier = new TokenVerifier(key.ServerPublicKey);
         _route = new ServerRoute(key, options, server => Raise(new DlsClientEventArgs(DlsClientEventKind.ServerChanged, $"Now served by {server}.") { Server = server }));
         DeviceUuid = _cache.DeviceUuid(out _);
+
+        // An application that exits without disposing the client still keeps what it recorded: it is sealed to disk and
+        // sent by the next run. (A killed process loses what was recorded since the last batch: one report interval at most.)
+        AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
     }
 
     /// <summary>Something the client did or met: failover, cache use, batches stored, sent or refused. Handlers must not block.</summary>
@@ -696,8 +700,17 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
         }
     }
 
+    private void OnProcessExit(object? sender, EventArgs e)
+    {
+        if (_disposed == 0)
+        {
+            SealToDisk();
+        }
+    }
+
     private void Release()
     {
+        AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
         _route.Dispose();
         _verifier.Dispose();
         _stopping.Dispose();
