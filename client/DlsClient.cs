@@ -399,7 +399,8 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
             _flushGate.Release();
         }
 
-        if (newestHandshake is DateTimeOffset changedAt)
+        // Authorizing again is for a client that goes on; one being disposed only delivers its usage.
+        if (newestHandshake is DateTimeOffset changedAt && _disposed == 0)
         {
             await ReauthorizeIfOlderAsync(changedAt, cancellationToken).ConfigureAwait(false);
         }
