@@ -29,6 +29,9 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
     // attempt may wait a request timeout per server, which an application calling AuthorizeAsync often must not pay.
     private static readonly TimeSpan OfflineRetryInterval = TimeSpan.FromSeconds(30);
 
+    // A grant older than this is renewed at the next report: well inside the 7 days an authorization may be cached.
+    private static readonly TimeSpan RenewAfter = TimeSpan.FromDays(1);
+
     private readonly DlsLicenseKey _key;
     private readonly DlsClientOptions _options;
     private readonly ClientCache _cache;
@@ -89,6 +92,8 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
     /// sent in the background right away (unless <see cref="DlsClientOptions.ReportInBackground"/> is off).
     /// </summary>
     /// <exception cref="FormatException">The license key is not one.</exception>
+    /// <exception cref="IOException">The cache folder cannot be created or its device id file cannot be written.</exception>
+    /// <exception cref="UnauthorizedAccessException">The cache folder is not writable by this user.</exception>
     public static DlsClient Create(string licenseKey, DlsApplication application, DlsClientOptions? options = null)
     {
         if (application is null)
@@ -131,7 +136,7 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
 
         var request = new AuthRequestKey(product, version, deployment, edition, Application.InstanceId);
         var now = Now();
-        if (_held.TryGetValue(request, out var held) && held.RefusedCode is null && !held.Stale && held.Authorization.CacheUntil > now
+        if (_held.TryGetValue(request, out var held) && held.RefusedCode is null && !held.Stale && held.Authorization.CacheUntil > ServerNow()
             && now - held.ReceivedAt < (held.Authorization.FromCache ? OfflineRetryInterval : _reportInterval))
         {
             return held.Authorization;
@@ -149,7 +154,10 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
     /// <param name="count">Units used, 0 … 10⁹.</param>
     /// <param name="features">Counts per feature name (1–128 characters, no control characters).</param>
     /// <exception cref="InvalidOperationException">Nothing authorized matches <paramref name="itemIdOrProduct"/>: authorize first.</exception>
-    /// <exception cref="DlsClientException">The server refused the product's authorization since (its errorCode).</exception>
+    /// <exception cref="DlsClientException">
+    /// The server refused the product's authorization since (its errorCode), or its authorization ran out (cacheUntil)
+    /// with no server to renew it (<see cref="DlsClientException.Unreachable"/>).
+    /// </exception>
     public void Record(string itemIdOrProduct, long count = 1, IReadOnlyDictionary<string, long>? features = null)
     {
         ThrowIfDisposed();
@@ -186,7 +194,16 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
             throw new DlsClientException(refused, $"The server refused '{held.Authorization.Product}' (errorCode {refused}): {held.RefusedMessage}");
         }
 
-        _ledger.Add(TimeSlice.Start(Now() + ClockOffset), held.Authorization.ItemId, held.Authorization.Product, held.Request.InstanceId.Length == 0 ? null : held.Request.InstanceId, count, features);
+        // Past cacheUntil no grant covers new usage: the server would refuse it (105) and it would be lost unseen.
+        var serverNow = ServerNow();
+        if (held.Authorization.CacheUntil <= serverNow)
+        {
+            throw new DlsClientException(
+                DlsClientException.Unreachable,
+                $"The authorization of '{held.Authorization.Product}' ran out at {held.Authorization.CacheUntil:u} (cacheUntil) without a server renewing it: authorize again once a server answers.");
+        }
+
+        _ledger.Add(TimeSlice.Start(serverNow), held.Authorization.ItemId, held.Authorization.Product, held.Request.InstanceId.Length == 0 ? null : held.Request.InstanceId, count, features);
     }
 
     /// <summary>
@@ -207,20 +224,21 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
             return;
         }
 
-        await StopBackgroundAsync().ConfigureAwait(false);
-        using (var timeout = new CancellationTokenSource(_options.DisposeTimeout))
+        try
         {
-            try
-            {
-                await FlushCoreAsync(timeout.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                SealToDisk();
-            }
+            await StopBackgroundAsync().ConfigureAwait(false);
+            using var timeout = new CancellationTokenSource(_options.DisposeTimeout);
+            await FlushCoreAsync(timeout.Token).ConfigureAwait(false);
         }
-
-        Release();
+        catch (OperationCanceledException)
+        {
+            // Out of time: what was not sent is on disk (SealToDisk runs first in a flush; this covers one cut short).
+            SealToDisk();
+        }
+        finally
+        {
+            Release();
+        }
     }
 
     /// <summary>Stops reporting and writes the usage not yet sent to disk, without the network (it is sent on the next start).</summary>
@@ -372,7 +390,7 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
             return null;
         }
 
-        return claims.CacheUntil > Now() ? Authorization(request, claims, token!, fromCache: true, server: null) : null;
+        return claims.CacheUntil > ServerNow() ? Authorization(request, claims, token!, fromCache: true, server: null) : null;
     }
 
     private void Forget(AuthRequestKey request, int code, string message)
@@ -400,9 +418,14 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
         }
 
         // Authorizing again is for a client that goes on; one being disposed only delivers its usage.
-        if (newestHandshake is DateTimeOffset changedAt && _disposed == 0)
+        if (_disposed == 0)
         {
-            await ReauthorizeIfOlderAsync(changedAt, cancellationToken).ConfigureAwait(false);
+            if (newestHandshake is DateTimeOffset changedAt)
+            {
+                await ReauthorizeIfOlderAsync(changedAt, cancellationToken).ConfigureAwait(false);
+            }
+
+            await RenewAsync(cancellationToken).ConfigureAwait(false);
         }
 
         return result;
@@ -576,6 +599,26 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
         return (new DlsFlushResult(sent, accepted, duplicates, refused, _pending.Count), newestHandshake);
     }
 
+    /// <summary>
+    /// Renews every held authorization the server granted more than <see cref="RenewAfter"/> ago, so that an application
+    /// running for days keeps a grant (and a cacheUntil) ahead of its usage; offline, each report interval tries again.
+    /// </summary>
+    private async Task RenewAsync(CancellationToken cancellationToken)
+    {
+        var serverNow = ServerNow();
+        foreach (var held in _held.Values.Where(h => h.RefusedCode is null && serverNow - h.Authorization.ServerTime > RenewAfter).ToList())
+        {
+            try
+            {
+                await AuthorizeOnlineAsync(held.Request, cancellationToken).ConfigureAwait(false);
+            }
+            catch (DlsClientException)
+            {
+                // Raised as an event (refused), or no server answered: the cached grant serves until its cacheUntil.
+            }
+        }
+    }
+
     /// <summary>Authorizes again every held authorization older than the code's last change (SPEC §4, handshakeUpdateTime).</summary>
     private async Task ReauthorizeIfOlderAsync(DateTimeOffset changedAt, CancellationToken cancellationToken)
     {
@@ -718,6 +761,9 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
     }
 
     private DateTimeOffset Now() => _options.TimeProvider.GetUtcNow();
+
+    /// <summary>Now on the server's clock, as far as the client knows it.</summary>
+    private DateTimeOffset ServerNow() => Now() + ClockOffset;
 
     /// <summary>The server's clock minus this device's, as last learned: slices are the server's.</summary>
     private TimeSpan ClockOffset

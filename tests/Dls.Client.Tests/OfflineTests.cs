@@ -116,4 +116,50 @@ public sealed class OfflineTests
         var slice = Assert.Single(Dls.Core.Usage.RawUsage.Batches(scene.Shared.Open()).SelectMany(b => b.Records)).Slice;
         Assert.InRange(slice, DateTimeOffset.UtcNow.AddMinutes(-4), DateTimeOffset.UtcNow);
     }
+
+    [Fact]
+    public async Task Past_cacheUntil_without_a_server_usage_is_refused_at_once_and_a_new_authorization_lets_it_count_again()
+    {
+        await using var scene = await ClientScene.StartAsync();
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var client = scene.NewClient(out _, clock);
+        var granted = await client.AuthorizeAsync("DBR", "10", DlsDeployment.Desktop);
+        client.Record("DBR", 2);
+        Assert.Equal(0, await scene.Main.TerminateAsync());
+
+        // Eight days on, offline: no grant covers new usage, and the application hears so when it records.
+        clock.Advance(TimeSpan.FromDays(8));
+        var expired = Assert.Throws<DlsClientException>(() => client.Record("DBR", 5));
+        Assert.Equal(DlsClientException.Unreachable, expired.ErrorCode);
+        Assert.Contains("cacheUntil", expired.Message);
+
+        // A server answers again: a new authorization (on the server's clock) covers usage again; what was recorded counts.
+        await scene.Main.RestartAsync();
+        var renewed = await client.AuthorizeAsync("DBR", "10", DlsDeployment.Desktop);
+        Assert.False(renewed.FromCache);
+        Assert.True(renewed.ServerTime > granted.ServerTime);
+        client.Record("DBR", 5);
+        await client.FlushAsync();
+        Assert.Equal((7L, 7L), scene.Counted(ScanItem));
+    }
+
+    [Fact]
+    public async Task A_client_running_for_days_renews_its_authorization_when_it_reports_once_a_day_has_passed()
+    {
+        await using var scene = await ClientScene.StartAsync();
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var client = scene.NewClient(out var events, clock);
+        var first = await client.AuthorizeAsync("DBR", "10", DlsDeployment.Desktop);
+
+        clock.Advance(TimeSpan.FromHours(23));
+        await client.FlushAsync();
+        Assert.Single(events, e => e.Kind == DlsClientEventKind.Authorized);
+
+        clock.Advance(TimeSpan.FromHours(2));
+        await client.FlushAsync();
+        Assert.Equal(2, events.Count(e => e.Kind == DlsClientEventKind.Authorized));
+        var renewed = await client.AuthorizeAsync("DBR", "10", DlsDeployment.Desktop);
+        Assert.True(renewed.ServerTime > first.ServerTime);
+        Assert.True(renewed.CacheUntil > first.CacheUntil);
+    }
 }
