@@ -95,7 +95,9 @@ function Get-TrxCounts([string] $folder) {
         $passed += [int] $counters.passed
         $failed += [int] $counters.failed + [int] $counters.error + [int] $counters.timeout + [int] $counters.aborted
         # A skipped test is neither passed nor failed; the TRX counters leave it out, its result says why.
-        foreach ($result in @($trx.TestRun.Results.UnitTestResult) | Where-Object { $_ -and $_.outcome -eq 'NotExecuted' }) {
+        # A run that found no tests (Dls.Client.Tests while it holds only a placeholder) writes no Results element,
+        # which strict mode will not let a property path step through: the results are looked up by name instead.
+        foreach ($result in @($trx.SelectNodes("//*[local-name()='UnitTestResult'][@outcome='NotExecuted']"))) {
             $skipped += "$($result.testName): $($result.Output.ErrorInfo.Message)"
         }
     }
