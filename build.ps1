@@ -4,12 +4,14 @@
 .DESCRIPTION
     build  compiles the solution and lays out the module in out/DLS (DLS.psd1, DLS.dll, help, formats; Dls.Core
            and its libraries, SQLite for every platform among them, in out/DLS/Dependencies; and the listener
-           in out/DLS/listener).
+           in out/DLS/listener), and packs the client library into out/packages/DLS.Client.<version>.nupkg.
     test   builds, runs the xunit tests and the Pester tests (in a fresh pwsh against out/DLS), and ends
            with one line 'N passed, N failed'; skipped tests (neither) are listed with their reasons just
-           before it. Where PostgreSQL is installed, the store tests of Dls.Core.Tests run a second time on it
-           (DLS_TEST_ENGINE=postgresql, a throwaway cluster the tests start and remove), but for those about
-           SQLite files (trait Engine=sqlite); where it is not, that pass is reported as skipped.
+           before it. Among the xunit tests, tests/Dls.Client.Package (outside the solution, restored and built
+           by this task) takes DLS.Client as the package from out/packages, not as a project, and authorizes
+           against a listener process. Where PostgreSQL is installed, the store tests of Dls.Core.Tests run a
+           second time on it (DLS_TEST_ENGINE=postgresql, a throwaway cluster the tests start and remove), but
+           for those about SQLite files (trait Engine=sqlite); where it is not, that pass is reported as skipped.
            Exits non-zero when anything fails.
     run    builds, initializes the default store if there is none, and runs the listener in the foreground
            at http://127.0.0.1:48080 (Ctrl+C stops it).
@@ -40,8 +42,14 @@ Set-StrictMode -Version Latest
 $root = $PSScriptRoot
 $out = Join-Path $root 'out'
 $moduleOut = Join-Path $out 'DLS'
+$packagesOut = Join-Path $out 'packages'
 $env:DOTNET_NOLOGO = '1'
 $env:DOTNET_CLI_TELEMETRY_OPTOUT = '1'
+
+# The version every project is built with (Directory.Build.props), which names the client's package.
+function Get-Version {
+    ([xml] (Get-Content -Raw -LiteralPath (Join-Path $root 'Directory.Build.props'))).SelectSingleNode('/Project/PropertyGroup/Version').InnerText
+}
 
 function Invoke-Native([string] $what, [scriptblock] $command) {
     & $command
@@ -57,7 +65,12 @@ function Invoke-Build {
     # Help is generated in a child pwsh: a binary module cannot be unloaded from this one.
     $helpFile = Join-Path $moduleOut 'en-US/DLS.dll-Help.xml'
     Invoke-Native 'help' { dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $root 'tools/Build-Help.ps1') -ModulePath (Join-Path $moduleOut 'DLS.psd1') -DocsPath (Join-Path $root 'docs/cmdlets') -OutputPath $helpFile }
+    # The package an SDK takes (issue 13); tests/Dls.Client.Package restores it from here. Emptied first so the
+    # folder holds only this build's package, never one of an older version.
+    if (Test-Path $packagesOut) { Remove-Item -Recurse -Force $packagesOut }
+    Invoke-Native 'pack client' { dotnet pack (Join-Path $root 'client/Dls.Client.csproj') -c $Configuration --no-build -o $packagesOut --nologo -v:q }
     Write-Host "Module built: $moduleOut"
+    Write-Host "Client package: $(Join-Path $packagesOut "DLS.Client.$(Get-Version).nupkg")"
 }
 
 # The module's layout: DLS.psd1, DLS.Init.dll (sets up the load context), DLS.dll (the cmdlets), formats and help at the top; Dls.Core
@@ -82,7 +95,9 @@ function Get-TrxCounts([string] $folder) {
         $passed += [int] $counters.passed
         $failed += [int] $counters.failed + [int] $counters.error + [int] $counters.timeout + [int] $counters.aborted
         # A skipped test is neither passed nor failed; the TRX counters leave it out, its result says why.
-        foreach ($result in @($trx.TestRun.Results.UnitTestResult) | Where-Object { $_ -and $_.outcome -eq 'NotExecuted' }) {
+        # A run that found no tests (Dls.Client.Tests while it holds only a placeholder) writes no Results element,
+        # which strict mode will not let a property path step through: the results are looked up by name instead.
+        foreach ($result in @($trx.SelectNodes("//*[local-name()='UnitTestResult'][@outcome='NotExecuted']"))) {
             $skipped += "$($result.testName): $($result.Output.ErrorInfo.Message)"
         }
     }
@@ -164,6 +179,18 @@ function Invoke-Test {
         $count = @(dotnet test $core -c $Configuration --no-build --nologo --list-tests --filter $engineFilter | Where-Object { $_ -match '^\s{4}\S' }).Count
         $postgresSkipped = @("the PostgreSQL pass of Dls.Core.Tests ($count tests): $($postgres.Problem)")
     }
+    # DLS.Client as a package (issue 13): out/packages' nupkg, restored and built here, after every --no-build pass
+    # above, since building it builds Dls.Core again. Its own packages folder loses dls.client first: NuGet never
+    # replaces a package it holds under the same version, so a rebuilt 0.1.0 would otherwise go untested.
+    $packageTest = Join-Path $root 'tests/Dls.Client.Package/Dls.Client.PackageTests.csproj'
+    $packageCache = Join-Path $root 'tests/Dls.Client.Package/obj/packages/dls.client'
+    if (Test-Path $packageCache) { Remove-Item -Recurse -Force $packageCache }
+    Write-Host '== xunit: Dls.Client.PackageTests (DLS.Client from out/packages)'
+    dotnet test $packageTest -c $Configuration --nologo `
+        --logger 'trx;LogFileName=Dls.Client.PackageTests.trx' --logger 'console;verbosity=minimal' --results-directory $results
+    # A restore or build that fails (no package, say) leaves no results: one failure, not silence.
+    $packageFailedToRun = $LASTEXITCODE -ne 0 -and -not (Test-Path (Join-Path $results 'Dls.Client.PackageTests.trx'))
+    if ($packageFailedToRun) { Write-Host 'Dls.Client.PackageTests did not run: its restore or build failed (above).' }
     $xunit = Get-TrxCounts $results
 
     Write-Host '== Pester'
@@ -177,7 +204,7 @@ function Invoke-Test {
     $pester = if (Test-Path $pesterResult) { Get-Content -Raw $pesterResult | ConvertFrom-Json } else { [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = @() } }
 
     $passed = $xunit.Passed + $pester.Passed
-    $failed = $xunit.Failed + $pester.Failed + [int] $xunitFailedToRun
+    $failed = $xunit.Failed + $pester.Failed + [int] $xunitFailedToRun + [int] $packageFailedToRun
     $skipped = @($xunit.Skipped) + @($pester.Skipped | Where-Object { $_ })
     Write-Host ''
     Write-Host "xunit: $($xunit.Passed) passed, $($xunit.Failed) failed; Pester: $($pester.Passed) passed, $($pester.Failed) failed"
