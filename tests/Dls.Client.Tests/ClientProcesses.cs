@@ -2,20 +2,31 @@ using System.Diagnostics;
 
 namespace Dls.Client.Tests;
 
-/// <summary>Runs tests/ClientProcess, an application process on the client library, and waits for it.</summary>
+/// <summary>Runs application processes on the client library (tests/ClientProcess, the sample) and waits for them.</summary>
 public static class ClientProcesses
 {
-    public static async Task<(int ExitCode, string Output)> RunAsync(ClientScene scene, string product, long count, int times, bool exitWithoutDispose = false)
+    public static Task<(int ExitCode, string Output)> RunAsync(ClientScene scene, string product, long count, int times, bool exitWithoutDispose = false)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[] { Assembly(), "--key", scene.Key, "--cache", scene.CacheFolder, "--product", product, "--count", count.ToString(System.Globalization.CultureInfo.InvariantCulture), "--times", times.ToString(System.Globalization.CultureInfo.InvariantCulture) })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
+        var arguments = new List<string> { "--key", scene.Key, "--cache", scene.CacheFolder, "--product", product, "--count", count.ToString(System.Globalization.CultureInfo.InvariantCulture), "--times", times.ToString(System.Globalization.CultureInfo.InvariantCulture) };
         if (exitWithoutDispose)
         {
-            start.ArgumentList.Add("--exit-without-dispose");
+            arguments.Add("--exit-without-dispose");
+        }
+
+        return RunProgramAsync(Path.Combine("tests", "ClientProcess"), "ClientProcess", arguments);
+    }
+
+    /// <summary>Runs the sample application (client/samples/DlsClientSample) as a vendor would, with these arguments.</summary>
+    public static Task<(int ExitCode, string Output)> RunSampleAsync(params string[] arguments) =>
+        RunProgramAsync(Path.Combine("client", "samples", "DlsClientSample"), "DlsClientSample", arguments);
+
+    private static async Task<(int ExitCode, string Output)> RunProgramAsync(string projectFolder, string name, IEnumerable<string> arguments)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(Assembly(projectFolder, name));
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
         }
 
         using var process = Process.Start(start)!;
@@ -26,7 +37,7 @@ public static class ClientProcesses
         return (process.ExitCode, await output + await errors);
     }
 
-    private static string Assembly()
+    private static string Assembly(string projectFolder, string name)
     {
         var directory = new DirectoryInfo(AppContext.BaseDirectory);
         while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "DLS.sln")))
@@ -35,7 +46,7 @@ public static class ClientProcesses
         }
 
         var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent?.Name ?? "Release";
-        var path = directory is null ? null : Path.Combine(directory.FullName, "tests", "ClientProcess", "bin", configuration, "net10.0", "ClientProcess.dll");
-        return path is not null && File.Exists(path) ? path : throw new InvalidOperationException($"tests/ClientProcess is not built ({path}): run ./build.ps1 build.");
+        var path = directory is null ? null : Path.Combine(directory.FullName, projectFolder, "bin", configuration, "net10.0", name + ".dll");
+        return path is not null && File.Exists(path) ? path : throw new InvalidOperationException($"{projectFolder} is not built ({path}): run ./build.ps1 build.");
     }
 }

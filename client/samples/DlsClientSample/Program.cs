@@ -43,8 +43,8 @@ for (var i = 0; i < args.Length; i++)
         case "--version": version = value; break;
         case "--cache": cache = value; break;
         case "--app": app = value; break;
-        case "--count" when long.TryParse(value, out count) && count >= 0: break;
-        case "--count": return BadArguments($"--count '{value}' is not a whole number of 0 or more.");
+        case "--count" when long.TryParse(value, out count) && count is >= 0 and <= 1_000_000_000: break;
+        case "--count": return BadArguments($"--count '{value}' is not a whole number from 0 to 1000000000.");
         case "--deployment" when Enum.TryParse(value, ignoreCase: true, out deployment) && Enum.IsDefined(deployment): break;
         case "--deployment": return BadArguments($"--deployment '{value}' is not one of {string.Join(", ", Enum.GetNames<DlsDeployment>())}.");
         default: return BadArguments($"Unknown argument '{args[i - 1]}'.");

@@ -49,11 +49,31 @@ public sealed class LoopbackSmtpServer : IAsyncDisposable
     /// Starts on <paramref name="port"/>, or a free one. The server never offers STARTTLS (it has no certificate);
     /// with <paramref name="plainAuthentication"/> it offers AUTH PLAIN/LOGIN over the plain connection.
     /// </summary>
+    /// <remarks>
+    /// A free port is only free when it was probed: another process of the suite (a listener on port 0, a PostgreSQL
+    /// cluster) may bind it before the server does. The server then fails to listen (its run ends with "address already
+    /// in use") while the port answers for the other process, so a failed start is retried on another free port.
+    /// </remarks>
     public static async Task<LoopbackSmtpServer> StartAsync(int? port = null, bool plainAuthentication = false)
     {
-        var server = new LoopbackSmtpServer(port ?? FreePort(), plainAuthentication);
-        await Eventually.Until(() => IsOpenAsync(server.Port), TimeSpan.FromSeconds(5));
-        return server;
+        for (var attempt = 1; ; attempt++)
+        {
+            var server = new LoopbackSmtpServer(port ?? FreePort(), plainAuthentication);
+            await Eventually.Until(async () => server._running.IsCompleted || await IsOpenAsync(server.Port), TimeSpan.FromSeconds(5));
+            await Task.Delay(TimeSpan.FromMilliseconds(50));
+            if (!server._running.IsCompleted)
+            {
+                return server;
+            }
+
+            var failure = server._running.Exception?.GetBaseException();
+            server._server.Shutdown();
+            server._stop.Dispose();
+            if (port is not null || attempt == 5 || failure is not SocketException)
+            {
+                throw new InvalidOperationException($"The test SMTP server did not start on port {server.Port}.", failure);
+            }
+        }
     }
 
     public static int FreePort()
