@@ -42,7 +42,7 @@ public sealed class PackageTests : IDisposable
         Assert.Equal(0, flushed.Refused);
         Assert.Equal(0, flushed.BatchesPending);
         var store = host.OpenStore();
-        Assert.Equal((5L, 5L), (RawCount(store), CounterCount(store)));
+        Assert.Equal((5L, 5L), LicensedServer.Counted(store, LicensedServer.ScanItem));
         // The roll-up into the usage statistics may follow the acknowledgement by a moment.
         Assert.True(await Eventually.Until(() => RolledUpCount(store) == 5, TimeSpan.FromSeconds(30)), $"rolled up: {RolledUpCount(store)}");
     }
@@ -73,21 +73,6 @@ public sealed class PackageTests : IDisposable
         catch (IOException)
         {
         }
-    }
-
-    private static long RawCount(DlsStore store) =>
-        RawUsage.Batches(store).Sum(b => b.Records.Where(r => r.ItemId == LicensedServer.ScanItem).Sum(r => r.Count));
-
-    private static long CounterCount(DlsStore store)
-    {
-        using var connection = store.OpenConnection();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT counted FROM item_counter WHERE item_id = $item;";
-        var item = command.CreateParameter();
-        item.ParameterName = "$item";
-        item.Value = LicensedServer.ScanItem;
-        command.Parameters.Add(item);
-        return Convert.ToInt64(command.ExecuteScalar());
     }
 
     private static long RolledUpCount(DlsStore store) =>
