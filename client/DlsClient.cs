@@ -92,6 +92,7 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
     /// sent in the background right away (unless <see cref="DlsClientOptions.ReportInBackground"/> is off).
     /// </summary>
     /// <exception cref="FormatException">The license key is not one.</exception>
+    /// <exception cref="ArgumentException">An option is out of range (a timeout or back-off of zero or less, a maximum back-off below the minimum).</exception>
     /// <exception cref="IOException">The cache folder cannot be created or its device id file cannot be written.</exception>
     /// <exception cref="UnauthorizedAccessException">The cache folder is not writable by this user.</exception>
     public static DlsClient Create(string licenseKey, DlsApplication application, DlsClientOptions? options = null)
@@ -101,7 +102,9 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
             throw new ArgumentNullException(nameof(application));
         }
 
-        var client = new DlsClient(DlsLicenseKey.Parse(licenseKey), application, options ?? new DlsClientOptions());
+        options ??= new DlsClientOptions();
+        options.Validate();
+        var client = new DlsClient(DlsLicenseKey.Parse(licenseKey), application, options);
         if (client._options.ReportInBackground && client._pending.Count > 0)
         {
             client.StartBackground(TimeSpan.Zero);

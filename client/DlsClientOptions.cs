@@ -36,4 +36,27 @@ public sealed class DlsClientOptions
 
     /// <summary>The HTTP handler (a proxy, a certificate check); default a new <see cref="HttpClientHandler"/>.</summary>
     public HttpMessageHandler? HttpHandler { get; set; }
+
+    internal void Validate()
+    {
+        if (RequestTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"RequestTimeout must be more than zero, not {RequestTimeout}.", nameof(RequestTimeout));
+        }
+
+        if (MinBackoff <= TimeSpan.Zero || MaxBackoff < MinBackoff)
+        {
+            throw new ArgumentException($"The back-off must run from more than zero up (MinBackoff {MinBackoff}, MaxBackoff {MaxBackoff}).", nameof(MinBackoff));
+        }
+
+        if (DisposeTimeout < TimeSpan.Zero)
+        {
+            throw new ArgumentException($"DisposeTimeout cannot be negative ({DisposeTimeout}).", nameof(DisposeTimeout));
+        }
+
+        if (TimeProvider is null)
+        {
+            throw new ArgumentException("TimeProvider is required.", nameof(TimeProvider));
+        }
+    }
 }
