@@ -21,9 +21,6 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
 {
     private static readonly TimeSpan DefaultReportInterval = TimeSpan.FromSeconds(180);
 
-    // A report batch (SPEC §4): at most 1000 records in a body of at most 1 MiB; the client stays a margin below.
-    private const int MaxBatchRecords = 1000;
-    private const int MaxBatchBytes = 960 * 1024;
 
     // How long an authorization served from the cache is reused before the servers are asked again: offline, each
     // attempt may wait a request timeout per server, which an application calling AuthorizeAsync often must not pay.
@@ -32,6 +29,9 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
     // A grant older than this is renewed at the next report: well inside the 7 days an authorization may be cached.
     private static readonly TimeSpan RenewAfter = TimeSpan.FromDays(1);
 
+    // How often usage not yet sealed into a batch is written to the journal: what a killed process can lose at most.
+    private static readonly TimeSpan JournalInterval = TimeSpan.FromSeconds(5);
+
     private readonly DlsLicenseKey _key;
     private readonly DlsClientOptions _options;
     private readonly ClientCache _cache;
@@ -39,6 +39,10 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
     private readonly TokenVerifier _verifier;
     private readonly ServerRoute _route;
     private readonly UsageLedger _ledger = new();
+    private readonly UsageJournal _journal;
+    private readonly object _journalGate = new();
+    private readonly Timer _journalTimer;
+    private long _journaledVersion;
     private readonly ConcurrentDictionary<AuthRequestKey, Held> _held = new();
     private readonly SemaphoreSlim _flushGate = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
@@ -60,6 +64,9 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
         _verifier = new TokenVerifier(key.ServerPublicKey);
         _route = new ServerRoute(key, options, server => Raise(new DlsClientEventArgs(DlsClientEventKind.ServerChanged, $"Now served by {server}.") { Server = server }));
         DeviceUuid = _cache.DeviceUuid(out _);
+        _journal = new UsageJournal(_cache.PendingFolder, DeviceUuid, key.HandshakeCode);
+        AdoptOrphans();
+        _journalTimer = new Timer(_ => SaveJournal(), null, JournalInterval, JournalInterval);
 
         // An application that exits without disposing the client still keeps what it recorded: it is sealed to disk and
         // sent by the next run. (A killed process loses what was recorded since the last batch: one report interval at most.)
@@ -435,37 +442,72 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
     }
 
     /// <summary>
-    /// Turns the usage summed in memory into batches on disk, each with its own id: at most 1000 records and well under the
-    /// listener's 1 MiB body limit (long feature names make records large).
+    /// Turns the usage summed in memory into batches on disk (at most 1000 records and well under the listener's 1 MiB
+    /// body limit each), under the journal's batch id, and closes the journal (<see cref="UsageJournal"/>).
     /// </summary>
     private void SealToDisk()
     {
-        var records = _ledger.Drain();
-        var start = 0;
-        while (start < records.Count)
+        lock (_journalGate)
         {
-            var batchId = Guid.NewGuid().ToString("N");
-            var take = Math.Min(MaxBatchRecords, records.Count - start);
-            var body = Wire.ReportBody(DeviceUuid, _key.HandshakeCode, batchId, records.Skip(start).Take(take));
-            while (body.Length > MaxBatchBytes && take > 1)
+            var records = _ledger.Drain();
+            try
             {
-                take /= 2;
-                body = Wire.ReportBody(DeviceUuid, _key.HandshakeCode, batchId, records.Skip(start).Take(take));
+                foreach (var (batchId, count, units) in _journal.Seal(records, Now()))
+                {
+                    Raise(new DlsClientEventArgs(DlsClientEventKind.BatchStored, $"Stored batch {batchId} ({count} record(s), {units} unit(s)).") { BatchId = batchId });
+                }
+            }
+            catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+            {
+                // Kept in memory and sealed again under the same journal id: a batch written before the failure is not made twice.
+                _ledger.Restore(records);
+                Raise(new DlsClientEventArgs(DlsClientEventKind.CacheProblem, $"Usage could not be written to '{_cache.PendingFolder}' ({error.Message}); it is kept in memory and tried again."));
+            }
+        }
+    }
+
+    /// <summary>Writes the usage not yet sealed to the journal when it changed since the last time (every few seconds).</summary>
+    private void SaveJournal()
+    {
+        lock (_journalGate)
+        {
+            if (_disposed != 0)
+            {
+                return;
+            }
+
+            var (records, version) = _ledger.Snapshot();
+            if (version == _journaledVersion)
+            {
+                return;
             }
 
             try
             {
-                _pending.Store(batchId, body, Now());
+                _journal.Save(records, Now());
+                _journaledVersion = version;
             }
             catch (Exception error) when (error is IOException or UnauthorizedAccessException)
             {
-                _ledger.Restore(records.Skip(start));
-                Raise(new DlsClientEventArgs(DlsClientEventKind.CacheProblem, $"Usage could not be written to '{_cache.PendingFolder}' ({error.Message}); it is kept in memory and tried again."));
-                return;
+                Raise(new DlsClientEventArgs(DlsClientEventKind.CacheProblem, $"Usage could not be journaled in '{_cache.PendingFolder}' ({error.Message}); it is kept in memory."));
             }
+        }
+    }
 
-            Raise(new DlsClientEventArgs(DlsClientEventKind.BatchStored, $"Stored batch {batchId} ({take} record(s), {records.Skip(start).Take(take).Sum(r => r.Count)} unit(s)).") { BatchId = batchId });
-            start += take;
+    /// <summary>Seals the journals of this application's processes that ended without sealing them (killed, crashed).</summary>
+    private void AdoptOrphans()
+    {
+        try
+        {
+            var adopted = UsageJournal.AdoptOrphans(_cache.PendingFolder);
+            if (adopted > 0)
+            {
+                Raise(new DlsClientEventArgs(DlsClientEventKind.BatchStored, $"Took over the usage journal of {adopted} ended process(es) as pending batches."));
+            }
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            Raise(new DlsClientEventArgs(DlsClientEventKind.CacheProblem, $"The usage journals in '{_cache.PendingFolder}' could not be read: {error.Message}"));
         }
     }
 
@@ -484,6 +526,8 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
         {
             return (new DlsFlushResult(0, 0, 0, 0, _pending.Count), null);
         }
+
+        AdoptOrphans();
 
         foreach (var path in _pending.List())
         {
@@ -758,6 +802,12 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
     private void Release()
     {
         AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
+        _journalTimer.Dispose();
+        lock (_journalGate)
+        {
+            _journal.Dispose();
+        }
+
         _route.Dispose();
         _verifier.Dispose();
         _stopping.Dispose();

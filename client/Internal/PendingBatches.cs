@@ -6,8 +6,9 @@ using System.Linq;
 namespace Dls.Client.Internal;
 
 /// <summary>
-/// Report batches not yet acknowledged, one file each (<c>{ticks}-{batchId}.json</c>, the exact body to send), so a
-/// batch keeps its id until the server acknowledges it, across restarts and processes: sent twice, it counts once.
+/// Report batches not yet acknowledged, one file each (<c>{ticks}-{batchId}.json</c>, the exact body to send, written by
+/// <see cref="UsageJournal"/>), so a batch keeps its id until the server acknowledges it, across restarts and processes:
+/// sent twice, it counts once.
 /// </summary>
 internal sealed class PendingBatches
 {
@@ -16,16 +17,6 @@ internal sealed class PendingBatches
     public PendingBatches(string folder)
     {
         _folder = folder;
-    }
-
-    public void Store(string batchId, byte[] body, DateTimeOffset now)
-    {
-        Directory.CreateDirectory(_folder);
-        var path = Path.Combine(_folder, now.UtcTicks.ToString("D19", System.Globalization.CultureInfo.InvariantCulture) + "-" + batchId + ".json");
-        if (!AtomicFile.CreateNew(path, body))
-        {
-            throw new IOException($"A batch file '{path}' exists already.");
-        }
     }
 
     /// <summary>The batch files, oldest first.</summary>

@@ -42,6 +42,7 @@ internal sealed class UsageLedger
 
     private readonly object _gate = new();
     private Dictionary<Key, Sum> _sums = new();
+    private long _version;
 
     public bool IsEmpty
     {
@@ -64,6 +65,7 @@ internal sealed class UsageLedger
                 _sums[key] = sum = new Sum();
             }
 
+            _version++;
             sum.Count = checked(sum.Count + count);
             if (features is not null)
             {
@@ -76,6 +78,18 @@ internal sealed class UsageLedger
         }
     }
 
+    /// <summary>Grows with every change: a snapshot is worth writing only when it moved.</summary>
+    public long Version
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _version;
+            }
+        }
+    }
+
     /// <summary>Takes everything summed so far, as records within the wire's bounds (a large sum spans several records).</summary>
     public List<UsageRecord> Drain()
     {
@@ -84,8 +98,28 @@ internal sealed class UsageLedger
         {
             taken = _sums;
             _sums = new Dictionary<Key, Sum>();
+            _version++;
         }
 
+        return Records(taken);
+    }
+
+    /// <summary>Everything summed so far as records, left in place (what the journal keeps on disk), with the version it shows.</summary>
+    public (List<UsageRecord> Records, long Version) Snapshot()
+    {
+        Dictionary<Key, Sum> copy;
+        long version;
+        lock (_gate)
+        {
+            copy = _sums.ToDictionary(pair => pair.Key, pair => pair.Value.Copy());
+            version = _version;
+        }
+
+        return (Records(copy), version);
+    }
+
+    private static List<UsageRecord> Records(Dictionary<Key, Sum> taken)
+    {
         var records = new List<UsageRecord>();
         foreach (var pair in taken.OrderBy(p => p.Key.Slice).ThenBy(p => p.Key.ItemId, StringComparer.Ordinal).ThenBy(p => p.Key.InstanceId, StringComparer.Ordinal))
         {
@@ -174,5 +208,16 @@ internal sealed class UsageLedger
         public long Count { get; set; }
 
         public Dictionary<string, long> Features { get; } = new(StringComparer.Ordinal);
+
+        public Sum Copy()
+        {
+            var copy = new Sum { Count = Count };
+            foreach (var feature in Features)
+            {
+                copy.Features[feature.Key] = feature.Value;
+            }
+
+            return copy;
+        }
     }
 }

@@ -1,15 +1,21 @@
 using Dls.Client;
 
-// ClientProcess --key DLS2... --cache DIR --product DBR --count N --times T [--exit-without-dispose]
+// ClientProcess --key DLS2... --cache DIR --product DBR --count N --times T [--exit-without-dispose | --hang]
 // Authorizes the product, then T times records N units and flushes; with --exit-without-dispose it records T × N
-// units and returns without flushing or disposing, leaving them to the client's process-exit hook.
+// units and returns without flushing or disposing, leaving them to the client's process-exit hook; with --hang it
+// records them, says "recorded" and waits to be killed.
 var options = new Dictionary<string, string>(StringComparer.Ordinal);
 var exitWithoutDispose = false;
+var hang = false;
 for (var i = 0; i < args.Length; i++)
 {
     if (args[i] == "--exit-without-dispose")
     {
         exitWithoutDispose = true;
+    }
+    else if (args[i] == "--hang")
+    {
+        hang = true;
     }
     else if (i + 1 < args.Length)
     {
@@ -29,10 +35,16 @@ await client.AuthorizeAsync(product, "10", DlsDeployment.Desktop);
 for (var i = 0; i < times; i++)
 {
     client.Record(product, count);
-    if (!exitWithoutDispose)
+    if (!exitWithoutDispose && !hang)
     {
         await client.FlushAsync();
     }
+}
+
+if (hang)
+{
+    Console.WriteLine("recorded");
+    await Task.Delay(Timeout.Infinite);
 }
 
 if (!exitWithoutDispose)

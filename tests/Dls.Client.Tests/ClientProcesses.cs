@@ -16,6 +16,31 @@ public static class ClientProcesses
         return RunProgramAsync(Path.Combine("tests", "ClientProcess"), "ClientProcess", arguments);
     }
 
+    /// <summary>
+    /// Starts tests/ClientProcess with <c>--hang</c>: it records <paramref name="times"/> × <paramref name="count"/>
+    /// units and waits, until the caller kills it. Returns once it said "recorded".
+    /// </summary>
+    public static async Task<Process> StartHangingAsync(ClientScene scene, string product, long count, int times)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in new[] { Assembly(Path.Combine("tests", "ClientProcess"), "ClientProcess"), "--key", scene.Key, "--cache", scene.CacheFolder, "--product", product, "--count", count.ToString(System.Globalization.CultureInfo.InvariantCulture), "--times", times.ToString(System.Globalization.CultureInfo.InvariantCulture), "--hang" })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        var process = Process.Start(start)!;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+        {
+            if (line == "recorded")
+            {
+                return process;
+            }
+        }
+
+        throw new InvalidOperationException($"ClientProcess ended before it recorded: {await process.StandardError.ReadToEndAsync()}");
+    }
+
     /// <summary>Runs the sample application (client/samples/DlsClientSample) as a vendor would, with these arguments.</summary>
     public static Task<(int ExitCode, string Output)> RunSampleAsync(params string[] arguments) =>
         RunProgramAsync(Path.Combine("client", "samples", "DlsClientSample"), "DlsClientSample", arguments);

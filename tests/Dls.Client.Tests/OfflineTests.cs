@@ -49,7 +49,7 @@ public sealed class OfflineTests
 
         // Keep a copy of the waiting batches, as if the process had died between the server's answer and the file's removal.
         var pending = Path.Combine(running.CacheFolder, "pending");
-        var copies = Directory.GetFiles(pending).ToDictionary(path => path, File.ReadAllBytes);
+        var copies = Directory.GetFiles(pending, "*.json").ToDictionary(path => path, File.ReadAllBytes);
         Assert.Equal(2, copies.Count);
 
         // The listener comes back at the same address: the running client sends both batches (a record each), each once.
