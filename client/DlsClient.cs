@@ -21,7 +21,6 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
 {
     private static readonly TimeSpan DefaultReportInterval = TimeSpan.FromSeconds(180);
 
-
     // How long an authorization served from the cache is reused before the servers are asked again: offline, each
     // attempt may wait a request timeout per server, which an application calling AuthorizeAsync often must not pay.
     private static readonly TimeSpan OfflineRetryInterval = TimeSpan.FromSeconds(30);
@@ -69,7 +68,7 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
         _journalTimer = new Timer(_ => SaveJournal(), null, JournalInterval, JournalInterval);
 
         // An application that exits without disposing the client still keeps what it recorded: it is sealed to disk and
-        // sent by the next run. (A killed process loses what was recorded since the last batch: one report interval at most.)
+        // sent by the next run. (A killed process loses at most what it recorded after the journal's last write.)
         AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
     }
 
@@ -259,18 +258,23 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
             return;
         }
 
-        StopBackgroundAsync().ConfigureAwait(false).GetAwaiter().GetResult();
-        _flushGate.Wait();
         try
         {
-            SealToDisk();
+            StopBackgroundAsync().ConfigureAwait(false).GetAwaiter().GetResult();
+            _flushGate.Wait();
+            try
+            {
+                SealToDisk();
+            }
+            finally
+            {
+                _flushGate.Release();
+            }
         }
         finally
         {
-            _flushGate.Release();
+            Release();
         }
-
-        Release();
     }
 
     /// <summary>The held authorization of an item id, else of a product (Record runs per scan: no snapshot of the dictionary).</summary>
