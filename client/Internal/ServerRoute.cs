@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.IO;
 using System.Net.Http;
 using System.Net.Http.Headers;
 using System.Threading;
@@ -70,6 +71,9 @@ internal sealed class ServerRoute : IDisposable
         _serverChanged = serverChanged;
         _http = options.HttpHandler is null ? new HttpClient() : new HttpClient(options.HttpHandler, disposeHandler: false);
         _http.Timeout = Timeout.InfiniteTimeSpan;
+
+        // The listener's answers are a few hundred bytes; whatever sends more is not one, and is not read whole.
+        _http.MaxResponseContentBufferSize = MaxAnswerBytes;
     }
 
     /// <summary>The server that answered last (null before any answer).</summary>
@@ -135,6 +139,8 @@ internal sealed class ServerRoute : IDisposable
 
     private const string Deferred = "a standby server deferring to its main (errorCode 100)";
 
+    private const int MaxAnswerBytes = 1024 * 1024;
+
     private async Task<(ServerAnswer? Answer, string Problem, Exception? Error)> SendAsync(Uri server, string path, byte[] body, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -169,6 +175,11 @@ internal sealed class ServerRoute : IDisposable
         catch (HttpRequestException error)
         {
             return (null, error.InnerException?.Message ?? error.Message, error);
+        }
+        catch (IOException error)
+        {
+            // The connection broke while the answer was read.
+            return (null, error.Message, error);
         }
     }
 
