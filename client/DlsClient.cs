@@ -460,10 +460,16 @@ public sealed class DlsClient : IAsyncDisposable, IDisposable
                 {
                     Raise(new DlsClientEventArgs(DlsClientEventKind.BatchStored, $"Stored batch {batchId} ({count} record(s), {units} unit(s)).") { BatchId = batchId });
                 }
+
+                if (_journal.Deferred is { } deferred)
+                {
+                    // The journal holds the records; the next seal (or the next process) writes their batches.
+                    Raise(new DlsClientEventArgs(DlsClientEventKind.CacheProblem, $"Usage is in the journal in '{_cache.PendingFolder}' but its batches could not be written yet ({deferred.Message}); tried again at the next seal."));
+                }
             }
             catch (Exception error) when (error is IOException or UnauthorizedAccessException)
             {
-                // Kept in memory and sealed again under the same journal id: a batch written before the failure is not made twice.
+                // Not even the journal could be written: the records stay in memory and are sealed again later.
                 _ledger.Restore(records);
                 Raise(new DlsClientEventArgs(DlsClientEventKind.CacheProblem, $"Usage could not be written to '{_cache.PendingFolder}' ({error.Message}); it is kept in memory and tried again."));
             }

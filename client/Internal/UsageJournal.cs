@@ -32,6 +32,9 @@ internal sealed class UsageJournal : IDisposable
     private long _ticks;
     private FileStream? _owner;
 
+    // Records whose seal wrote the open batch but not every batch file (the disk failed): finished before anything else.
+    private List<UsageRecord>? _sealing;
+
     public UsageJournal(string folder, string clientUuid, string handshakeCode)
     {
         _folder = folder;
@@ -42,36 +45,55 @@ internal sealed class UsageJournal : IDisposable
     /// <summary>Writes the sums so far as this process's open batch (started on the first call after a seal).</summary>
     public void Save(IReadOnlyList<UsageRecord> records, DateTimeOffset now)
     {
+        FinishSeal();
         if (records.Count == 0)
         {
             return;
         }
 
-        if (_id is null)
-        {
-            var id = Guid.NewGuid().ToString("N");
-
-            // The owner lock first: an open batch is never seen without a live owner holding it.
-            _owner = new FileStream(OwnerPath(_folder, id), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None);
-            _id = id;
-            _ticks = now.UtcTicks;
-        }
-
-        AtomicFile.Write(OpenPath(_folder, _ticks, _id), Wire.ReportBody(_clientUuid, _handshakeCode, _id, records));
+        Open(now);
+        AtomicFile.Write(OpenPath(_folder, _ticks, _id!), Wire.ReportBody(_clientUuid, _handshakeCode, _id!, records));
     }
 
     /// <summary>
     /// Seals <paramref name="records"/> (everything recorded since the last seal) into pending batches under this
     /// journal's id, then removes the open batch. Returns the batches written (id, record count, units).
     /// </summary>
+    /// <remarks>
+    /// The open batch is first rewritten with exactly these records, and the batch files are made from them: whoever
+    /// finishes the seal (this process after a disk failure, or the next one after a crash) makes the same files from
+    /// the same records, and one already made is left as it is. Once the open batch holds the records they are the
+    /// journal's: a failure after that point does not give them back to the caller, the next seal finishes them.
+    /// </remarks>
+    /// <exception cref="IOException">The open batch could not be written: nothing was sealed, the caller keeps the records.</exception>
+    /// <remarks>A failure once the open batch holds the records is not thrown: it is in <see cref="Deferred"/>.</remarks>
     public List<(string BatchId, int Records, long Units)> Seal(List<UsageRecord> records, DateTimeOffset now)
     {
-        var id = _id ?? Guid.NewGuid().ToString("N");
-        var ticks = _id is null ? now.UtcTicks : _ticks;
-        var written = WriteBatches(_folder, ticks, id, _clientUuid, _handshakeCode, records);
-        Close();
+        Deferred = null;
+        var written = FinishSeal();
+        if (records.Count == 0)
+        {
+            Close();
+            return written;
+        }
+
+        Open(now);
+        AtomicFile.Write(OpenPath(_folder, _ticks, _id!), Wire.ReportBody(_clientUuid, _handshakeCode, _id!, records));
+        _sealing = records;
+        try
+        {
+            written.AddRange(FinishSeal());
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            Deferred = error;
+        }
+
         return written;
     }
+
+    /// <summary>Why the last <see cref="Seal"/> took the records but could not write every batch file yet (null: it could).</summary>
+    public Exception? Deferred { get; private set; }
 
     /// <summary>
     /// Seals the open batches of processes that have ended (their owner file can be locked) into pending batches, as
@@ -144,6 +166,35 @@ internal sealed class UsageJournal : IDisposable
     {
         _owner?.Dispose();
         _owner = null;
+    }
+
+    /// <summary>Writes the batch files of a seal that wrote its open batch, then closes the journal; a failure leaves it for the next call.</summary>
+    private List<(string BatchId, int Records, long Units)> FinishSeal()
+    {
+        if (_sealing is null)
+        {
+            return new List<(string, int, long)>();
+        }
+
+        var written = WriteBatches(_folder, _ticks, _id!, _clientUuid, _handshakeCode, _sealing);
+        _sealing = null;
+        Close();
+        return written;
+    }
+
+    private void Open(DateTimeOffset now)
+    {
+        if (_id is not null)
+        {
+            return;
+        }
+
+        var id = Guid.NewGuid().ToString("N");
+
+        // The owner lock first: an open batch is never seen without a live owner holding it.
+        _owner = new FileStream(OwnerPath(_folder, id), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None);
+        _id = id;
+        _ticks = now.UtcTicks;
     }
 
     /// <summary>
