@@ -13,9 +13,9 @@ namespace Dls.Client.Internal;
 /// <remarks>
 /// The journal is one open batch per process in <c>pending/</c>: <c>{ticks}-{id}.open</c>, the report body of the sums
 /// so far under the batch id <c>id</c>, rewritten whole as they grow, and <c>{id}.owner</c>, a file the process holds
-/// open without sharing (an exclusive lock on Windows, <c>flock</c> on Unix) for as long as it lives. Sealing turns the
-/// sums into the batches <c>{ticks}-{id}.json</c> (<c>{id}-1</c>, <c>{id}-2</c>… when they need several) and then
-/// removes the open batch. A process that finds an open batch whose owner file it can lock knows its owner is gone,
+/// open without sharing (an exclusive lock on Windows, <c>flock</c> on Unix) for as long as it lives. Sealing writes the
+/// sums to the open batch, turns them into the batches <c>{ticks}-{id}.json</c> (<c>{id}-1</c>, <c>{id}-2</c>… when
+/// they need several) and then removes the open batch. A process that finds an open batch whose owner file it can lock knows its owner is gone,
 /// and seals it the same way: the same names and ids, so a batch that was sealed already (or even sent) is not made
 /// again under another id, and nothing is counted twice. Senders never send <c>.open</c> files.
 /// </remarks>
@@ -63,10 +63,10 @@ internal sealed class UsageJournal : IDisposable
     /// The open batch is first rewritten with exactly these records, and the batch files are made from them: whoever
     /// finishes the seal (this process after a disk failure, or the next one after a crash) makes the same files from
     /// the same records, and one already made is left as it is. Once the open batch holds the records they are the
-    /// journal's: a failure after that point does not give them back to the caller, the next seal finishes them.
+    /// journal's: a failure after that point is not thrown (it is in <see cref="Deferred"/>) and does not give them back
+    /// to the caller; the next seal or save finishes them.
     /// </remarks>
     /// <exception cref="IOException">The open batch could not be written: nothing was sealed, the caller keeps the records.</exception>
-    /// <remarks>A failure once the open batch holds the records is not thrown: it is in <see cref="Deferred"/>.</remarks>
     public List<(string BatchId, int Records, long Units)> Seal(List<UsageRecord> records, DateTimeOffset now)
     {
         Deferred = null;
